@@ -1,0 +1,1 @@
+"""Conformance test runner for FHIR servers."""

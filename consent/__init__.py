@@ -1,0 +1,1 @@
+"""PDL access policy: pure access decisions and the tamper-evident audit log."""

@@ -1,0 +1,1 @@
+"""The hub service: store, FHIR REST API, intake, CLI."""
