@@ -1,0 +1,31 @@
+"""Errors raised while authenticating a request.
+
+Exception tree::
+
+    AuthenticationError      any token problem: missing, malformed, expired, bad signature,
+                             wrong issuer or audience, missing or malformed claims
+    KeySetError              the configured JWKS file cannot be loaded (a setup problem)
+
+Messages are generic and safe to return to a client: they never echo the token, its
+claims or the reason the check failed in detail.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AuthenticationError", "KeySetError"]
+
+
+class AuthenticationError(Exception):
+    """Raised when a request cannot be authenticated; maps to HTTP 401."""
+
+    status_code = 401
+    issue_code = "login"
+    www_authenticate = 'Bearer error="invalid_token"'
+
+    def __init__(self, message: str = "Authentication failed") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class KeySetError(Exception):
+    """Raised when the JWKS file is missing, unreadable or holds no usable key."""

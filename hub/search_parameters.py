@@ -1,0 +1,119 @@
+"""Search parameter definitions loaded from fhir/search-parameters.json, and value extraction.
+
+A definition's FHIRPath subset (`Type.a.b | Type.c`, optional `.where(resolve() is X)`) is
+compiled once into element paths; `extract(resource)` walks them over the resource's JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+FHIR_DATA_DIR = Path(__file__).resolve().parent.parent / "fhir"
+
+SEARCH_TYPES = frozenset({"token", "string", "date", "reference"})
+_PATH = re.compile(r"^([A-Z][A-Za-z]+)((?:\.[a-z][A-Za-z]*)+)(?:\.where\(resolve\(\) is ([A-Z][A-Za-z]+)\))?$")
+
+
+@dataclass(frozen=True)
+class SearchParameter:
+    """One indexed search parameter of one resource type."""
+
+    resource_type: str
+    code: str
+    type: str
+    paths: tuple[tuple[str, ...], ...]
+    targets: frozenset[str]
+    url: str
+    description: str
+
+    def values(self, resource: dict[str, Any]) -> Iterator[Any]:
+        """Every value the parameter's paths reach in `resource` (arrays flattened)."""
+        for path in self.paths:
+            yield from _walk(resource, path)
+
+
+def _walk(node: Any, path: tuple[str, ...]) -> Iterator[Any]:
+    if not path:
+        if isinstance(node, list):
+            yield from (item for item in node if item is not None)
+        elif node is not None:
+            yield node
+        return
+    if isinstance(node, list):
+        for item in node:
+            yield from _walk(item, path)
+    elif isinstance(node, dict):
+        child = node.get(path[0])
+        if child is not None:
+            yield from _walk(child, path[1:])
+
+
+def _compile(resource_type: str, expression: str) -> tuple[tuple[tuple[str, ...], ...], set[str]]:
+    paths: list[tuple[str, ...]] = []
+    targets: set[str] = set()
+    for part in expression.split("|"):
+        match = _PATH.match(part.strip())
+        if match is None or match.group(1) != resource_type:
+            raise ValueError(f"unsupported search expression for {resource_type}: {part.strip()}")
+        paths.append(tuple(match.group(2).strip(".").split(".")))
+        if match.group(3):
+            targets.add(match.group(3))
+    return tuple(paths), targets
+
+
+@dataclass(frozen=True)
+class SearchParameterRegistry:
+    """All search parameters, by resource type and code."""
+
+    by_type: dict[str, dict[str, SearchParameter]]
+
+    def for_type(self, resource_type: str) -> dict[str, SearchParameter]:
+        return self.by_type.get(resource_type, {})
+
+    def get(self, resource_type: str, code: str) -> SearchParameter | None:
+        return self.by_type.get(resource_type, {}).get(code)
+
+
+def load_registry(path: Path | None = None) -> SearchParameterRegistry:
+    """Read and compile the SearchParameter bundle; refuses definitions it cannot index."""
+    bundle = json.loads((path or FHIR_DATA_DIR / "search-parameters.json").read_text("utf-8"))
+    by_type: dict[str, dict[str, SearchParameter]] = {}
+    for entry in bundle["entry"]:
+        definition = entry["resource"]
+        if definition["type"] not in SEARCH_TYPES:
+            raise ValueError(f"unsupported search parameter type: {definition['type']}")
+        for base in definition["base"]:
+            paths, where_targets = _compile(base, definition["expression"])
+            targets = where_targets or set(definition.get("target") or [])
+            by_type.setdefault(base, {})[definition["code"]] = SearchParameter(
+                resource_type=base,
+                code=definition["code"],
+                type=definition["type"],
+                paths=paths,
+                targets=frozenset(targets),
+                url=definition["url"],
+                description=definition.get("description", ""),
+            )
+    return SearchParameterRegistry(by_type)
+
+
+@cache
+def default_registry() -> SearchParameterRegistry:
+    """The registry built from the repository's fhir/ folder (loaded once)."""
+    return load_registry()
+
+
+@cache
+def patient_compartment() -> dict[str, tuple[str, ...]]:
+    """Resource type -> element path of its patient reference (fhir/compartment-patient.json)."""
+    definition = json.loads((FHIR_DATA_DIR / "compartment-patient.json").read_text("utf-8"))
+    return {
+        item["code"]: tuple(item["param"][0].split("."))
+        for item in definition["resource"]
+    }

@@ -1,0 +1,66 @@
+"""Versioned schema migrations, applied in order at start-up under a database lock.
+
+Each migration has a number, a name and a function of a Connection. The applied numbers
+are recorded in schema_migrations; a database newer than this code refuses to start.
+Migration 1 creates the tables as defined in schema.py at version 1; later schema changes
+are new migrations with their own DDL, never edits of an applied one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, select, text
+
+from hub.fhir_dates import now_us
+from hub.store.schema import metadata, schema_migrations
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def _create_initial_schema(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables
+                                      if t.name != "schema_migrations"])
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "resources, versions, search indexes, conditional locks",
+              _create_initial_schema),
+)
+_PG_LOCK_KEY = 7_231_944_118
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer hub than this one."""
+
+
+def migrate(engine: Engine) -> list[int]:
+    """Apply pending migrations; returns the versions applied now."""
+    applied_now: list[int] = []
+    with engine.connect() as raw:
+        conn = raw.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            schema_migrations.create(conn, checkfirst=True)
+            done = {row.version for row in conn.execute(select(schema_migrations.c.version))}
+            known = {m.version for m in MIGRATIONS}
+            if done - known:
+                raise SchemaTooNew(
+                    f"database schema version {max(done)} is newer than this hub supports "
+                    f"({max(known)})"
+                )
+            for migration in MIGRATIONS:
+                if migration.version in done:
+                    continue
+                migration.apply(conn)
+                conn.execute(schema_migrations.insert().values(
+                    version=migration.version, name=migration.name, applied_at=now_us()))
+                applied_now.append(migration.version)
+    return applied_now

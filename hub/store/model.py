@@ -1,0 +1,54 @@
+"""Value types the store hands out: stored versions, write outcomes, pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+WriteStatus = Literal["created", "updated", "unchanged", "deleted", "matched", "already-deleted"]
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """Who a write belongs to: fills the security columns (HSA-ids of the data's source)."""
+
+    care_provider: str | None = None
+    care_unit: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredResource:
+    """One version of a resource as stored: canonical JSON bytes plus its metadata."""
+
+    resource_type: str
+    id: str
+    version_id: int
+    last_updated: int
+    deleted: bool
+    content: bytes | None
+    method: str = "PUT"
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What a write did; `stored` is the version that is now current (None if never existed)."""
+
+    status: WriteStatus
+    stored: StoredResource | None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of search matches (with their includes) and the total, when asked for."""
+
+    matches: list[StoredResource]
+    included: list[StoredResource]
+    total: int | None
+    has_next: bool
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    entries: list[StoredResource]
+    total: int | None
+    has_next: bool

@@ -1,0 +1,144 @@
+"""Database tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+resources           current state per (type, id): version, deleted flag, security columns
+resource_versions   every version's canonical JSON bytes (history, vread, and current reads)
+search_*            index rows of the current version of each live resource
+conditional_locks   one row per conditional-write key; its upsert serialises competing writers
+schema_migrations   applied migration versions
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
+
+metadata = MetaData()
+
+TYPE = 64
+ID = 64
+HSA = 64
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("res_type", String(TYPE), nullable=False),
+    Column("res_id", String(ID), nullable=False),
+    Column("version_id", Integer, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("patient_id", String(ID)),
+    Column("care_provider", String(HSA)),
+    Column("care_unit", String(HSA)),
+    PrimaryKeyConstraint("res_type", "res_id", name="pk_resources"),
+)
+Index("ix_resources_type_updated", resources.c.res_type, resources.c.last_updated)
+Index("ix_resources_patient", resources.c.patient_id, resources.c.res_type)
+Index("ix_resources_provider", resources.c.care_provider, resources.c.care_unit)
+
+resource_versions = Table(
+    "resource_versions",
+    metadata,
+    Column("res_type", String(TYPE), nullable=False),
+    Column("res_id", String(ID), nullable=False),
+    Column("version_id", Integer, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("content", LargeBinary),
+    Column("patient_id", String(ID)),
+    Column("care_provider", String(HSA)),
+    Column("care_unit", String(HSA)),
+    PrimaryKeyConstraint("res_type", "res_id", "version_id", name="pk_resource_versions"),
+)
+Index("ix_versions_updated", resource_versions.c.last_updated)
+Index("ix_versions_type_updated", resource_versions.c.res_type, resource_versions.c.last_updated)
+
+search_token = Table(
+    "search_token",
+    metadata,
+    Column("res_type", String(TYPE), nullable=False),
+    Column("res_id", String(ID), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("system", String(255)),
+    Column("code", String(255), nullable=False),
+)
+Index("ix_token_lookup", search_token.c.res_type, search_token.c.param, search_token.c.code)
+Index("ix_token_owner", search_token.c.res_type, search_token.c.res_id)
+
+search_string = Table(
+    "search_string",
+    metadata,
+    Column("res_type", String(TYPE), nullable=False),
+    Column("res_id", String(ID), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("value_norm", String(255), nullable=False),
+    Column("value_exact", String(255), nullable=False),
+)
+Index(
+    "ix_string_lookup",
+    search_string.c.res_type,
+    search_string.c.param,
+    search_string.c.value_norm,
+    postgresql_ops={"value_norm": "varchar_pattern_ops"},
+)
+Index("ix_string_owner", search_string.c.res_type, search_string.c.res_id)
+
+search_date = Table(
+    "search_date",
+    metadata,
+    Column("res_type", String(TYPE), nullable=False),
+    Column("res_id", String(ID), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("low", BigInteger, nullable=False),
+    Column("high", BigInteger, nullable=False),
+)
+Index("ix_date_low", search_date.c.res_type, search_date.c.param, search_date.c.low)
+Index("ix_date_high", search_date.c.res_type, search_date.c.param, search_date.c.high)
+Index("ix_date_owner", search_date.c.res_type, search_date.c.res_id)
+
+search_reference = Table(
+    "search_reference",
+    metadata,
+    Column("res_type", String(TYPE), nullable=False),
+    Column("res_id", String(ID), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("target_type", String(TYPE), nullable=False),
+    Column("target_id", String(ID), nullable=False),
+)
+Index(
+    "ix_reference_lookup",
+    search_reference.c.res_type,
+    search_reference.c.param,
+    search_reference.c.target_id,
+)
+Index("ix_reference_target", search_reference.c.target_type, search_reference.c.target_id)
+Index("ix_reference_owner", search_reference.c.res_type, search_reference.c.res_id)
+
+conditional_locks = Table(
+    "conditional_locks",
+    metadata,
+    Column("res_type", String(TYPE), nullable=False),
+    Column("lock_key", String(64), nullable=False),
+    Column("uses", BigInteger, nullable=False),
+    PrimaryKeyConstraint("res_type", "lock_key", name="pk_conditional_locks"),
+)
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", BigInteger, nullable=False),
+)
+
+INDEX_TABLES = (search_token, search_string, search_date, search_reference)

@@ -1,0 +1,167 @@
+"""Compile a SearchQuery into SQLAlchemy Core conditions over the resources table.
+
+Every value is a bound parameter. Each criterion becomes `res_id IN (SELECT res_id FROM
+search_x WHERE ...)`, so the database uses the (res_type, param, value) indexes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
+from sqlalchemy.sql.elements import KeyedColumnElement
+
+from hub.errors import InvalidRequest
+from hub.search_query import (
+    Criterion,
+    DateValue,
+    ReferenceValue,
+    SearchQuery,
+    SortKey,
+    StringValue,
+    TokenValue,
+)
+from hub.store.indexing import normalize_string
+from hub.store.schema import (
+    resources,
+    search_date,
+    search_reference,
+    search_string,
+    search_token,
+)
+
+_TABLE_FOR_KIND = {
+    "token": search_token,
+    "string": search_string,
+    "date": search_date,
+    "reference": search_reference,
+}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def date_condition(low: ColumnElement[int], high: ColumnElement[int],
+                   value: DateValue) -> ColumnElement[bool]:
+    """FHIR date prefix semantics between a stored interval and a search interval."""
+    contained = and_(low >= value.low, high <= value.high)
+    match value.prefix:
+        case "eq":
+            return contained
+        case "ne":
+            return not_(contained)
+        case "gt":
+            return high > value.high
+        case "lt":
+            return low < value.low
+        case "ge":
+            return or_(high > value.high, contained)
+        case "le":
+            return or_(low < value.low, contained)
+        case "sa":
+            return low > value.high
+        case "eb":
+            return high < value.low
+    raise InvalidRequest("unsupported date prefix")
+
+
+def _value_condition(kind: str, modifier: str | None,
+                     value: object) -> ColumnElement[bool]:
+    if isinstance(value, TokenValue):
+        t = search_token.c
+        parts: list[ColumnElement[bool]] = []
+        if value.code is not None:
+            parts.append(t.code == value.code)
+        if value.no_system:
+            parts.append(t.system.is_(None))
+        elif value.system is not None:
+            parts.append(t.system == value.system)
+        return and_(*parts)
+    if isinstance(value, StringValue):
+        s = search_string.c
+        if modifier == "exact":
+            return s.value_exact == value.text
+        norm = _escape_like(normalize_string(value.text))
+        pattern = f"%{norm}%" if modifier == "contains" else f"{norm}%"
+        return s.value_norm.like(pattern, escape="\\")
+    if isinstance(value, DateValue):
+        return date_condition(search_date.c.low, search_date.c.high, value)
+    if isinstance(value, ReferenceValue):
+        r = search_reference.c
+        condition = r.target_id == value.target_id
+        if value.target_type is not None:
+            condition = and_(condition, r.target_type == value.target_type)
+        return condition
+    raise InvalidRequest("unsupported search value")
+
+
+def _criterion_condition(resource_type: str, criterion: Criterion) -> ColumnElement[bool]:
+    rc = resources.c
+    if criterion.kind == "id":
+        return rc.res_id.in_(criterion.ids)
+    if criterion.kind == "lastUpdated":
+        return or_(*[
+            date_condition(rc.last_updated, rc.last_updated, v)
+            for v in criterion.values if isinstance(v, DateValue)
+        ])
+    param_kind = criterion.kind
+    if criterion.kind == "missing":
+        subqueries = [
+            select(table.c.res_id).where(
+                table.c.res_type == resource_type, table.c.param == criterion.name
+            )
+            for table in _TABLE_FOR_KIND.values()
+        ]
+        present = rc.res_id.in_(subqueries[0].union(*subqueries[1:]))
+        return not_(present) if criterion.missing else present
+    table = _TABLE_FOR_KIND[param_kind]
+    alternatives = or_(*[_value_condition(param_kind, criterion.modifier, v) for v in criterion.values])
+    owners = select(table.c.res_id).where(
+        table.c.res_type == resource_type, table.c.param == criterion.name, alternatives
+    )
+    if criterion.modifier == "not":
+        return rc.res_id.not_in(owners)
+    return rc.res_id.in_(owners)
+
+
+def where_clauses(query: SearchQuery) -> list[ColumnElement[bool]]:
+    """The filter of a search: type, not deleted, and every criterion (AND)."""
+    rc = resources.c
+    clauses: list[ColumnElement[bool]] = [rc.res_type == query.resource_type, rc.deleted.is_(False)]
+    clauses.extend(_criterion_condition(query.resource_type, c) for c in query.criteria)
+    return clauses
+
+
+def order_by(query: SearchQuery, stmt: Select) -> Select:  # type: ignore[type-arg]
+    """Apply _sort (with res_id as final tie-breaker so pages are stable)."""
+    rc = resources.c
+    orderings: list[ColumnElement[object]] = []
+    for key in query.sort:
+        orderings.append(_sort_expression(query.resource_type, key))
+    if not any(k.kind == "id" for k in query.sort):
+        orderings.append(rc.res_id.asc())
+    return stmt.order_by(*orderings)
+
+
+def _sort_expression(resource_type: str, key: SortKey) -> ColumnElement[object]:
+    rc = resources.c
+    column: KeyedColumnElement[object] | ColumnElement[object]
+    if key.kind == "id":
+        column = rc.res_id
+    elif key.kind == "lastUpdated":
+        column = rc.last_updated
+    else:
+        table = _TABLE_FOR_KIND[key.kind]
+        value_column = {
+            "token": search_token.c.code,
+            "string": search_string.c.value_norm,
+            "date": search_date.c.high if key.descending else search_date.c.low,
+            "reference": search_reference.c.target_id,
+        }[key.kind]
+        aggregate = func.max(value_column) if key.descending else func.min(value_column)
+        column = (
+            select(aggregate)
+            .where(table.c.res_type == resource_type, table.c.param == key.name,
+                   table.c.res_id == rc.res_id)
+            .scalar_subquery()
+        )
+    return column.desc().nulls_last() if key.descending else column.asc().nulls_last()
