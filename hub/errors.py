@@ -41,8 +41,9 @@ class HubError(Exception):
     status: int = 500
     code: str = "exception"
 
-    def __init__(self, message: str, *, expression: str | None = None,
-                 issues: list[Issue] | None = None) -> None:
+    def __init__(
+        self, message: str, *, expression: str | None = None, issues: list[Issue] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.issues: list[Issue] = issues or [

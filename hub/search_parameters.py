@@ -17,7 +17,9 @@ from typing import Any
 FHIR_DATA_DIR = Path(__file__).resolve().parent.parent / "fhir"
 
 SEARCH_TYPES = frozenset({"token", "string", "date", "reference"})
-_PATH = re.compile(r"^([A-Z][A-Za-z]+)((?:\.[a-z][A-Za-z]*)+)(?:\.where\(resolve\(\) is ([A-Z][A-Za-z]+)\))?$")
+_PATH = re.compile(
+    r"^([A-Z][A-Za-z]+)((?:\.[a-z][A-Za-z]*)+)(?:\.where\(resolve\(\) is ([A-Z][A-Za-z]+)\))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,4 @@ def default_registry() -> SearchParameterRegistry:
 def patient_compartment() -> dict[str, tuple[str, ...]]:
     """Resource type -> element path of its patient reference (fhir/compartment-patient.json)."""
     definition = json.loads((FHIR_DATA_DIR / "compartment-patient.json").read_text("utf-8"))
-    return {
-        item["code"]: tuple(item["param"][0].split("."))
-        for item in definition["resource"]
-    }
+    return {item["code"]: tuple(item["param"][0].split(".")) for item in definition["resource"]}

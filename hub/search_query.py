@@ -19,8 +19,18 @@ DatePrefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb"]
 DATE_PREFIXES: tuple[DatePrefix, ...] = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 TotalMode = Literal["none", "estimate", "accurate"]
 RESULT_PARAMETERS = frozenset(
-    {"_count", "_sort", "_total", "_summary", "_include", "_revinclude", "_offset", "_format",
-     "_pretty", "_elements"}
+    {
+        "_count",
+        "_sort",
+        "_total",
+        "_summary",
+        "_include",
+        "_revinclude",
+        "_offset",
+        "_format",
+        "_pretty",
+        "_elements",
+    }
 )
 
 
@@ -140,16 +150,17 @@ def _date(name: str, raw: str) -> DateValue:
     return DateValue(prefix=prefix, low=low, high=high)
 
 
-def _reference(param: SearchParameter, modifier: str | None, raw: str,
-               base_url: str | None) -> ReferenceValue:
+def _reference(
+    param: SearchParameter, modifier: str | None, raw: str, base_url: str | None
+) -> ReferenceValue:
     value = raw
     if base_url and value.startswith(base_url.rstrip("/") + "/"):
         value = value[len(base_url.rstrip("/")) + 1 :]
     parts = value.split("/")
+    target_type: str | None = modifier
+    target_id = value
     if len(parts) >= 2 and parts[0][:1].isupper():
         target_type, target_id = parts[0], parts[1]
-    else:
-        target_type, target_id = modifier, value
     if target_type is None and len(param.targets) == 1:
         target_type = next(iter(param.targets))
     if param.targets and target_type is not None and target_type not in param.targets:
@@ -159,8 +170,9 @@ def _reference(param: SearchParameter, modifier: str | None, raw: str,
     return ReferenceValue(target_type=target_type, target_id=target_id)
 
 
-def _criterion(name: str, raw: str, resource_type: str, registry: SearchParameterRegistry,
-               base_url: str | None) -> Criterion:
+def _criterion(
+    name: str, raw: str, resource_type: str, registry: SearchParameterRegistry, base_url: str | None
+) -> Criterion:
     code, _, modifier_text = name.partition(":")
     modifier = modifier_text or None
     if code == "_id":
@@ -171,7 +183,9 @@ def _criterion(name: str, raw: str, resource_type: str, registry: SearchParamete
         if modifier:
             raise UnknownSearchParameter(f"Unsupported modifier on '{code}'", expression=name)
         return Criterion(
-            name=code, kind="lastUpdated", modifier=None,
+            name=code,
+            kind="lastUpdated",
+            modifier=None,
             values=tuple(_date(code, v) for v in _split_values(raw)),
         )
     param = registry.get(resource_type, code)
@@ -184,13 +198,15 @@ def _criterion(name: str, raw: str, resource_type: str, registry: SearchParamete
         if raw not in ("true", "false"):
             raise InvalidRequest(f"':missing' takes true or false on '{code}'", expression=name)
         return Criterion(name=code, kind="missing", modifier="missing", missing=raw == "true")
-    allowed = {
+    allowed_by_type: dict[str, set[str | None]] = {
         "token": {None, "not"},
         "string": {None, "exact", "contains"},
         "date": {None},
-        "reference": {None} | set(param.targets),
-    }[param.type]
-    if modifier not in allowed and not (param.type == "reference" and modifier and modifier[:1].isupper()):
+        "reference": {None, *param.targets},
+    }
+    allowed = allowed_by_type[param.type]
+    type_modifier = param.type == "reference" and (modifier or "")[:1].isupper()
+    if modifier not in allowed and not type_modifier:
         raise UnknownSearchParameter(
             f"Unsupported modifier ':{modifier}' on parameter '{code}'", expression=name
         )
@@ -209,7 +225,9 @@ def _criterion(name: str, raw: str, resource_type: str, registry: SearchParamete
     return Criterion(name=code, kind=param.type, modifier=modifier, values=tuple(values))  # type: ignore[arg-type]
 
 
-def _sort_keys(raw: str, resource_type: str, registry: SearchParameterRegistry) -> tuple[SortKey, ...]:
+def _sort_keys(
+    raw: str, resource_type: str, registry: SearchParameterRegistry
+) -> tuple[SortKey, ...]:
     keys: list[SortKey] = []
     for item in raw.split(","):
         descending = item.startswith("-")
@@ -219,13 +237,16 @@ def _sort_keys(raw: str, resource_type: str, registry: SearchParameterRegistry) 
             continue
         param = registry.get(resource_type, code)
         if param is None:
-            raise UnknownSearchParameter(f"Cannot sort by unknown parameter '{code}'", expression="_sort")
+            raise UnknownSearchParameter(
+                f"Cannot sort by unknown parameter '{code}'", expression="_sort"
+            )
         keys.append(SortKey(code, param.type, descending))  # type: ignore[arg-type]
     return tuple(keys)
 
 
-def _include(raw: str, kind: str, resource_type: str,
-             registry: SearchParameterRegistry) -> IncludeSpec:
+def _include(
+    raw: str, kind: str, resource_type: str, registry: SearchParameterRegistry
+) -> IncludeSpec:
     parts = raw.split(":")
     if len(parts) not in (2, 3):
         raise InvalidRequest(f"{kind} takes Type:parameter[:TargetType]", expression=kind)

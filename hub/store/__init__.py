@@ -22,9 +22,14 @@ __all__ = [
 ]
 
 
-def open_store(url: str, *, base_url: str | None = None, pool_size: int = 8,
-               registry: SearchParameterRegistry | None = None,
-               max_include: int = 1000) -> SqlStore:
+def open_store(
+    url: str,
+    *,
+    base_url: str | None = None,
+    pool_size: int = 8,
+    registry: SearchParameterRegistry | None = None,
+    max_include: int = 1000,
+) -> SqlStore:
     """Connect, migrate and return the store for a sqlite:/// or postgresql:// URL."""
     if url.startswith("sqlite"):
         from hub.store.sqlite import WRITE_OPTIONS, create_sqlite_engine, sqlite_insert_factory
@@ -39,5 +44,11 @@ def open_store(url: str, *, base_url: str | None = None, pool_size: int = 8,
     else:
         raise ValueError("HUB_DATABASE_URL must start with sqlite:/// or postgresql://")
     migrate(engine)
-    return SqlStore(engine, registry or default_registry(), insert_factory=factory,
-                    base_url=base_url, write_options=options, max_include=max_include)
+    return SqlStore(
+        engine,
+        registry or default_registry(),
+        insert_factory=factory,
+        base_url=base_url,
+        write_options=options,
+        max_include=max_include,
+    )

@@ -44,9 +44,9 @@ def split_reference(reference: str, base_url: str | None = None) -> tuple[str, s
     if "://" in reference or reference.startswith(("#", "urn:")):
         return None
     parts = reference.split("/")
-    if len(parts) == 2 or (len(parts) == 4 and parts[2] == "_history"):
-        if parts[0][:1].isupper() and parts[1]:
-            return parts[0], parts[1]
+    shaped = len(parts) == 2 or (len(parts) == 4 and parts[2] == "_history")
+    if shaped and parts[0][:1].isupper() and parts[1]:
+        return parts[0], parts[1]
     return None
 
 
@@ -70,8 +70,19 @@ def _strings(value: Any) -> list[str]:
         return [value]
     if isinstance(value, dict):
         out: list[str] = []
-        for key in ("family", "given", "prefix", "suffix", "text", "line", "city",
-                    "district", "state", "postalCode", "country"):
+        for key in (
+            "family",
+            "given",
+            "prefix",
+            "suffix",
+            "text",
+            "line",
+            "city",
+            "district",
+            "state",
+            "postalCode",
+            "country",
+        ):
             item = value.get(key)
             if isinstance(item, str):
                 out.append(item)

@@ -25,13 +25,13 @@ class Migration:
 
 
 def _create_initial_schema(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables
-                                      if t.name != "schema_migrations"])
+    metadata.create_all(
+        conn, tables=[t for t in metadata.sorted_tables if t.name != "schema_migrations"]
+    )
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "resources, versions, search indexes, conditional locks",
-              _create_initial_schema),
+    Migration(1, "resources, versions, search indexes, conditional locks", _create_initial_schema),
 )
 _PG_LOCK_KEY = 7_231_944_118
 
@@ -60,7 +60,10 @@ def migrate(engine: Engine) -> list[int]:
                 if migration.version in done:
                     continue
                 migration.apply(conn)
-                conn.execute(schema_migrations.insert().values(
-                    version=migration.version, name=migration.name, applied_at=now_us()))
+                conn.execute(
+                    schema_migrations.insert().values(
+                        version=migration.version, name=migration.name, applied_at=now_us()
+                    )
+                )
                 applied_now.append(migration.version)
     return applied_now

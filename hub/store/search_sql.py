@@ -6,6 +6,8 @@ search_x WHERE ...)`, so the database uses the (res_type, param, value) indexes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
 from sqlalchemy.sql.elements import KeyedColumnElement
 
@@ -40,8 +42,9 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def date_condition(low: ColumnElement[int], high: ColumnElement[int],
-                   value: DateValue) -> ColumnElement[bool]:
+def date_condition(
+    low: ColumnElement[int], high: ColumnElement[int], value: DateValue
+) -> ColumnElement[bool]:
     """FHIR date prefix semantics between a stored interval and a search interval."""
     contained = and_(low >= value.low, high <= value.high)
     match value.prefix:
@@ -64,8 +67,7 @@ def date_condition(low: ColumnElement[int], high: ColumnElement[int],
     raise InvalidRequest("unsupported date prefix")
 
 
-def _value_condition(kind: str, modifier: str | None,
-                     value: object) -> ColumnElement[bool]:
+def _value_condition(kind: str, modifier: str | None, value: object) -> ColumnElement[bool]:
     if isinstance(value, TokenValue):
         t = search_token.c
         parts: list[ColumnElement[bool]] = []
@@ -99,10 +101,13 @@ def _criterion_condition(resource_type: str, criterion: Criterion) -> ColumnElem
     if criterion.kind == "id":
         return rc.res_id.in_(criterion.ids)
     if criterion.kind == "lastUpdated":
-        return or_(*[
-            date_condition(rc.last_updated, rc.last_updated, v)
-            for v in criterion.values if isinstance(v, DateValue)
-        ])
+        return or_(
+            *[
+                date_condition(rc.last_updated, rc.last_updated, v)
+                for v in criterion.values
+                if isinstance(v, DateValue)
+            ]
+        )
     param_kind = criterion.kind
     if criterion.kind == "missing":
         subqueries = [
@@ -114,7 +119,9 @@ def _criterion_condition(resource_type: str, criterion: Criterion) -> ColumnElem
         present = rc.res_id.in_(subqueries[0].union(*subqueries[1:]))
         return not_(present) if criterion.missing else present
     table = _TABLE_FOR_KIND[param_kind]
-    alternatives = or_(*[_value_condition(param_kind, criterion.modifier, v) for v in criterion.values])
+    alternatives = or_(
+        *[_value_condition(param_kind, criterion.modifier, v) for v in criterion.values]
+    )
     owners = select(table.c.res_id).where(
         table.c.res_type == resource_type, table.c.param == criterion.name, alternatives
     )
@@ -131,7 +138,7 @@ def where_clauses(query: SearchQuery) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def order_by(query: SearchQuery, stmt: Select) -> Select:  # type: ignore[type-arg]
+def order_by(query: SearchQuery, stmt: Select[Any]) -> Select[Any]:
     """Apply _sort (with res_id as final tie-breaker so pages are stable)."""
     rc = resources.c
     orderings: list[ColumnElement[object]] = []
@@ -160,8 +167,11 @@ def _sort_expression(resource_type: str, key: SortKey) -> ColumnElement[object]:
         aggregate = func.max(value_column) if key.descending else func.min(value_column)
         column = (
             select(aggregate)
-            .where(table.c.res_type == resource_type, table.c.param == key.name,
-                   table.c.res_id == rc.res_id)
+            .where(
+                table.c.res_type == resource_type,
+                table.c.param == key.name,
+                table.c.res_id == rc.res_id,
+            )
             .scalar_subquery()
         )
     return column.desc().nulls_last() if key.descending else column.asc().nulls_last()

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Insert,
@@ -36,7 +37,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from hub.errors import Conflict, Gone, InvalidRequest, NotFound, PreconditionFailed, StoreUnavailable
+from hub.errors import (
+    Conflict,
+    Gone,
+    InvalidRequest,
+    NotFound,
+    PreconditionFailed,
+    StoreUnavailable,
+)
 from hub.fhir_dates import instant_from_us, now_us
 from hub.search_parameters import SearchParameterRegistry
 from hub.search_query import SearchQuery
@@ -69,22 +77,36 @@ _CURRENT = resources.join(
     resource_versions,
     and_(_v.res_type == _r.res_type, _v.res_id == _r.res_id, _v.version_id == _r.version_id),
 )
-_VERSION_COLUMNS = (_v.res_type, _v.res_id, _v.version_id, _v.last_updated, _v.deleted,
-                    _v.content, _v.method)
+_VERSION_COLUMNS = (
+    _v.res_type,
+    _v.res_id,
+    _v.version_id,
+    _v.last_updated,
+    _v.deleted,
+    _v.content,
+    _v.method,
+)
 
 
-def _stored(row: Row[Any]) -> StoredResource:
+def _stored(row: Row[Any] | Any) -> StoredResource:
     return StoredResource(
-        resource_type=row.res_type, id=row.res_id, version_id=row.version_id,
-        last_updated=row.last_updated, deleted=bool(row.deleted), content=row.content,
+        resource_type=row.res_type,
+        id=row.res_id,
+        version_id=row.version_id,
+        last_updated=row.last_updated,
+        deleted=bool(row.deleted),
+        content=row.content,
         method=row.method,
     )
 
 
 def _without_version_meta(resource: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in resource.items() if k not in ("meta", "id")}
-    meta = {k: v for k, v in (resource.get("meta") or {}).items()
-            if k not in ("versionId", "lastUpdated")}
+    meta = {
+        k: v
+        for k, v in (resource.get("meta") or {}).items()
+        if k not in ("versionId", "lastUpdated")
+    }
     if meta:
         out["meta"] = meta
     return out
@@ -123,10 +145,13 @@ class UnitOfWork:
 
     # -- reads inside the transaction --------------------------------------------------------
 
-    def current(self, resource_type: str, resource_id: str, *,
-                for_update: bool = False) -> StoredResource | None:
-        stmt = select(*_VERSION_COLUMNS).select_from(_CURRENT).where(
-            _r.res_type == resource_type, _r.res_id == resource_id
+    def current(
+        self, resource_type: str, resource_id: str, *, for_update: bool = False
+    ) -> StoredResource | None:
+        stmt = (
+            select(*_VERSION_COLUMNS)
+            .select_from(_CURRENT)
+            .where(_r.res_type == resource_type, _r.res_id == resource_id)
         )
         if for_update:
             stmt = stmt.with_for_update(of=resources)
@@ -142,7 +167,7 @@ class UnitOfWork:
         return stored
 
     def matching_ids(self, query: SearchQuery, limit: int = 2) -> list[str]:
-        stmt = (select(_r.res_id).where(*where_clauses(query)).order_by(_r.res_id).limit(limit))
+        stmt = select(_r.res_id).where(*where_clauses(query)).order_by(_r.res_id).limit(limit)
         return [row.res_id for row in self._execute(stmt)]
 
     def search(self, query: SearchQuery) -> SearchPage:
@@ -154,27 +179,35 @@ class UnitOfWork:
     def lock_conditional(self, resource_type: str, canonical_query: str) -> None:
         """Serialise writers of the same conditional key until this transaction ends."""
         key = hashlib.sha256(canonical_query.encode("utf-8")).hexdigest()
-        stmt = (
-            self._store.upsert_lock(
-                {"res_type": resource_type, "lock_key": key, "uses": 1},
-                {"uses": conditional_locks.c.uses + 1},
-            )
+        stmt = self._store.upsert_lock(
+            {"res_type": resource_type, "lock_key": key, "uses": 1},
+            {"uses": conditional_locks.c.uses + 1},
         )
         self._execute(stmt)
 
     # -- writes ------------------------------------------------------------------------------
 
-    def _write_version(self, resource: dict[str, Any], resource_id: str, version_id: int,
-                       ctx: WriteContext, previous: StoredResource | None,
-                       method: str) -> StoredResource:
+    def _write_version(
+        self,
+        resource: dict[str, Any],
+        resource_id: str,
+        version_id: int,
+        ctx: WriteContext,
+        previous: StoredResource | None,
+        method: str,
+    ) -> StoredResource:
         now = now_us()
         resource_type = resource["resourceType"]
-        meta = {k: v for k, v in (resource.get("meta") or {}).items()
-                if k not in ("versionId", "lastUpdated")}
+        meta = {
+            k: v
+            for k, v in (resource.get("meta") or {}).items()
+            if k not in ("versionId", "lastUpdated")
+        }
         meta = {"versionId": str(version_id), "lastUpdated": instant_from_us(now), **meta}
         document: dict[str, Any] = {"resourceType": resource_type, "id": resource_id, "meta": meta}
-        document.update((k, v) for k, v in resource.items()
-                        if k not in ("resourceType", "id", "meta"))
+        document.update(
+            (k, v) for k, v in resource.items() if k not in ("resourceType", "id", "meta")
+        )
         content = orjson.dumps(document)
         patient = patient_of(document, self._store.base_url)
         security = {
@@ -185,24 +218,36 @@ class UnitOfWork:
         if previous is not None and ctx.care_provider is None and ctx.care_unit is None:
             prior = self._execute(
                 select(_r.care_provider, _r.care_unit).where(
-                    _r.res_type == resource_type, _r.res_id == resource_id)
+                    _r.res_type == resource_type, _r.res_id == resource_id
+                )
             ).first()
             if prior is not None:
                 security["care_provider"] = prior.care_provider
                 security["care_unit"] = prior.care_unit
-        self._queue(resource_versions, {
-            "res_type": resource_type, "res_id": resource_id, "version_id": version_id,
-            "last_updated": now, "deleted": False, "method": method, "content": content,
-            **security,
-        })
+        self._queue(
+            resource_versions,
+            {
+                "res_type": resource_type,
+                "res_id": resource_id,
+                "version_id": version_id,
+                "last_updated": now,
+                "deleted": False,
+                "method": method,
+                "content": content,
+                **security,
+            },
+        )
         row = {"version_id": version_id, "last_updated": now, "deleted": False, **security}
         if previous is None:
             self._queue(resources, {"res_type": resource_type, "res_id": resource_id, **row})
         else:
             result = self._execute(
                 update(resources)
-                .where(_r.res_type == resource_type, _r.res_id == resource_id,
-                       _r.version_id == previous.version_id)
+                .where(
+                    _r.res_type == resource_type,
+                    _r.res_id == resource_id,
+                    _r.version_id == previous.version_id,
+                )
                 .values(**row)
             )
             if result.rowcount != 1:
@@ -215,30 +260,39 @@ class UnitOfWork:
         rows = index_resource(document, self._store.registry, self._store.base_url)
         owner = {"res_type": document["resourceType"], "res_id": resource_id}
         for param, system, code in rows.tokens:
-            self._queue(search_token, {**owner, "param": param, "system": system,
-                                       "code": code[:255]})
+            self._queue(
+                search_token, {**owner, "param": param, "system": system, "code": code[:255]}
+            )
         for param, norm, exact in rows.strings:
-            self._queue(search_string, {**owner, "param": param, "value_norm": norm,
-                                        "value_exact": exact})
+            self._queue(
+                search_string, {**owner, "param": param, "value_norm": norm, "value_exact": exact}
+            )
         for param, low, high in rows.dates:
             self._queue(search_date, {**owner, "param": param, "low": low, "high": high})
         for param, target_type, target_id in rows.references:
-            self._queue(search_reference, {**owner, "param": param, "target_type": target_type,
-                                           "target_id": target_id})
+            self._queue(
+                search_reference,
+                {**owner, "param": param, "target_type": target_type, "target_id": target_id},
+            )
 
     def _delete_index_rows(self, resource_type: str, resource_id: str) -> None:
         for table in INDEX_TABLES:
-            self._execute(delete(table).where(table.c.res_type == resource_type,
-                                              table.c.res_id == resource_id))
+            self._execute(
+                delete(table).where(
+                    table.c.res_type == resource_type, table.c.res_id == resource_id
+                )
+            )
 
-    def create(self, resource: dict[str, Any], ctx: WriteContext, *,
-               resource_id: str | None = None) -> WriteOutcome:
+    def create(
+        self, resource: dict[str, Any], ctx: WriteContext, *, resource_id: str | None = None
+    ) -> WriteOutcome:
         """Store a new resource under a new server id (or `resource_id` when given)."""
         stored = self._write_version(resource, resource_id or new_id(), 1, ctx, None, "POST")
         return WriteOutcome("created", stored)
 
-    def conditional_create(self, resource: dict[str, Any], ctx: WriteContext,
-                           query: SearchQuery, canonical_query: str) -> WriteOutcome:
+    def conditional_create(
+        self, resource: dict[str, Any], ctx: WriteContext, query: SearchQuery, canonical_query: str
+    ) -> WriteOutcome:
         """If-None-Exist: return the one match, or create; 412 if several match."""
         self.lock_conditional(query.resource_type, "create?" + canonical_query)
         matches = self.matching_ids(query)
@@ -248,8 +302,14 @@ class UnitOfWork:
             return WriteOutcome("matched", self.read(query.resource_type, matches[0]))
         return self.create(resource, ctx)
 
-    def update(self, resource: dict[str, Any], resource_id: str, ctx: WriteContext, *,
-               if_match: int | None = None) -> WriteOutcome:
+    def update(
+        self,
+        resource: dict[str, Any],
+        resource_id: str,
+        ctx: WriteContext,
+        *,
+        if_match: int | None = None,
+    ) -> WriteOutcome:
         """Update (or create under a client id); a no-op update keeps the version."""
         resource_type = resource["resourceType"]
         previous = self.current(resource_type, resource_id, for_update=True)
@@ -257,10 +317,16 @@ class UnitOfWork:
             if if_match is not None:
                 raise PreconditionFailed(f"{resource_type}/{resource_id} has no version {if_match}")
             inserted = self._execute(
-                self._store.insert_ignore(resources, {
-                    "res_type": resource_type, "res_id": resource_id, "version_id": 0,
-                    "last_updated": 0, "deleted": True,
-                })
+                self._store.insert_ignore(
+                    resources,
+                    {
+                        "res_type": resource_type,
+                        "res_id": resource_id,
+                        "version_id": 0,
+                        "last_updated": 0,
+                        "deleted": True,
+                    },
+                )
             )
             previous = self.current(resource_type, resource_id, for_update=True)
             if inserted.rowcount == 1 or previous is None:
@@ -269,17 +335,24 @@ class UnitOfWork:
                 return WriteOutcome("created", stored)
         if if_match is not None and if_match != previous.version_id:
             raise PreconditionFailed(
-                f"If-Match version {if_match} is not the current version of {resource_type}/{resource_id}"
+                f"If-Match version {if_match} is not the current version of "
+                f"{resource_type}/{resource_id}"
             )
-        if not previous.deleted and previous.content is not None:
-            if _without_version_meta(orjson.loads(previous.content)) == _without_version_meta(resource):
-                return WriteOutcome("unchanged", previous)
-        stored = self._write_version(resource, resource_id, previous.version_id + 1, ctx,
-                                     previous, "PUT")
+        if (
+            not previous.deleted
+            and previous.content is not None
+            and _without_version_meta(orjson.loads(previous.content))
+            == _without_version_meta(resource)
+        ):
+            return WriteOutcome("unchanged", previous)
+        stored = self._write_version(
+            resource, resource_id, previous.version_id + 1, ctx, previous, "PUT"
+        )
         return WriteOutcome("updated" if not previous.deleted else "created", stored)
 
-    def conditional_update(self, resource: dict[str, Any], ctx: WriteContext,
-                           query: SearchQuery, canonical_query: str) -> WriteOutcome:
+    def conditional_update(
+        self, resource: dict[str, Any], ctx: WriteContext, query: SearchQuery, canonical_query: str
+    ) -> WriteOutcome:
         """PUT Type?criteria: update the one match, create if none, 412 if several."""
         self.lock_conditional(query.resource_type, "update?" + canonical_query)
         matches = self.matching_ids(query)
@@ -288,22 +361,26 @@ class UnitOfWork:
         body_id = resource.get("id")
         if matches:
             if body_id and body_id != matches[0]:
-                raise InvalidRequest("The resource id does not match the resource found",
-                                     expression=f"{query.resource_type}.id")
+                raise InvalidRequest(
+                    "The resource id does not match the resource found",
+                    expression=f"{query.resource_type}.id",
+                )
             return self.update(resource, matches[0], ctx)
         if body_id:
             return self.update(resource, str(body_id), ctx)
         return self.create(resource, ctx)
 
-    def delete(self, resource_type: str, resource_id: str, *,
-               if_match: int | None = None) -> WriteOutcome:
+    def delete(
+        self, resource_type: str, resource_id: str, *, if_match: int | None = None
+    ) -> WriteOutcome:
         """Write a tombstone version; deleting a deleted resource changes nothing."""
         previous = self.current(resource_type, resource_id, for_update=True)
         if previous is None:
             raise NotFound(f"{resource_type}/{resource_id} is not known")
         if if_match is not None and if_match != previous.version_id:
             raise PreconditionFailed(
-                f"If-Match version {if_match} is not the current version of {resource_type}/{resource_id}"
+                f"If-Match version {if_match} is not the current version of "
+                f"{resource_type}/{resource_id}"
             )
         if previous.deleted:
             return WriteOutcome("already-deleted", previous)
@@ -311,23 +388,38 @@ class UnitOfWork:
         version_id = previous.version_id + 1
         prior = self._execute(
             select(_r.patient_id, _r.care_provider, _r.care_unit).where(
-                _r.res_type == resource_type, _r.res_id == resource_id)
+                _r.res_type == resource_type, _r.res_id == resource_id
+            )
         ).one()
-        security = {"patient_id": prior.patient_id, "care_provider": prior.care_provider,
-                    "care_unit": prior.care_unit}
+        security = {
+            "patient_id": prior.patient_id,
+            "care_provider": prior.care_provider,
+            "care_unit": prior.care_unit,
+        }
         result = self._execute(
             update(resources)
-            .where(_r.res_type == resource_type, _r.res_id == resource_id,
-                   _r.version_id == previous.version_id)
+            .where(
+                _r.res_type == resource_type,
+                _r.res_id == resource_id,
+                _r.version_id == previous.version_id,
+            )
             .values(version_id=version_id, last_updated=now, deleted=True)
         )
         if result.rowcount != 1:
             raise Conflict(f"{resource_type}/{resource_id} was changed concurrently; retry")
-        self._queue(resource_versions, {
-            "res_type": resource_type, "res_id": resource_id, "version_id": version_id,
-            "last_updated": now, "deleted": True, "method": "DELETE", "content": None,
-            **security,
-        })
+        self._queue(
+            resource_versions,
+            {
+                "res_type": resource_type,
+                "res_id": resource_id,
+                "version_id": version_id,
+                "last_updated": now,
+                "deleted": True,
+                "method": "DELETE",
+                "content": None,
+                **security,
+            },
+        )
         self._delete_index_rows(resource_type, resource_id)
         stored = StoredResource(resource_type, resource_id, version_id, now, True, None, "DELETE")
         return WriteOutcome("deleted", stored)
@@ -346,9 +438,16 @@ class UnitOfWork:
 class SqlStore:
     """Versioned FHIR resource store over one SQLAlchemy engine (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, registry: SearchParameterRegistry, *,
-                 insert_factory: InsertFactory, base_url: str | None = None,
-                 write_options: dict[str, Any] | None = None, max_include: int = 1000) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        registry: SearchParameterRegistry,
+        *,
+        insert_factory: InsertFactory,
+        base_url: str | None = None,
+        write_options: dict[str, Any] | None = None,
+        max_include: int = 1000,
+    ) -> None:
         self.engine = engine
         self.registry = registry
         self.base_url = base_url
@@ -385,7 +484,10 @@ class SqlStore:
         except IntegrityError:
             raise Conflict("A concurrent write conflicted with this one; retry") from None
         except OperationalError as exc:
-            if self.dialect == "postgresql" and getattr(exc.orig, "sqlstate", "") in ("40001", "40P01"):
+            if self.dialect == "postgresql" and getattr(exc.orig, "sqlstate", "") in (
+                "40001",
+                "40P01",
+            ):
                 raise Conflict("A concurrent write conflicted with this one; retry") from None
             raise StoreUnavailable("The database is unavailable or busy; retry") from None
         except DBAPIError:
@@ -403,8 +505,10 @@ class SqlStore:
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource:
         """The current version; NotFound if never stored, Gone if deleted."""
-        stmt = select(*_VERSION_COLUMNS).select_from(_CURRENT).where(
-            _r.res_type == resource_type, _r.res_id == resource_id
+        stmt = (
+            select(*_VERSION_COLUMNS)
+            .select_from(_CURRENT)
+            .where(_r.res_type == resource_type, _r.res_id == resource_id)
         )
         with self._reading() as conn:
             row = conn.execute(stmt).first()
@@ -426,8 +530,15 @@ class SqlStore:
             raise Gone(f"Version {version_id} of {resource_type}/{resource_id} is a deletion")
         return _stored(row)
 
-    def history(self, resource_type: str | None, resource_id: str | None, *,
-                since: int | None, count: int, offset: int) -> HistoryPage:
+    def history(
+        self,
+        resource_type: str | None,
+        resource_id: str | None,
+        *,
+        since: int | None,
+        count: int,
+        offset: int,
+    ) -> HistoryPage:
         """Versions newest first: of one resource, one type, or the whole store."""
         conditions = []
         if resource_type is not None:
@@ -436,18 +547,26 @@ class SqlStore:
             conditions.append(_v.res_id == resource_id)
         if since is not None:
             conditions.append(_v.last_updated >= since)
-        stmt = (select(*_VERSION_COLUMNS).where(*conditions)
-                .order_by(_v.last_updated.desc(), _v.res_type, _v.res_id, _v.version_id.desc())
-                .limit(count + 1).offset(offset))
+        stmt = (
+            select(*_VERSION_COLUMNS)
+            .where(*conditions)
+            .order_by(_v.last_updated.desc(), _v.res_type, _v.res_id, _v.version_id.desc())
+            .limit(count + 1)
+            .offset(offset)
+        )
         with self._reading() as conn:
             if resource_id is not None:
-                exists = conn.execute(select(_r.version_id).where(
-                    _r.res_type == resource_type, _r.res_id == resource_id)).first()
+                exists = conn.execute(
+                    select(_r.version_id).where(
+                        _r.res_type == resource_type, _r.res_id == resource_id
+                    )
+                ).first()
                 if exists is None or exists.version_id == 0:
                     raise NotFound(f"{resource_type}/{resource_id} is not known")
             rows = conn.execute(stmt).all()
-            total = conn.execute(select(func.count()).select_from(resource_versions)
-                                 .where(*conditions)).scalar_one()
+            total = conn.execute(
+                select(func.count()).select_from(resource_versions).where(*conditions)
+            ).scalar_one()
         entries = [_stored(r) for r in rows[:count]]
         return HistoryPage(entries=entries, total=int(total), has_next=len(rows) > count)
 
@@ -461,10 +580,12 @@ class SqlStore:
             by_type.setdefault(resource_type, []).append(resource_id)
         found: list[StoredResource] = []
         for resource_type, ids in by_type.items():
-            stmt = (select(*_VERSION_COLUMNS).select_from(_CURRENT)
-                    .where(_r.res_type == resource_type, _r.res_id.in_(ids),
-                           _r.deleted.is_(False))
-                    .order_by(_r.res_id))
+            stmt = (
+                select(*_VERSION_COLUMNS)
+                .select_from(_CURRENT)
+                .where(_r.res_type == resource_type, _r.res_id.in_(ids), _r.deleted.is_(False))
+                .order_by(_r.res_id)
+            )
             found.extend(_stored(row) for row in conn.execute(stmt))
         return found
 
@@ -472,24 +593,34 @@ class SqlStore:
         clauses = where_clauses(query)
         total: int | None = None
         if query.summary_count or query.count == 0 or query.total in ("accurate", "estimate"):
-            total = int(conn.execute(select(func.count()).select_from(resources)
-                                     .where(*clauses)).scalar_one())
+            total = int(
+                conn.execute(
+                    select(func.count()).select_from(resources).where(*clauses)
+                ).scalar_one()
+            )
         if query.summary_count or query.count == 0:
             return SearchPage(matches=[], included=[], total=total, has_next=False)
-        stmt: Select[Any] = order_by(
-            query, select(*_VERSION_COLUMNS).select_from(_CURRENT).where(*clauses)
-        ).limit(query.count + 1).offset(query.offset)
+        stmt: Select[Any] = (
+            order_by(query, select(*_VERSION_COLUMNS).select_from(_CURRENT).where(*clauses))
+            .limit(query.count + 1)
+            .offset(query.offset)
+        )
         rows = conn.execute(stmt).all()
         matches = [_stored(r) for r in rows[: query.count]]
         has_next = len(rows) > query.count
-        if total is None and query.total != "none" and not has_next:
-            if matches or query.offset == 0:
-                total = query.offset + len(matches)
+        if (
+            total is None
+            and query.total != "none"
+            and not has_next
+            and (matches or query.offset == 0)
+        ):
+            total = query.offset + len(matches)
         included = self._includes(conn, query, matches)
         return SearchPage(matches=matches, included=included, total=total, has_next=has_next)
 
-    def _includes(self, conn: Connection, query: SearchQuery,
-                  matches: list[StoredResource]) -> list[StoredResource]:
+    def _includes(
+        self, conn: Connection, query: SearchQuery, matches: list[StoredResource]
+    ) -> list[StoredResource]:
         if not matches or not (query.includes or query.revincludes):
             return []
         ids = [m.id for m in matches]
@@ -498,57 +629,90 @@ class SqlStore:
         ref = search_reference.c
         for spec in query.includes:
             stmt = select(ref.target_type, ref.target_id).where(
-                ref.res_type == spec.source_type, ref.param == spec.param, ref.res_id.in_(ids))
+                ref.res_type == spec.source_type, ref.param == spec.param, ref.res_id.in_(ids)
+            )
             if spec.target_type:
                 stmt = stmt.where(ref.target_type == spec.target_type)
             keys.extend((row.target_type, row.target_id) for row in conn.execute(stmt))
         for spec in query.revincludes:
-            stmt = (select(ref.res_type, ref.res_id).where(
-                ref.res_type == spec.source_type, ref.param == spec.param,
-                ref.target_type == query.resource_type, ref.target_id.in_(ids))
-                .limit(self.max_include))
+            stmt = (
+                select(ref.res_type, ref.res_id)
+                .where(
+                    ref.res_type == spec.source_type,
+                    ref.param == spec.param,
+                    ref.target_type == query.resource_type,
+                    ref.target_id.in_(ids),
+                )
+                .limit(self.max_include)
+            )
             keys.extend((row.res_type, row.res_id) for row in conn.execute(stmt))
         unique = [k for k in dict.fromkeys(keys) if k not in seen][: self.max_include]
         return self._fetch(conn, unique)
 
-    def everything(self, patient_id: str, *, count: int, offset: int,
-                   since: int | None = None) -> SearchPage:
+    def everything(
+        self, patient_id: str, *, count: int, offset: int, since: int | None = None
+    ) -> SearchPage:
         """The patient's compartment plus the directory resources it references, paged."""
         compartment = select(_r.res_type.label("t"), _r.res_id.label("i")).where(
-            _r.patient_id == patient_id, _r.deleted.is_(False))
+            _r.patient_id == patient_id, _r.deleted.is_(False)
+        )
         owner = resources.alias("owner")
         ref = search_reference.c
         referenced = (
             select(ref.target_type.label("t"), ref.target_id.label("i"))
-            .select_from(search_reference.join(
-                owner, and_(owner.c.res_type == ref.res_type, owner.c.res_id == ref.res_id)))
-            .where(owner.c.patient_id == patient_id, owner.c.deleted.is_(False),
-                   ref.target_type.in_(DIRECTORY_TYPES))
+            .select_from(
+                search_reference.join(
+                    owner, and_(owner.c.res_type == ref.res_type, owner.c.res_id == ref.res_id)
+                )
+            )
+            .where(
+                owner.c.patient_id == patient_id,
+                owner.c.deleted.is_(False),
+                ref.target_type.in_(DIRECTORY_TYPES),
+            )
         )
         members = union(compartment, referenced).subquery("members")
-        conditions = [_r.deleted.is_(False)]
+        conditions: list[ColumnElement[bool]] = [_r.deleted.is_(False)]
         if since is not None:
             conditions.append(_r.last_updated >= since)
-        stmt = (select(*_VERSION_COLUMNS)
-                .select_from(_CURRENT.join(members, and_(members.c.t == _r.res_type,
-                                                         members.c.i == _r.res_id)))
-                .where(*conditions)
-                .order_by((_r.res_type != literal("Patient")), _r.res_type, _r.res_id)
-                .limit(count + 1).offset(offset))
+        stmt = (
+            select(*_VERSION_COLUMNS)
+            .select_from(
+                _CURRENT.join(members, and_(members.c.t == _r.res_type, members.c.i == _r.res_id))
+            )
+            .where(*conditions)
+            .order_by((_r.res_type != literal("Patient")), _r.res_type, _r.res_id)
+            .limit(count + 1)
+            .offset(offset)
+        )
         with self._reading() as conn:
-            patient = conn.execute(select(_r.deleted, _r.version_id).where(
-                _r.res_type == "Patient", _r.res_id == patient_id)).first()
+            patient = conn.execute(
+                select(_r.deleted, _r.version_id).where(
+                    _r.res_type == "Patient", _r.res_id == patient_id
+                )
+            ).first()
             if patient is None or patient.version_id == 0:
                 raise NotFound(f"Patient/{patient_id} is not known")
             if patient.deleted:
                 raise Gone(f"Patient/{patient_id} was deleted")
             rows = conn.execute(stmt).all()
-            total = int(conn.execute(
-                select(func.count()).select_from(_CURRENT.join(
-                    members, and_(members.c.t == _r.res_type, members.c.i == _r.res_id)))
-                .where(*conditions)).scalar_one())
-        return SearchPage(matches=[_stored(r) for r in rows[:count]], included=[],
-                          total=total, has_next=len(rows) > count)
+            total = int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(
+                        _CURRENT.join(
+                            members, and_(members.c.t == _r.res_type, members.c.i == _r.res_id)
+                        )
+                    )
+                    .where(*conditions)
+                ).scalar_one()
+            )
+        return SearchPage(
+            matches=[_stored(r) for r in rows[:count]],
+            included=[],
+            total=total,
+            has_next=len(rows) > count,
+        )
 
     def close(self) -> None:
         self.engine.dispose()

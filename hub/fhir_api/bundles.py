@@ -1,0 +1,334 @@
+"""Transaction and batch bundles (POST to the base URL).
+
+Transaction: every entry is validated first, then all run in ONE database transaction in
+FHIR's order (DELETE, POST, PUT, GET); urn:uuid fullUrls of created resources are
+replaced by their new ids wherever they are referenced, conditional references
+(`Patient?identifier=...`) are resolved to their single match, and any failure rolls the
+whole bundle back and names the entry. Batch: each entry runs on its own and answers for
+itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+
+from hub.errors import HubError, InvalidRequest, Issue, PreconditionFailed
+from hub.fhir_api.bundle_builder import _envelope
+from hub.fhir_api.interactions import ApiContext, canonical_query, dispatch, http_date
+from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
+from hub.fhir_api.outcome import error_outcome
+from hub.fhir_dates import instant_from_us
+from hub.search_query import parse_search
+from hub.store.sql_store import UnitOfWork, new_id
+from hub.validation import supported_types, validate_resource
+
+_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
+_STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content"}
+MAX_ENTRIES = 10_000
+
+
+@dataclass
+class Entry:
+    index: int
+    method: str
+    url: str
+    full_url: str | None
+    resource: dict[str, Any] | None
+    if_match: str | None
+    if_none_exist: str | None
+
+
+def _entries(bundle: dict[str, Any]) -> list[Entry]:
+    raw_entries = bundle.get("entry") or []
+    if not isinstance(raw_entries, list):
+        raise InvalidRequest("Bundle.entry must be a list", expression="Bundle.entry")
+    if len(raw_entries) > MAX_ENTRIES:
+        raise InvalidRequest(
+            f"A bundle may hold at most {MAX_ENTRIES} entries", expression="Bundle.entry"
+        )
+    entries = []
+    for index, raw in enumerate(raw_entries):
+        where = f"Bundle.entry[{index}]"
+        if not isinstance(raw, dict):
+            raise InvalidRequest("A bundle entry must be an object", expression=where)
+        request = raw.get("request")
+        if not isinstance(request, dict) or not isinstance(request.get("url"), str):
+            raise InvalidRequest("The entry has no request.url", expression=f"{where}.request")
+        method = str(request.get("method", "")).upper()
+        if method not in _ORDER:
+            raise InvalidRequest(
+                "request.method must be GET, POST, PUT or DELETE",
+                expression=f"{where}.request.method",
+            )
+        resource = raw.get("resource")
+        if method in ("POST", "PUT") and not isinstance(resource, dict):
+            raise InvalidRequest(
+                f"A {method} entry needs a resource", expression=f"{where}.resource"
+            )
+        entries.append(
+            Entry(
+                index,
+                method,
+                request["url"],
+                raw.get("fullUrl"),
+                resource if isinstance(resource, dict) else None,
+                request.get("ifMatch"),
+                request.get("ifNoneExist"),
+            )
+        )
+    return entries
+
+
+def _split_url(ctx: ApiContext, url: str) -> tuple[list[str], list[tuple[str, str]]]:
+    if url.startswith(ctx.base_url + "/"):
+        url = url[len(ctx.base_url) + 1 :]
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        raise InvalidRequest("Entry URLs must be relative to this server")
+    path = [p for p in parts.path.split("/") if p]
+    return path, parse_qsl(parts.query, keep_blank_values=True)
+
+
+def _request(ctx: ApiContext, entry: Entry, preference: ReturnPreference) -> FhirRequest:
+    path, query = _split_url(ctx, entry.url)
+    return FhirRequest(
+        method=entry.method,
+        path=path,
+        query=query,
+        body=entry.resource,
+        if_match=entry.if_match,
+        if_none_exist=entry.if_none_exist,
+        return_preference=preference,
+    )
+
+
+def _entry_response(
+    ctx: ApiContext, response: FhirResponse, preference: ReturnPreference
+) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    answer: dict[str, Any] = {"status": _STATUS_TEXT.get(response.status, str(response.status))}
+    stored = response.stored
+    if response.location:
+        answer["location"] = response.location
+    if stored is not None:
+        answer["etag"] = f'W/"{stored.version_id}"'
+        answer["lastModified"] = instant_from_us(stored.last_updated)
+    if response.body is not None:
+        document = orjson.Fragment(response.body)
+        if stored is not None and not stored.deleted and preference == "representation":
+            item["fullUrl"] = f"{ctx.base_url}/{stored.resource_type}/{stored.id}"
+            item["resource"] = document
+        elif stored is None:
+            item["resource"] = document
+        else:
+            answer["outcome"] = document
+    item["response"] = answer
+    return item
+
+
+def _rewrite_references(node: Any, mapping: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str) and value in mapping:
+                out[key] = mapping[value]
+            else:
+                out[key] = _rewrite_references(value, mapping)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_references(item, mapping) for item in node]
+    return node
+
+
+def _conditional_references(node: Any, found: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str) and "?" in value:
+                found.add(value)
+            else:
+                _conditional_references(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _conditional_references(item, found)
+
+
+def _resolve_conditional_reference(ctx: ApiContext, work: UnitOfWork, reference: str) -> str:
+    resource_type, _, query_text = reference.partition("?")
+    if resource_type not in supported_types():
+        raise InvalidRequest("A conditional reference names an unsupported resource type")
+    params = parse_qsl(query_text, keep_blank_values=True)
+    query = parse_search(resource_type, params, ctx.registry, base_url=ctx.base_url)
+    matches = work.matching_ids(query)
+    if len(matches) != 1:
+        raise PreconditionFailed(
+            f"A conditional reference to {resource_type} matched {len(matches)} resources "
+            "(exactly one is needed)"
+        )
+    return f"{resource_type}/{matches[0]}"
+
+
+def _plan_transaction(ctx: ApiContext, work: UnitOfWork, entries: list[Entry]) -> dict[str, str]:
+    """Assign ids to created resources and resolve conditional ones; fullUrl -> Type/id."""
+    mapping: dict[str, str] = {}
+    targets: set[str] = set()
+    for entry in entries:
+        where = f"Bundle.entry[{entry.index}]"
+        path, _query = _split_url(ctx, entry.url)
+        if entry.method in ("PUT", "DELETE") and len(path) == 2:
+            key = f"{path[0]}/{path[1]}"
+            if key in targets:
+                raise InvalidRequest(f"{key} is changed by more than one entry", expression=where)
+            targets.add(key)
+        if entry.method == "POST" and entry.resource is not None and len(path) == 1:
+            resource_type = path[0]
+            assigned: str | None = None
+            if entry.if_none_exist:
+                params = parse_qsl(entry.if_none_exist.split("?", 1)[-1], keep_blank_values=True)
+                condition = parse_search(resource_type, params, ctx.registry, base_url=ctx.base_url)
+                work.lock_conditional(resource_type, "create?" + canonical_query(params))
+                matches = work.matching_ids(condition)
+                if len(matches) > 1:
+                    raise PreconditionFailed(
+                        "ifNoneExist matched more than one resource", expression=where
+                    )
+                if matches:
+                    assigned = matches[0]
+                    entry.if_none_exist = None
+                    entry.method = "MATCHED"
+            if assigned is None:
+                assigned = new_id()
+                entry.resource = {**entry.resource, "id": assigned}
+                entry.url = f"{resource_type}/{assigned}"
+                entry.method = "CREATE" if entry.method == "POST" else entry.method
+            if entry.full_url:
+                mapping[entry.full_url] = f"{resource_type}/{assigned}"
+            if entry.method == "MATCHED":
+                entry.url = f"{resource_type}/{assigned}"
+        elif entry.method == "PUT" and entry.full_url and len(path) == 2:
+            mapping[entry.full_url] = f"{path[0]}/{path[1]}"
+    return mapping
+
+
+def transaction(ctx: ApiContext, bundle: dict[str, Any], preference: ReturnPreference) -> bytes:
+    entries = _entries(bundle)
+    for entry in entries:
+        if entry.resource is not None:
+            _validate_entry(entry)
+    responses: dict[int, dict[str, Any]] = {}
+    with ctx.store.unit_of_work() as work:
+        mapping = _plan_transaction(ctx, work, entries)
+        conditional: set[str] = set()
+        for entry in entries:
+            if entry.resource is not None:
+                _conditional_references(entry.resource, conditional)
+        for reference in sorted(conditional):
+            mapping[reference] = _resolve_conditional_reference(ctx, work, reference)
+        for entry in sorted(entries, key=lambda e: (_ORDER.get(e.method, 1), e.index)):
+            if entry.resource is not None and mapping:
+                entry.resource = _rewrite_references(entry.resource, mapping)
+            try:
+                response = _run_entry(ctx, work, entry, preference)
+            except HubError as error:
+                where = f"Bundle.entry[{entry.index}]"
+                error.issues = [
+                    Issue(
+                        message=f"{where}: {i.message}",
+                        code=i.code,
+                        expression=i.expression or where,
+                    )
+                    for i in error.issues
+                ]
+                raise
+            responses[entry.index] = _entry_response(ctx, response, preference)
+    envelope = _envelope("transaction-response", None, [])
+    envelope["entry"] = [responses[i] for i in range(len(entries))]
+    return orjson.dumps(envelope)
+
+
+def _validate_entry(entry: Entry) -> None:
+    try:
+        validate_resource(entry.resource or {})
+    except HubError as error:
+        where = f"Bundle.entry[{entry.index}].resource"
+        error.issues = [
+            Issue(
+                message=f"{where}: {i.message}",
+                code=i.code,
+                expression=(i.expression or "").replace(
+                    str((entry.resource or {}).get("resourceType")), where, 1
+                )
+                or where,
+            )
+            for i in error.issues
+        ]
+        raise
+
+
+def _run_entry(
+    ctx: ApiContext, work: UnitOfWork, entry: Entry, preference: ReturnPreference
+) -> FhirResponse:
+    if entry.method == "CREATE":
+        resource = entry.resource or {}
+        result = work.create(resource, ctx.write_context, resource_id=resource["id"])
+        stored = result.stored
+        assert stored is not None
+        return FhirResponse(
+            201,
+            body=stored.content,
+            stored=stored,
+            location=f"{ctx.base_url}/{stored.resource_type}/{stored.id}"
+            f"/_history/{stored.version_id}",
+            headers={"Last-Modified": http_date(stored.last_updated)},
+        )
+    if entry.method == "MATCHED":
+        path, _ = _split_url(ctx, entry.url)
+        stored = work.read(path[0], path[1])
+        return FhirResponse(
+            200,
+            body=stored.content,
+            stored=stored,
+            location=f"{ctx.base_url}/{path[0]}/{path[1]}/_history/{stored.version_id}",
+        )
+    request = _request(ctx, entry, preference)
+    if not request.path or request.path[0] in ("metadata", "_history"):
+        raise InvalidRequest("This entry URL is not allowed in a transaction")
+    return dispatch(ctx, request, work)
+
+
+def batch(ctx: ApiContext, bundle: dict[str, Any], preference: ReturnPreference) -> bytes:
+    entries = _entries(bundle)
+    items: list[dict[str, Any]] = []
+    for entry in entries:
+        try:
+            response = dispatch(ctx, _request(ctx, entry, preference))
+            items.append(_entry_response(ctx, response, preference))
+        except HubError as error:
+            items.append(
+                {
+                    "response": {
+                        "status": str(error.status),
+                        "outcome": error_outcome(error),
+                    }
+                }
+            )
+    envelope = _envelope("batch-response", None, [])
+    envelope["entry"] = items
+    return orjson.dumps(envelope)
+
+
+def process_bundle(ctx: ApiContext, body: dict[str, Any], preference: ReturnPreference) -> bytes:
+    if body.get("resourceType") != "Bundle":
+        raise InvalidRequest(
+            "POST to the base URL takes a Bundle of type transaction or batch",
+            expression="resourceType",
+        )
+    kind = body.get("type")
+    if kind == "transaction":
+        return transaction(ctx, body, preference)
+    if kind == "batch":
+        return batch(ctx, body, preference)
+    raise InvalidRequest("Bundle.type must be transaction or batch", expression="Bundle.type")

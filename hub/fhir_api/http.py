@@ -1,0 +1,82 @@
+"""HTTP side of the FHIR API: content negotiation, Prefer, body limits, FhirResponse -> Response."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from hub.errors import NotAcceptable, PayloadTooLarge, UnsupportedMediaType
+from hub.fhir_api.messages import FhirResponse, ReturnPreference
+
+FHIR_JSON = "application/fhir+json"
+_JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
+_JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
+_XML_FORMATS = {
+    "xml",
+    "text/xml",
+    "application/xml",
+    "application/fhir+xml",
+    "application/xml+fhir",
+}
+
+
+def response_media_type(request: Request) -> str:
+    """application/fhir+json unless the client asked for plain application/json."""
+    fmt = request.query_params.get("_format")
+    if fmt is not None:
+        if fmt in _XML_FORMATS:
+            raise UnsupportedMediaType(
+                "Only JSON is supported (_format=json)", expression="_format"
+            )
+        if fmt not in _JSON_FORMATS:
+            raise UnsupportedMediaType("Unknown _format", expression="_format")
+        return "application/json" if fmt in ("application/json",) else FHIR_JSON
+    accept = request.headers.get("accept", "")
+    if accept and "json" not in accept and "*/*" not in accept and "application/*" not in accept:
+        raise NotAcceptable("Only application/fhir+json and application/json are available")
+    if "application/json" in accept and "fhir" not in accept:
+        return "application/json"
+    return FHIR_JSON
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body if it is FHIR JSON and within the size limit."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in _JSON_TYPES:
+        if "xml" in content_type:
+            raise UnsupportedMediaType("Only JSON is supported; send application/fhir+json")
+        raise UnsupportedMediaType("Send the resource as application/fhir+json")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def return_preference(request: Request) -> ReturnPreference:
+    prefer = request.headers.get("prefer", "")
+    match = re.search(r"return\s*=\s*(minimal|representation|OperationOutcome)", prefer)
+    return match.group(1) if match else "representation"  # type: ignore[return-value]
+
+
+def lenient(request: Request) -> bool:
+    return bool(re.search(r"handling\s*=\s*lenient", request.headers.get("prefer", "")))
+
+
+def to_http(result: FhirResponse, media_type: str) -> Response:
+    headers = dict(result.headers)
+    if result.location:
+        headers["Location"] = result.location
+    if result.body is None:
+        return Response(status_code=result.status, headers=headers)
+    return Response(
+        content=result.body, status_code=result.status, headers=headers, media_type=media_type
+    )

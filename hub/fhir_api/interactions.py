@@ -1,0 +1,372 @@
+"""FHIR interactions: one function per interaction, each a single store call.
+
+`dispatch(ctx, request, work)` routes a FhirRequest by method and path. When `work` (a
+UnitOfWork) is given, writes and reads join that transaction (transaction bundles);
+otherwise each write opens its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+import orjson
+
+from hub.errors import InvalidRequest, MethodNotAllowed, NotFound, UnknownSearchParameter
+from hub.fhir_api import bundle_builder
+from hub.fhir_api.capability import capability_statement
+from hub.fhir_api.messages import FhirRequest, FhirResponse
+from hub.fhir_api.outcome import information
+from hub.fhir_dates import InvalidDate, date_range
+from hub.search_parameters import SearchParameterRegistry
+from hub.search_query import SearchQuery, parse_search
+from hub.settings import Settings
+from hub.store.model import StoredResource, WriteContext, WriteOutcome
+from hub.store.sql_store import SqlStore, UnitOfWork
+from hub.validation import require_supported_type, validate_resource
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+T = TypeVar("T")
+
+
+@dataclass
+class ApiContext:
+    """What every interaction needs: the store, settings and the request's base URL."""
+
+    store: SqlStore
+    settings: Settings
+    registry: SearchParameterRegistry
+    base_url: str
+    write_context: WriteContext
+
+
+def check_id(resource_id: str) -> str:
+    if not ID_PATTERN.match(resource_id):
+        raise InvalidRequest("Invalid resource id: up to 64 of A-Z a-z 0-9 - .", expression="id")
+    return resource_id
+
+
+def parse_if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    match = re.fullmatch(r'\s*(?:W/)?"?(\d+)"?\s*', value)
+    if match is None:
+        raise InvalidRequest('If-Match must be an ETag such as W/"3"', expression="If-Match")
+    return int(match.group(1))
+
+
+def canonical_query(params: list[tuple[str, str]]) -> str:
+    return "&".join(f"{k}={v}" for k, v in sorted(params))
+
+
+def http_date(last_updated_us: int) -> str:
+    return formatdate(last_updated_us / 1_000_000, usegmt=True)
+
+
+def resource_headers(ctx: ApiContext, stored: StoredResource) -> dict[str, str]:
+    return {"ETag": f'W/"{stored.version_id}"', "Last-Modified": http_date(stored.last_updated)}
+
+
+def _location(ctx: ApiContext, stored: StoredResource) -> str:
+    return f"{ctx.base_url}/{stored.resource_type}/{stored.id}/_history/{stored.version_id}"
+
+
+def _in_work(ctx: ApiContext, work: UnitOfWork | None, action: Callable[[UnitOfWork], T]) -> T:
+    if work is not None:
+        return action(work)
+    with ctx.store.unit_of_work() as own:
+        return action(own)
+
+
+def _search_query(
+    ctx: ApiContext, resource_type: str, params: list[tuple[str, str]], lenient: bool
+) -> SearchQuery:
+    return parse_search(
+        resource_type,
+        params,
+        ctx.registry,
+        default_count=ctx.settings.default_page_size,
+        max_count=ctx.settings.max_page_size,
+        lenient=lenient,
+        base_url=ctx.base_url,
+    )
+
+
+def _conditional_query(
+    ctx: ApiContext, resource_type: str, params: list[tuple[str, str]]
+) -> SearchQuery:
+    criteria = [(k, v) for k, v in params if k not in ("_format", "_pretty")]
+    if not criteria:
+        raise InvalidRequest("A conditional interaction needs search criteria")
+    query = _search_query(ctx, resource_type, criteria, lenient=False)
+    if query.includes or query.revincludes or query.sort:
+        raise InvalidRequest("Conditional criteria may only contain search parameters")
+    return query
+
+
+def _write_response(ctx: ApiContext, request: FhirRequest, result: WriteOutcome) -> FhirResponse:
+    stored = result.stored
+    if stored is None or stored.deleted:
+        if request.return_preference == "OperationOutcome" or stored is None:
+            message = "Deleted" if result.status == "deleted" else "Nothing to delete"
+            return FhirResponse(200, body=orjson.dumps(information(message)))
+        return FhirResponse(204, stored=stored, headers=resource_headers(ctx, stored))
+    status = 201 if result.status == "created" else 200
+    headers = resource_headers(ctx, stored)
+    location = _location(ctx, stored)
+    if request.return_preference == "minimal":
+        body = None
+    elif request.return_preference == "OperationOutcome":
+        body = orjson.dumps(information(f"{stored.resource_type} {result.status}"))
+    else:
+        body = stored.content
+    return FhirResponse(status, body=body, stored=stored, location=location, headers=headers)
+
+
+# -- interactions ------------------------------------------------------------------------------
+
+
+def read(
+    ctx: ApiContext, resource_type: str, resource_id: str, work: UnitOfWork | None = None
+) -> FhirResponse:
+    stored = (work or ctx.store).read(resource_type, resource_id)
+    return FhirResponse(
+        200, body=stored.content, stored=stored, headers=resource_headers(ctx, stored)
+    )
+
+
+def vread(ctx: ApiContext, resource_type: str, resource_id: str, version: str) -> FhirResponse:
+    if not version.isdigit():
+        raise NotFound(f"{resource_type}/{resource_id} has no version {version[:20]}")
+    stored = ctx.store.vread(resource_type, resource_id, int(version))
+    return FhirResponse(
+        200, body=stored.content, stored=stored, headers=resource_headers(ctx, stored)
+    )
+
+
+def create(
+    ctx: ApiContext, request: FhirRequest, resource_type: str, work: UnitOfWork | None = None
+) -> FhirResponse:
+    resource = validate_resource(_body(request), expected_type=resource_type)
+    if request.if_none_exist:
+        params = parse_qsl(request.if_none_exist.split("?", 1)[-1], keep_blank_values=True)
+        query = _conditional_query(ctx, resource_type, params)
+        result = _in_work(
+            ctx,
+            work,
+            lambda w: w.conditional_create(
+                resource, ctx.write_context, query, canonical_query(params)
+            ),
+        )
+    else:
+        result = _in_work(ctx, work, lambda w: w.create(resource, ctx.write_context))
+    return _write_response(ctx, request, result)
+
+
+def update(
+    ctx: ApiContext,
+    request: FhirRequest,
+    resource_type: str,
+    resource_id: str,
+    work: UnitOfWork | None = None,
+) -> FhirResponse:
+    check_id(resource_id)
+    resource = validate_resource(
+        _body(request), expected_type=resource_type, expected_id=resource_id
+    )
+    if_match = parse_if_match(request.if_match)
+    result = _in_work(
+        ctx, work, lambda w: w.update(resource, resource_id, ctx.write_context, if_match=if_match)
+    )
+    return _write_response(ctx, request, result)
+
+
+def conditional_update(
+    ctx: ApiContext, request: FhirRequest, resource_type: str, work: UnitOfWork | None = None
+) -> FhirResponse:
+    resource = validate_resource(_body(request), expected_type=resource_type)
+    query = _conditional_query(ctx, resource_type, request.query)
+    result = _in_work(
+        ctx,
+        work,
+        lambda w: w.conditional_update(
+            resource, ctx.write_context, query, canonical_query(request.query)
+        ),
+    )
+    return _write_response(ctx, request, result)
+
+
+def delete(
+    ctx: ApiContext,
+    request: FhirRequest,
+    resource_type: str,
+    resource_id: str,
+    work: UnitOfWork | None = None,
+) -> FhirResponse:
+    if_match = parse_if_match(request.if_match)
+    result = _in_work(ctx, work, lambda w: w.delete(resource_type, resource_id, if_match=if_match))
+    return _write_response(ctx, request, result)
+
+
+def conditional_delete(
+    ctx: ApiContext, request: FhirRequest, resource_type: str, work: UnitOfWork | None = None
+) -> FhirResponse:
+    query = _conditional_query(ctx, resource_type, request.query)
+    result = _in_work(
+        ctx, work, lambda w: w.conditional_delete(query, canonical_query(request.query))
+    )
+    return _write_response(ctx, request, result)
+
+
+def search(
+    ctx: ApiContext, request: FhirRequest, resource_type: str, work: UnitOfWork | None = None
+) -> FhirResponse:
+    query = _search_query(ctx, resource_type, request.query, request.lenient)
+    page = (work or ctx.store).search(query)
+    kept = [(k, v) for k, v in request.query if k not in query.ignored]
+    links = (
+        []
+        if query.summary_count
+        else bundle_builder.page_links(
+            ctx.base_url,
+            resource_type,
+            kept,
+            offset=query.offset,
+            count=query.count,
+            has_next=page.has_next,
+        )
+    )
+    if query.summary_count:
+        links = bundle_builder.page_links(
+            ctx.base_url, resource_type, kept, offset=0, count=query.count, has_next=False
+        )[:1]
+    body = bundle_builder.searchset(ctx.base_url, page.matches, page.included, page.total, links)
+    return FhirResponse(200, body=body)
+
+
+def _since(params: list[tuple[str, str]]) -> int | None:
+    for key, value in params:
+        if key == "_since":
+            try:
+                return date_range(value)[0]
+            except InvalidDate:
+                raise InvalidRequest("_since must be a FHIR instant", expression="_since") from None
+    return None
+
+
+def _paging(
+    ctx: ApiContext, params: list[tuple[str, str]], allowed: set[str], lenient: bool
+) -> tuple[int, int]:
+    count, offset = ctx.settings.default_page_size, 0
+    for key, value in params:
+        if key == "_count" and value.isdigit():
+            count = min(int(value), ctx.settings.max_page_size)
+        elif key == "_offset" and value.isdigit():
+            offset = int(value)
+        elif key in ("_count", "_offset"):
+            raise InvalidRequest(f"{key} must be a non-negative integer", expression=key)
+        elif key not in allowed and not lenient:
+            raise UnknownSearchParameter(f"Unknown parameter '{key}'", expression=key)
+    return max(count, 1), offset
+
+
+def history(
+    ctx: ApiContext, request: FhirRequest, resource_type: str | None, resource_id: str | None
+) -> FhirResponse:
+    count, offset = _paging(ctx, request.query, {"_since", "_format", "_pretty"}, request.lenient)
+    page = ctx.store.history(
+        resource_type, resource_id, since=_since(request.query), count=count, offset=offset
+    )
+    path = "/".join(p for p in (resource_type, resource_id) if p) + "/_history"
+    links = bundle_builder.page_links(
+        ctx.base_url,
+        path.lstrip("/"),
+        request.query,
+        offset=offset,
+        count=count,
+        has_next=page.has_next,
+    )
+    return FhirResponse(
+        200, body=bundle_builder.history(ctx.base_url, page.entries, page.total, links)
+    )
+
+
+def everything(ctx: ApiContext, request: FhirRequest, patient_id: str) -> FhirResponse:
+    count, offset = _paging(ctx, request.query, {"_since", "_format", "_pretty"}, request.lenient)
+    page = ctx.store.everything(patient_id, count=count, offset=offset, since=_since(request.query))
+    links = bundle_builder.page_links(
+        ctx.base_url,
+        f"Patient/{patient_id}/$everything",
+        request.query,
+        offset=offset,
+        count=count,
+        has_next=page.has_next,
+    )
+    return FhirResponse(
+        200, body=bundle_builder.searchset(ctx.base_url, page.matches, [], page.total, links)
+    )
+
+
+def metadata(ctx: ApiContext) -> FhirResponse:
+    return FhirResponse(200, body=capability_statement(ctx.base_url, ctx.registry))
+
+
+def _body(request: FhirRequest) -> dict[str, Any]:
+    if request.body is None:
+        raise InvalidRequest("This interaction needs a resource in the body")
+    return request.body
+
+
+# -- routing -----------------------------------------------------------------------------------
+
+
+def dispatch(ctx: ApiContext, request: FhirRequest, work: UnitOfWork | None = None) -> FhirResponse:
+    """Route one request (from HTTP or a bundle entry) to its interaction."""
+    path, method = request.path, request.method
+    if path == ["metadata"] and method == "GET":
+        return metadata(ctx)
+    if path == ["_history"] and method == "GET":
+        return history(ctx, request, None, None)
+    if not path:
+        raise MethodNotAllowed(f"{method} is not supported at the base URL here")
+    resource_type = path[0]
+    require_supported_type(resource_type)
+    if len(path) == 1:
+        handlers: dict[str, Callable[[], FhirResponse]] = {
+            "GET": lambda: search(ctx, request, resource_type, work),
+            "POST": lambda: create(ctx, request, resource_type, work),
+            "PUT": lambda: conditional_update(ctx, request, resource_type, work),
+            "DELETE": lambda: conditional_delete(ctx, request, resource_type, work),
+        }
+    elif path[1] == "_search":
+        handlers = (
+            {"POST": lambda: search(ctx, request, resource_type, work)} if len(path) == 2 else {}
+        )
+    elif path[1] == "_history" and len(path) == 2:
+        handlers = {"GET": lambda: history(ctx, request, resource_type, None)}
+    else:
+        resource_id = path[1]
+        if len(path) == 2:
+            handlers = {
+                "GET": lambda: read(ctx, resource_type, check_id(resource_id), work),
+                "PUT": lambda: update(ctx, request, resource_type, resource_id, work),
+                "DELETE": lambda: delete(ctx, request, resource_type, check_id(resource_id), work),
+            }
+        elif len(path) == 3 and path[2] == "_history":
+            handlers = {"GET": lambda: history(ctx, request, resource_type, check_id(resource_id))}
+        elif len(path) == 4 and path[2] == "_history":
+            handlers = {"GET": lambda: vread(ctx, resource_type, check_id(resource_id), path[3])}
+        elif len(path) == 3 and path[2] == "$everything" and resource_type == "Patient":
+            handlers = {"GET": lambda: everything(ctx, request, check_id(resource_id))}
+        elif len(path) == 3 and path[2].startswith("$"):
+            raise NotFound(f"Operation {path[2][:40]} is not supported on {resource_type}")
+        else:
+            raise NotFound("No such FHIR endpoint")
+    handler = handlers.get(method)
+    if handler is None:
+        raise MethodNotAllowed(f"{method} is not supported at this URL")
+    return handler()

@@ -1,0 +1,183 @@
+"""FastAPI routes under /fhir: parse HTTP, build a FhirRequest, dispatch, answer.
+
+Route handlers are plain `def` functions: the store is synchronous, and FastAPI runs them in
+its thread pool so the event loop never waits on the database.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from hub.errors import UnsupportedMediaType
+from hub.fhir_api import interactions
+from hub.fhir_api.bundles import process_bundle
+from hub.fhir_api.http import (
+    lenient,
+    read_body,
+    response_media_type,
+    return_preference,
+    to_http,
+)
+from hub.fhir_api.interactions import ApiContext, dispatch
+from hub.fhir_api.messages import FhirRequest, FhirResponse
+from hub.store.model import WriteContext
+from hub.validation import parse_json_body, require_supported_type
+
+router = APIRouter(prefix="/fhir", tags=["FHIR R4"])
+
+
+def api_context(request: Request) -> ApiContext:
+    state = request.app.state
+    base = state.settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
+    return ApiContext(
+        store=state.store,
+        settings=state.settings,
+        registry=state.registry,
+        base_url=base.rstrip("/"),
+        write_context=WriteContext(),
+    )
+
+
+Context = Annotated[ApiContext, Depends(api_context)]
+
+
+def _query(request: Request) -> list[tuple[str, str]]:
+    return parse_qsl(request.url.query, keep_blank_values=True)
+
+
+def _fhir_request(
+    request: Request,
+    path: list[str],
+    body: dict[str, object] | None = None,
+    query: list[tuple[str, str]] | None = None,
+) -> FhirRequest:
+    return FhirRequest(
+        method=request.method,
+        path=path,
+        query=_query(request) if query is None else query,
+        body=body,
+        if_match=request.headers.get("if-match"),
+        if_none_exist=request.headers.get("if-none-exist"),
+        return_preference=return_preference(request),
+        lenient=lenient(request),
+    )
+
+
+def _answer(request: Request, ctx: ApiContext, fhir_request: FhirRequest) -> Response:
+    media_type = response_media_type(request)
+    result: FhirResponse = dispatch(ctx, fhir_request)
+    return to_http(result, media_type)
+
+
+async def _with_body(request: Request, ctx: ApiContext, path: list[str]) -> Response:
+    body = parse_json_body(await read_body(request, ctx.settings.max_body_bytes))
+    fhir_request = _fhir_request(request, path, body)
+    return await run_in_threadpool(_answer, request, ctx, fhir_request)
+
+
+@router.get("/metadata", summary="CapabilityStatement")
+def capabilities(request: Request, ctx: Context) -> Response:
+    return _answer(request, ctx, _fhir_request(request, ["metadata"]))
+
+
+@router.post("", summary="Transaction or batch bundle")
+@router.post("/", include_in_schema=False)
+async def bundle(request: Request, ctx: Context) -> Response:
+    media_type = response_media_type(request)
+    body = parse_json_body(await read_body(request, ctx.settings.max_body_bytes))
+    content = await run_in_threadpool(process_bundle, ctx, body, return_preference(request))
+    return Response(content=content, media_type=media_type)
+
+
+@router.get("/_history", summary="System history")
+def system_history(request: Request, ctx: Context) -> Response:
+    return _answer(request, ctx, _fhir_request(request, ["_history"]))
+
+
+@router.get("/{resource_type}", summary="Search")
+def search(resource_type: str, request: Request, ctx: Context) -> Response:
+    return _answer(request, ctx, _fhir_request(request, [resource_type]))
+
+
+@router.post("/{resource_type}/_search", summary="Search (form body)")
+async def search_post(resource_type: str, request: Request, ctx: Context) -> Response:
+    form = await request.body()
+    content_type = request.headers.get("content-type", "")
+    query = _query(request)
+    if form:
+        if not content_type.startswith("application/x-www-form-urlencoded"):
+            raise UnsupportedMediaType("POST _search takes application/x-www-form-urlencoded")
+        query += parse_qsl(form.decode("utf-8", "replace"), keep_blank_values=True)
+    fhir_request = _fhir_request(request, [resource_type, "_search"], query=query)
+    return await run_in_threadpool(_answer, request, ctx, fhir_request)
+
+
+@router.post("/{resource_type}", summary="Create (If-None-Exist for conditional create)")
+async def create(resource_type: str, request: Request, ctx: Context) -> Response:
+    return await _with_body(request, ctx, [resource_type])
+
+
+@router.put("/{resource_type}", summary="Conditional update")
+async def conditional_update(resource_type: str, request: Request, ctx: Context) -> Response:
+    return await _with_body(request, ctx, [resource_type])
+
+
+@router.delete("/{resource_type}", summary="Conditional delete")
+def conditional_delete(resource_type: str, request: Request, ctx: Context) -> Response:
+    return _answer(request, ctx, _fhir_request(request, [resource_type]))
+
+
+@router.get("/{resource_type}/_history", summary="Type history")
+def type_history(resource_type: str, request: Request, ctx: Context) -> Response:
+    return _answer(request, ctx, _fhir_request(request, [resource_type, "_history"]))
+
+
+@router.get("/{resource_type}/{resource_id}", summary="Read")
+def read(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
+    media_type = response_media_type(request)
+    require_supported_type(resource_type)
+    result = interactions.read(ctx, resource_type, interactions.check_id(resource_id))
+    return to_http(result, media_type)
+
+
+@router.put("/{resource_type}/{resource_id}", summary="Update or update-as-create")
+async def update(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
+    return await _with_body(request, ctx, [resource_type, resource_id])
+
+
+@router.delete("/{resource_type}/{resource_id}", summary="Delete")
+def delete(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
+    return _answer(request, ctx, _fhir_request(request, [resource_type, resource_id]))
+
+
+@router.get("/{resource_type}/{resource_id}/_history", summary="Instance history")
+def instance_history(
+    resource_type: str, resource_id: str, request: Request, ctx: Context
+) -> Response:
+    return _answer(request, ctx, _fhir_request(request, [resource_type, resource_id, "_history"]))
+
+
+@router.get("/{resource_type}/{resource_id}/_history/{version_id}", summary="Version read")
+def version_read(
+    resource_type: str, resource_id: str, version_id: str, request: Request, ctx: Context
+) -> Response:
+    return _answer(
+        request, ctx, _fhir_request(request, [resource_type, resource_id, "_history", version_id])
+    )
+
+
+@router.get("/{resource_type}/{resource_id}/{operation}", summary="Operations ($everything)")
+def operation(
+    resource_type: str, resource_id: str, operation: str, request: Request, ctx: Context
+) -> Response:
+    return _answer(request, ctx, _fhir_request(request, [resource_type, resource_id, operation]))
+
+
+@router.patch("/{resource_type}/{resource_id}", include_in_schema=False)
+def patch(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
+    return _answer(request, ctx, _fhir_request(request, [resource_type, resource_id]))

@@ -1,0 +1,202 @@
+"""Validation on write: JSON parsing, fhir.resources R4B models, and the hub's own rules.
+
+Every failure becomes an InvalidRequest (400: not parseable as FHIR) or Unprocessable
+(422: valid FHIR that breaks a hub rule, such as a personnummer with a wrong check digit),
+with one issue per problem and a FHIRPath expression naming the element. Messages never
+carry the submitted values.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import orjson
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+from adapters.errors import InvalidIdentifier
+from adapters.identity import identity_from_fhir
+from hub.errors import InvalidRequest, Issue, NotFound, Unprocessable
+from hub.search_parameters import FHIR_DATA_DIR
+
+PERSON_IDENTIFIER_SYSTEMS = frozenset(
+    {
+        "http://electronichealth.se/identifier/personnummer",
+        "urn:oid:1.2.752.129.2.1.3.1",
+        "http://electronichealth.se/identifier/samordningsnummer",
+        "urn:oid:1.2.752.129.2.1.3.3",
+    }
+)
+MAX_ISSUES = 20
+
+
+@cache
+def supported_types() -> tuple[str, ...]:
+    """The resource types the REST API serves (fhir/capability-base.json)."""
+    base = json.loads((FHIR_DATA_DIR / "capability-base.json").read_text("utf-8"))
+    return tuple(r["type"] for r in base["rest"][0]["resource"])
+
+
+@cache
+def _required_bindings() -> dict[str, dict[str, frozenset[str]]]:
+    data = json.loads((FHIR_DATA_DIR / "required-bindings.json").read_text("utf-8"))
+    out: dict[str, dict[str, frozenset[str]]] = {}
+    for row in data["bindings"]:
+        resource_type, element = row["path"].split(".", 1)
+        out.setdefault(resource_type, {})[element] = frozenset(row["codes"])
+    return out
+
+
+def require_supported_type(resource_type: str) -> None:
+    if resource_type not in supported_types():
+        raise NotFound(f"Resource type '{resource_type}' is not supported by this server")
+
+
+def parse_json_body(body: bytes) -> dict[str, Any]:
+    """Bytes -> a JSON object, or InvalidRequest."""
+    if not body.strip():
+        raise InvalidRequest("The request body is empty")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("The request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object (a FHIR resource)")
+    return data
+
+
+def _fhirpath(resource_type: str, loc: tuple[int | str, ...]) -> str:
+    path = resource_type
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif "__" in part:  # fhir.resources names primitive extensions birthDate__ext
+            path += "." + part.split("__")[0]
+        else:
+            path += f".{part}"
+    return path
+
+
+def _empty_elements(node: Any, path: str, found: list[str]) -> None:
+    if isinstance(node, dict):
+        if not node:
+            found.append(path)
+        for key, value in node.items():
+            _empty_elements(value, f"{path}.{key}", found)
+    elif isinstance(node, list):
+        if not node:
+            found.append(path)
+        for index, value in enumerate(node):
+            _empty_elements(value, f"{path}[{index}]", found)
+    elif isinstance(node, str) and node == "":
+        found.append(path)
+
+
+def _model_issues(resource_type: str, resource: dict[str, Any]) -> list[Issue]:
+    model = get_fhir_model_class(resource_type)
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        issues = []
+        for error in exc.errors()[:MAX_ISSUES]:
+            message = str(error.get("msg", "invalid value")).split("\n")[0]
+            submitted = error.get("input")
+            if isinstance(submitted, str) and submitted and submitted in message:
+                message = message.replace(submitted, "<value>")
+            if error.get("type") == "extra_forbidden":
+                message = "Unknown element"
+            issues.append(
+                Issue(
+                    message=message,
+                    code="structure",
+                    expression=_fhirpath(resource_type, tuple(error["loc"])),
+                )
+            )
+        return issues
+    except (TypeError, ValueError):
+        return [
+            Issue(
+                message="The resource could not be read as FHIR R4",
+                code="structure",
+                expression=resource_type,
+            )
+        ]
+    return []
+
+
+def _binding_issues(resource_type: str, resource: dict[str, Any]) -> list[Issue]:
+    issues = []
+    for element, codes in _required_bindings().get(resource_type, {}).items():
+        value = resource.get(element)
+        if value is not None and value not in codes:
+            issues.append(
+                Issue(
+                    message=f"{resource_type}.{element} must be one of: {', '.join(sorted(codes))}",
+                    code="code-invalid",
+                    expression=f"{resource_type}.{element}",
+                )
+            )
+    return issues
+
+
+def _identifier_issues(resource_type: str, resource: dict[str, Any]) -> list[Issue]:
+    issues = []
+    for index, identifier in enumerate(resource.get("identifier") or []):
+        if not isinstance(identifier, dict):
+            continue
+        system, value = identifier.get("system"), identifier.get("value")
+        if system in PERSON_IDENTIFIER_SYSTEMS and isinstance(value, str):
+            try:
+                identity_from_fhir(system, value)
+            except InvalidIdentifier as exc:
+                issues.append(
+                    Issue(
+                        message=exc.message,
+                        code="value",
+                        expression=f"{resource_type}.identifier[{index}].value",
+                    )
+                )
+    return issues
+
+
+def validate_resource(
+    resource: dict[str, Any], *, expected_type: str | None = None, expected_id: str | None = None
+) -> dict[str, Any]:
+    """Check one resource; returns it unchanged (the stored bytes are the client's JSON)."""
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str) or not resource_type:
+        raise InvalidRequest("The resource has no resourceType", expression="resourceType")
+    if expected_type is not None and resource_type != expected_type:
+        raise InvalidRequest(
+            f"The resource is a {resource_type}, but the URL is for {expected_type}",
+            expression="resourceType",
+        )
+    if resource_type not in supported_types():
+        raise InvalidRequest(
+            f"Resource type '{resource_type}' is not supported by this server",
+            expression="resourceType",
+        )
+    if expected_id is not None and resource.get("id") != expected_id:
+        raise InvalidRequest(
+            "The resource id must equal the id in the URL", expression=f"{resource_type}.id"
+        )
+    empty: list[str] = []
+    _empty_elements(resource, resource_type, empty)
+    issues = [
+        Issue(message="Empty elements are not allowed in FHIR", code="structure", expression=path)
+        for path in empty[:MAX_ISSUES]
+    ]
+    issues.extend(_model_issues(resource_type, resource))
+    if issues:
+        raise InvalidRequest(issues[0].message, issues=issues)
+    rule_issues = _binding_issues(resource_type, resource) + _identifier_issues(
+        resource_type, resource
+    )
+    if rule_issues:
+        code_issues = [i for i in rule_issues if i.code == "code-invalid"]
+        if code_issues:
+            raise InvalidRequest(code_issues[0].message, issues=rule_issues)
+        raise Unprocessable(rule_issues[0].message, issues=rule_issues)
+    return resource
