@@ -1,0 +1,414 @@
+"""A small synthetic Swedish data set for trying the hub: one region, two municipalities.
+
+Everything is invented: names are common Swedish names, personnummer are generated with a
+valid check digit for birth dates in the 1930s-1940s. Ids are deterministic, and loading
+uses update-as-create, so loading the set twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.identity import PERSONNUMMER_SYSTEM, luhn_check_digit, parse_person_identity
+from adapters.ids import patient_id, resource_id
+from hub.store.model import WriteContext
+from hub.store.sql_store import SqlStore
+
+HSA = "urn:oid:1.2.752.129.2.1.4.1"
+KV_BEFATTNING = "urn:oid:1.2.752.129.2.2.1.4"
+KV_VARDKONTAKTTYP = "urn:oid:1.2.752.129.2.2.2.25"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+PLAN_TYPE = "https://hub.example.se/fhir/CodeSystem/care-plan-type"
+TEAM_ROLE = "https://hub.example.se/fhir/CodeSystem/care-team-role"
+DEMO_SOURCE = "urn:hub:demo"
+
+FAMILY = [
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Pettersson",
+    "Jonsson",
+    "Lindberg",
+    "Holm",
+]
+GIVEN_F = [
+    "Anna",
+    "Maria",
+    "Margareta",
+    "Elisabeth",
+    "Eva",
+    "Birgitta",
+    "Karin",
+    "Ingrid",
+    "Kerstin",
+    "Gunnel",
+]
+GIVEN_M = ["Lars", "Karl", "Erik", "Anders", "Per", "Nils", "Olof", "Sven", "Gösta", "Bengt"]
+
+
+@dataclass(frozen=True)
+class Unit:
+    hsa: str
+    name: str
+    provider: str
+
+
+@dataclass(frozen=True)
+class DemoRecord:
+    resource: dict[str, Any]
+    context: WriteContext
+
+
+REGION = ("SE2321000164-0000", "Region Örebro län")
+MUNICIPALITIES = (("SE2120002122-0000", "Örebro kommun"), ("SE2120002189-0000", "Kumla kommun"))
+VARDCENTRAL = Unit("SE2321000164-7381", "Vårdcentral Tybble", REGION[0])
+WARD = Unit("SE2321000164-7382", "USÖ geriatrisk avdelning 73", REGION[0])
+MOBILE_TEAM = Unit("SE2321000164-7383", "Mobilt närsjukvårdsteam Örebro", REGION[0])
+HEMSJUKVARD_OREBRO = Unit("SE2120002122-1001", "Hemsjukvård Väster, Örebro", MUNICIPALITIES[0][0])
+HEMTJANST_OREBRO = Unit("SE2120002122-1002", "Hemtjänst Väster, Örebro", MUNICIPALITIES[0][0])
+HEMSJUKVARD_KUMLA = Unit("SE2120002189-1001", "Hemsjukvård Kumla", MUNICIPALITIES[1][0])
+UNITS = (VARDCENTRAL, WARD, MOBILE_TEAM, HEMSJUKVARD_OREBRO, HEMTJANST_OREBRO, HEMSJUKVARD_KUMLA)
+STAFF = (
+    ("SE2321000164-P001", "Karin", "Lindqvist", "201011", "Distriktsläkare", VARDCENTRAL),
+    ("SE2321000164-P002", "Ahmed", "Haddad", "201010", "Överläkare", WARD),
+    ("SE2321000164-P003", "Sara", "Berg", None, "Sjuksköterska", MOBILE_TEAM),
+    ("SE2120002122-P001", "Lena", "Ström", None, "Distriktssköterska", HEMSJUKVARD_OREBRO),
+    ("SE2120002122-P002", "Mikael", "Åberg", None, "Undersköterska", HEMTJANST_OREBRO),
+    ("SE2120002189-P001", "Johanna", "Ek", None, "Sjuksköterska", HEMSJUKVARD_KUMLA),
+)
+
+
+def _id(resource_type: str, source_id: str) -> str:
+    return resource_id(DEMO_SOURCE, resource_type, source_id)
+
+
+def _hsa(value: str) -> list[dict[str, str]]:
+    return [{"system": HSA, "value": value}]
+
+
+def _ref(resource_type: str, source_id: str, display: str | None = None) -> dict[str, str]:
+    reference = {"reference": f"{resource_type}/{_id(resource_type, source_id)}"}
+    if display:
+        reference["display"] = display
+    return reference
+
+
+def _personnummer(rng: random.Random, female: bool) -> str:
+    while True:
+        year, month, day = rng.randint(1930, 1948), rng.randint(1, 12), rng.randint(1, 28)
+        serial = rng.randint(10, 99) * 10 + (
+            rng.choice([0, 2, 4, 6, 8]) if female else rng.choice([1, 3, 5, 7, 9])
+        )
+        nine = f"{year % 100:02d}{month:02d}{day:02d}{serial:03d}"
+        value = f"{year}{month:02d}{day:02d}{serial:03d}{luhn_check_digit(nine)}"
+        parse_person_identity(value)
+        return value
+
+
+def _organizations() -> list[DemoRecord]:
+    records = []
+    for hsa, name in (REGION, *MUNICIPALITIES):
+        records.append(
+            DemoRecord(
+                {
+                    "resourceType": "Organization",
+                    "id": _id("Organization", hsa),
+                    "identifier": _hsa(hsa),
+                    "active": True,
+                    "name": name,
+                },
+                WriteContext(hsa, None),
+            )
+        )
+    for unit in UNITS:
+        records.append(
+            DemoRecord(
+                {
+                    "resourceType": "Organization",
+                    "id": _id("Organization", unit.hsa),
+                    "identifier": _hsa(unit.hsa),
+                    "active": True,
+                    "name": unit.name,
+                    "partOf": _ref("Organization", unit.provider),
+                },
+                WriteContext(unit.provider, unit.hsa),
+            )
+        )
+    return records
+
+
+def _staff() -> list[DemoRecord]:
+    records = []
+    for hsa, given, family, code, title, unit in STAFF:
+        context = WriteContext(unit.provider, unit.hsa)
+        records.append(
+            DemoRecord(
+                {
+                    "resourceType": "Practitioner",
+                    "id": _id("Practitioner", hsa),
+                    "identifier": _hsa(hsa),
+                    "active": True,
+                    "name": [{"family": family, "given": [given]}],
+                },
+                context,
+            )
+        )
+        role: dict[str, Any] = {"text": title}
+        if code:
+            role["coding"] = [{"system": KV_BEFATTNING, "code": code, "display": title}]
+        records.append(
+            DemoRecord(
+                {
+                    "resourceType": "PractitionerRole",
+                    "id": _id("PractitionerRole", hsa),
+                    "active": True,
+                    "practitioner": _ref("Practitioner", hsa, f"{given} {family}"),
+                    "organization": _ref("Organization", unit.hsa, unit.name),
+                    "code": [role],
+                },
+                context,
+            )
+        )
+    return records
+
+
+def _patient_records(rng: random.Random, index: int, secret: bytes) -> list[DemoRecord]:
+    female = rng.random() < 0.6
+    pnr = _personnummer(rng, female)
+    pid = patient_id(parse_person_identity(pnr), secret)
+    given = rng.choice(GIVEN_F if female else GIVEN_M)
+    family = rng.choice(FAMILY)
+    home = HEMSJUKVARD_OREBRO if index % 3 else HEMSJUKVARD_KUMLA
+    key = f"patient-{index}"
+    subject = {"reference": f"Patient/{pid}", "display": f"{given} {family}"}
+    region_ctx = WriteContext(REGION[0], VARDCENTRAL.hsa)
+    home_ctx = WriteContext(home.provider, home.hsa)
+    ward_ctx = WriteContext(REGION[0], WARD.hsa)
+    year = 2026
+    start_month = rng.randint(1, 6)
+    records = [
+        DemoRecord(
+            {
+                "resourceType": "Patient",
+                "id": pid,
+                "identifier": [{"system": PERSONNUMMER_SYSTEM, "value": pnr}],
+                "active": True,
+                "name": [{"family": family, "given": [given]}],
+                "gender": "female" if female else "male",
+                "birthDate": f"{pnr[:4]}-{pnr[4:6]}-{pnr[6:8]}",
+                "generalPractitioner": [_ref("Organization", VARDCENTRAL.hsa, VARDCENTRAL.name)],
+                "address": [
+                    {"city": "Örebro" if home is HEMSJUKVARD_OREBRO else "Kumla", "country": "SE"}
+                ],
+            },
+            region_ctx,
+        )
+    ]
+    records.append(
+        DemoRecord(
+            {
+                "resourceType": "EpisodeOfCare",
+                "id": _id("EpisodeOfCare", key),
+                "status": "active",
+                "type": [{"text": "Inskrivning i hemsjukvård"}],
+                "patient": subject,
+                "managingOrganization": _ref("Organization", home.hsa, home.name),
+                "period": {"start": f"{year}-{start_month:02d}-0{rng.randint(1, 9)}"},
+            },
+            home_ctx,
+        )
+    )
+    team_id = _id("CareTeam", key)
+    nurse = next(s for s in STAFF if s[5] is home)
+    records.append(
+        DemoRecord(
+            {
+                "resourceType": "CareTeam",
+                "id": team_id,
+                "status": "active",
+                "name": "Team kring patienten",
+                "subject": subject,
+                "participant": [
+                    {
+                        "role": [
+                            {
+                                "coding": [
+                                    {
+                                        "system": TEAM_ROLE,
+                                        "code": "fast-lakarkontakt",
+                                        "display": "Fast läkarkontakt",
+                                    }
+                                ]
+                            }
+                        ],
+                        "member": _ref("Practitioner", STAFF[0][0], "Karin Lindqvist"),
+                        "onBehalfOf": _ref("Organization", REGION[0], REGION[1]),
+                    },
+                    {
+                        "role": [
+                            {
+                                "coding": [
+                                    {
+                                        "system": TEAM_ROLE,
+                                        "code": "fast-vardkontakt",
+                                        "display": "Fast vårdkontakt",
+                                    },
+                                    {
+                                        "system": TEAM_ROLE,
+                                        "code": "samordnande-vardkontakt",
+                                        "display": "Samordnande vårdkontakt",
+                                    },
+                                ]
+                            }
+                        ],
+                        "member": _ref("Practitioner", nurse[0], f"{nurse[1]} {nurse[2]}"),
+                        "onBehalfOf": _ref("Organization", home.provider),
+                    },
+                ],
+                "managingOrganization": [_ref("Organization", home.hsa, home.name)],
+            },
+            home_ctx,
+        )
+    )
+    goal_id = _id("Goal", key)
+    records.append(
+        DemoRecord(
+            {
+                "resourceType": "Goal",
+                "id": goal_id,
+                "lifecycleStatus": "active",
+                "description": {"text": "Kunna gå till affären med rollator"},
+                "subject": subject,
+                "target": [{"dueDate": f"{year}-{start_month + 2:02d}-15"}],
+            },
+            home_ctx,
+        )
+    )
+    records.append(
+        DemoRecord(
+            {
+                "resourceType": "CarePlan",
+                "id": _id("CarePlan", key),
+                "status": "active",
+                "intent": "plan",
+                "category": [
+                    {
+                        "coding": [
+                            {
+                                "system": PLAN_TYPE,
+                                "code": "SIP",
+                                "display": "Samordnad individuell plan (SIP)",
+                            }
+                        ]
+                    }
+                ],
+                "title": "SIP: trygg hemgång",
+                "subject": subject,
+                "period": {
+                    "start": f"{year}-{start_month:02d}-10",
+                    "end": f"{year + 1}-{start_month:02d}-10",
+                },
+                "author": _ref("Organization", home.hsa, home.name),
+                "careTeam": [{"reference": f"CareTeam/{team_id}"}],
+                "goal": [{"reference": f"Goal/{goal_id}"}],
+                "activity": [
+                    {
+                        "detail": {
+                            "status": "in-progress",
+                            "description": "Rollator och gångträning",
+                            "performer": [_ref("Organization", home.hsa, home.name)],
+                        }
+                    },
+                    {
+                        "detail": {
+                            "status": "scheduled",
+                            "description": "Läkemedelsgenomgång på vårdcentralen",
+                            "performer": [_ref("Organization", VARDCENTRAL.hsa, VARDCENTRAL.name)],
+                        }
+                    },
+                ],
+                "note": [{"text": f"Uppföljning {year}-{start_month + 1:02d}-20 (4-6 veckor)"}],
+            },
+            home_ctx,
+        )
+    )
+    for visit in range(3):
+        day = 5 + visit * 7
+        records.append(
+            DemoRecord(
+                {
+                    "resourceType": "Encounter",
+                    "id": _id("Encounter", f"{key}-home-{visit}"),
+                    "status": "finished",
+                    "class": {"system": ACT_CODE, "code": "HH", "display": "home health"},
+                    "type": [
+                        {"coding": [{"system": KV_VARDKONTAKTTYP, "code": "1", "display": "Besök"}]}
+                    ],
+                    "subject": subject,
+                    "period": {
+                        "start": f"{year}-{start_month + 1:02d}-{day:02d}T09:30:00+02:00",
+                        "end": f"{year}-{start_month + 1:02d}-{day:02d}T10:00:00+02:00",
+                    },
+                    "serviceProvider": _ref("Organization", home.hsa, home.name),
+                },
+                home_ctx,
+            )
+        )
+    records.append(
+        DemoRecord(
+            {
+                "resourceType": "Encounter",
+                "id": _id("Encounter", f"{key}-stay"),
+                "status": "finished",
+                "class": {"system": ACT_CODE, "code": "IMP", "display": "inpatient encounter"},
+                "type": [
+                    {
+                        "coding": [
+                            {"system": KV_VARDKONTAKTTYP, "code": "3", "display": "Vårdtillfälle"}
+                        ]
+                    }
+                ],
+                "subject": subject,
+                "period": {
+                    "start": f"{year}-{start_month:02d}-01T14:10:00+01:00",
+                    "end": f"{year}-{start_month:02d}-06T11:00:00+01:00",
+                },
+                "serviceProvider": _ref("Organization", WARD.hsa, WARD.name),
+            },
+            ward_ctx,
+        )
+    )
+    return records
+
+
+def demo_records(patients: int = 12, secret: bytes = b"demo", seed: int = 2026) -> list[DemoRecord]:
+    """The whole demo set: directory data first, then each patient's records."""
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible on purpose
+    records = _organizations() + _staff()
+    for index in range(patients):
+        records.extend(_patient_records(rng, index, secret))
+    return records
+
+
+def load_demo(store: SqlStore, patients: int = 12, secret: bytes = b"demo") -> dict[str, int]:
+    """Store the demo set in one transaction; returns counts per write status."""
+    from hub.validation import validate_resource
+
+    counts: dict[str, int] = {}
+    records = demo_records(patients, secret)
+    for record in records:
+        validate_resource(record.resource)
+    with store.unit_of_work() as work:
+        for record in records:
+            outcome = work.update(record.resource, record.resource["id"], record.context)
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return counts
