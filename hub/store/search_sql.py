@@ -161,7 +161,7 @@ def _sort_expression(resource_type: str, key: SortKey) -> ColumnElement[object]:
         value_column = {
             "token": search_token.c.code,
             "string": search_string.c.value_norm,
-            "date": search_date.c.high if key.descending else search_date.c.low,
+            "date": search_date.c.low,
             "reference": search_reference.c.target_id,
         }[key.kind]
         aggregate = func.max(value_column) if key.descending else func.min(value_column)

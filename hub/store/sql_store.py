@@ -148,13 +148,32 @@ class UnitOfWork:
     def current(
         self, resource_type: str, resource_id: str, *, for_update: bool = False
     ) -> StoredResource | None:
+        """The current version (tombstones included); `for_update` row-locks it first.
+
+        The lock is taken on the resources row alone: PostgreSQL re-checks a locked row
+        that a concurrent transaction changed, and a join would drop it from the result.
+        """
+        if for_update:
+            locked = self._execute(
+                select(_r.version_id)
+                .where(_r.res_type == resource_type, _r.res_id == resource_id)
+                .with_for_update()
+            ).first()
+            if locked is None:
+                return None
+            row = self._execute(
+                select(*_VERSION_COLUMNS).where(
+                    _v.res_type == resource_type,
+                    _v.res_id == resource_id,
+                    _v.version_id == locked.version_id,
+                )
+            ).first()
+            return _stored(row) if row else None
         stmt = (
             select(*_VERSION_COLUMNS)
             .select_from(_CURRENT)
             .where(_r.res_type == resource_type, _r.res_id == resource_id)
         )
-        if for_update:
-            stmt = stmt.with_for_update(of=resources)
         row = self._execute(stmt).first()
         return _stored(row) if row else None
 
@@ -328,11 +347,13 @@ class UnitOfWork:
                     },
                 )
             )
-            previous = self.current(resource_type, resource_id, for_update=True)
-            if inserted.rowcount == 1 or previous is None:
+            if inserted.first() is not None:
                 placeholder = StoredResource(resource_type, resource_id, 0, 0, True, None)
                 stored = self._write_version(resource, resource_id, 1, ctx, placeholder, "PUT")
                 return WriteOutcome("created", stored)
+            previous = self.current(resource_type, resource_id, for_update=True)
+            if previous is None:
+                raise Conflict(f"{resource_type}/{resource_id} was created concurrently; retry")
         if if_match is not None and if_match != previous.version_id:
             raise PreconditionFailed(
                 f"If-Match version {if_match} is not the current version of "
@@ -467,7 +488,7 @@ class SqlStore:
 
     def insert_ignore(self, table: Table, values: dict[str, Any]) -> Any:
         stmt: Any = self._insert_factory(table).values(**values)
-        return stmt.on_conflict_do_nothing()
+        return stmt.on_conflict_do_nothing().returning(table.c[table.primary_key.columns.keys()[0]])
 
     # -- transactions ------------------------------------------------------------------------
 

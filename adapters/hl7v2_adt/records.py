@@ -1,0 +1,47 @@
+"""Source records of one HL7 v2.5 ADT message: the fields the hub reads, with their names.
+
+Values are kept as sent (HL7 TS timestamps unconverted, codes untranslated); `location`
+fields name the segment and field they came from (e.g. PID-3[2], PV1-19).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["AdtMessage", "PatientIdentifier"]
+
+
+@dataclass(frozen=True)
+class PatientIdentifier:
+    """One repetition of PID-3 (CX): id number and assigning authority."""
+
+    location: str
+    id_number: str = field(repr=False)
+    """Patient data: kept out of repr, logs and tracebacks."""
+    assigning_authority: str
+
+
+@dataclass(frozen=True)
+class AdtMessage:
+    """One ADT message: MSH, the PID identifiers and the PV1 visit fields."""
+
+    message_type: str
+    """MSH-9.1, always ADT after parsing."""
+    trigger_event: str
+    """MSH-9.2, e.g. A01."""
+    control_id: str
+    """MSH-10."""
+    version: str
+    """MSH-12."""
+    sending_facility: str
+    """MSH-4.1: HSA-id of the care unit."""
+    patient_identifiers: tuple[PatientIdentifier, ...]
+    """PID-3 repetitions."""
+    patient_class: str
+    """PV1-2."""
+    visit_number: str
+    """PV1-19.1."""
+    admit_time: str | None
+    """PV1-44 (HL7 TS)."""
+    discharge_time: str | None
+    """PV1-45 (HL7 TS)."""
