@@ -20,8 +20,11 @@ def test_fhir_resources_r4b_imports_from_the_repository_root() -> None:
 
 
 def test_every_hub_error_has_an_http_status_and_a_fhir_issue_code() -> None:
-    classes = [c for _, c in inspect.getmembers(hub.errors, inspect.isclass)
-               if issubclass(c, hub.errors.HubError) and c is not hub.errors.HubError]
+    classes = [
+        c
+        for _, c in inspect.getmembers(hub.errors, inspect.isclass)
+        if issubclass(c, hub.errors.HubError) and c is not hub.errors.HubError
+    ]
     assert len(classes) >= 12
     for cls in classes:
         assert 400 <= cls.status < 600, cls
