@@ -188,7 +188,7 @@ def validate_resource(
         Issue(message="Empty elements are not allowed in FHIR", code="structure", expression=path)
         for path in empty[:MAX_ISSUES]
     ]
-    issues.extend(_model_issues(resource_type, resource))
+    issues.extend(i for i in _model_issues(resource_type, resource) if i.expression not in empty)
     if issues:
         raise InvalidRequest(issues[0].message, issues=issues)
     rule_issues = _binding_issues(resource_type, resource) + _identifier_issues(

@@ -219,7 +219,7 @@ def transaction(ctx: ApiContext, bundle: dict[str, Any], preference: ReturnPrefe
         if entry.resource is not None:
             _validate_entry(entry)
     responses: dict[int, dict[str, Any]] = {}
-    with ctx.store.unit_of_work() as work:
+    with ctx.store.unit_of_work(ctx.base_url) as work:
         mapping = _plan_transaction(ctx, work, entries)
         conditional: set[str] = set()
         for entry in entries:

@@ -78,7 +78,7 @@ def _location(ctx: ApiContext, stored: StoredResource) -> str:
 def _in_work(ctx: ApiContext, work: UnitOfWork | None, action: Callable[[UnitOfWork], T]) -> T:
     if work is not None:
         return action(work)
-    with ctx.store.unit_of_work() as own:
+    with ctx.store.unit_of_work(ctx.base_url) as own:
         return action(own)
 
 
@@ -334,6 +334,8 @@ def dispatch(ctx: ApiContext, request: FhirRequest, work: UnitOfWork | None = No
     if not path:
         raise MethodNotAllowed(f"{method} is not supported at the base URL here")
     resource_type = path[0]
+    if resource_type in ("metadata", "_history"):
+        raise MethodNotAllowed(f"{method} is not supported at this URL")
     require_supported_type(resource_type)
     if len(path) == 1:
         handlers: dict[str, Callable[[], FhirResponse]] = {

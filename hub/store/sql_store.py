@@ -120,9 +120,10 @@ def new_id() -> str:
 class UnitOfWork:
     """One database transaction: FHIR writes and reads that see those writes."""
 
-    def __init__(self, store: SqlStore, conn: Connection) -> None:
+    def __init__(self, store: SqlStore, conn: Connection, base_url: str | None = None) -> None:
         self._store = store
         self._conn = conn
+        self._base_url = base_url or store.base_url
         self._pending: dict[Table, list[dict[str, Any]]] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -228,7 +229,7 @@ class UnitOfWork:
             (k, v) for k, v in resource.items() if k not in ("resourceType", "id", "meta")
         )
         content = orjson.dumps(document)
-        patient = patient_of(document, self._store.base_url)
+        patient = patient_of(document, self._base_url)
         security = {
             "patient_id": patient,
             "care_provider": ctx.care_provider,
@@ -276,7 +277,7 @@ class UnitOfWork:
         return StoredResource(resource_type, resource_id, version_id, now, False, content, method)
 
     def _index(self, document: dict[str, Any], resource_id: str) -> None:
-        rows = index_resource(document, self._store.registry, self._store.base_url)
+        rows = index_resource(document, self._store.registry, self._base_url)
         owner = {"res_type": document["resourceType"], "res_id": resource_id}
         for param, system, code in rows.tokens:
             self._queue(
@@ -493,13 +494,17 @@ class SqlStore:
     # -- transactions ------------------------------------------------------------------------
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
-        """A write transaction; everything in it commits together or not at all."""
+    def unit_of_work(self, base_url: str | None = None) -> Iterator[UnitOfWork]:
+        """A write transaction; everything in it commits together or not at all.
+
+        `base_url` is the FHIR base the request came in on: absolute references to it
+        count as local when indexing (HUB_BASE_URL, the store's own, is the default).
+        """
         try:
             with self.engine.connect() as raw:
                 conn = raw.execution_options(**self._write_options)
                 with conn.begin():
-                    work = UnitOfWork(self, conn)
+                    work = UnitOfWork(self, conn, base_url)
                     yield work
                     work.finish()
         except IntegrityError:
