@@ -1,0 +1,388 @@
+"""The tamper-evident access log: records, hash chain, signed checkpoints, verification.
+
+Storage-agnostic and pure: the store persists ``AuditRecord.to_dict()`` and
+``Checkpoint.to_dict()`` rows and feeds them back to ``verify``.
+
+- Each record's ``hash`` is SHA-256 over its canonical bytes (orjson, sorted keys, UTC
+  timestamps with microseconds), which include ``prev_hash``, the hash of the record
+  before it (``GENESIS_HASH`` for sequence 1). Editing, deleting or reordering a record
+  breaks the chain at that record.
+- Every ``interval`` records a ``Checkpoint`` signs (sequence, hash) with Ed25519. Someone
+  without the signing key who edits a record and recomputes every later hash keeps the
+  chain consistent, but the next checkpoint no longer matches.
+- Records after the last checkpoint are protected by the chain only: deleting the newest
+  records is visible only against a later checkpoint. Write a checkpoint on shutdown.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+__all__ = [
+    "FORMAT_VERSION",
+    "GENESIS_HASH",
+    "AccessEntry",
+    "AuditRecord",
+    "Checkpoint",
+    "Problem",
+    "ProblemKind",
+    "VerificationReport",
+    "canonical_bytes",
+    "chain",
+    "checkpoints_for",
+    "key_id",
+    "next_record",
+    "record_hash",
+    "sign_checkpoint",
+    "verify",
+]
+
+FORMAT_VERSION = 1
+GENESIS_HASH = "0" * 64
+
+
+def _utc_text(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("Audit timestamps must carry a time zone")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEntry:
+    """What one access logs, before it is placed in the chain."""
+
+    timestamp: datetime
+    request_id: str
+    action: str
+    subject: str
+    principal_kind: str
+    care_unit: str | None
+    care_provider: str | None
+    role: str | None
+    patient_id: str
+    shown_providers: tuple[str, ...]
+    hidden_providers: tuple[str, ...]
+    decision: str
+    reason: str
+    emergency: bool
+    basis: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One access in the chain."""
+
+    sequence: int
+    timestamp: datetime
+    request_id: str
+    action: str
+    subject: str
+    principal_kind: str
+    care_unit: str | None
+    care_provider: str | None
+    role: str | None
+    patient_id: str
+    shown_providers: tuple[str, ...]
+    hidden_providers: tuple[str, ...]
+    decision: str
+    reason: str
+    emergency: bool
+    basis: tuple[str, ...]
+    prev_hash: str
+    hash: str = field(default="")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready fields (timestamps as UTC ISO text, lists for tuples)."""
+        data = asdict(self)
+        data["timestamp"] = _utc_text(self.timestamp)
+        for name in ("shown_providers", "hidden_providers", "basis"):
+            data[name] = list(data[name])
+        data["v"] = FORMAT_VERSION
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditRecord:
+        """Inverse of ``to_dict``."""
+        return cls(
+            sequence=int(data["sequence"]),
+            timestamp=datetime.fromisoformat(str(data["timestamp"])),
+            request_id=str(data["request_id"]),
+            action=str(data["action"]),
+            subject=str(data["subject"]),
+            principal_kind=str(data["principal_kind"]),
+            care_unit=data.get("care_unit"),
+            care_provider=data.get("care_provider"),
+            role=data.get("role"),
+            patient_id=str(data["patient_id"]),
+            shown_providers=tuple(data["shown_providers"]),
+            hidden_providers=tuple(data["hidden_providers"]),
+            decision=str(data["decision"]),
+            reason=str(data["reason"]),
+            emergency=bool(data["emergency"]),
+            basis=tuple(data.get("basis", ())),
+            prev_hash=str(data["prev_hash"]),
+            hash=str(data.get("hash", "")),
+        )
+
+
+def canonical_bytes(record: AuditRecord) -> bytes:
+    """The bytes the record hash covers: every field except ``hash``, sorted keys."""
+    data = record.to_dict()
+    del data["hash"]
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+def record_hash(record: AuditRecord) -> str:
+    """SHA-256 (hex) of the canonical bytes."""
+    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+
+
+def next_record(previous: AuditRecord | None, entry: AccessEntry) -> AuditRecord:
+    """Place ``entry`` after ``previous`` (``None`` starts the chain) and hash it."""
+    sequence = 1 if previous is None else previous.sequence + 1
+    prev_hash = GENESIS_HASH if previous is None else previous.hash
+    unhashed = AuditRecord(
+        sequence=sequence,
+        timestamp=entry.timestamp,
+        request_id=entry.request_id,
+        action=entry.action,
+        subject=entry.subject,
+        principal_kind=entry.principal_kind,
+        care_unit=entry.care_unit,
+        care_provider=entry.care_provider,
+        role=entry.role,
+        patient_id=entry.patient_id,
+        shown_providers=tuple(entry.shown_providers),
+        hidden_providers=tuple(entry.hidden_providers),
+        decision=entry.decision,
+        reason=entry.reason,
+        emergency=entry.emergency,
+        basis=tuple(entry.basis),
+        prev_hash=prev_hash,
+    )
+    return replace(unhashed, hash=record_hash(unhashed))
+
+
+def chain(entries: Iterable[AccessEntry], previous: AuditRecord | None = None) -> list[AuditRecord]:
+    """Chain entries in order, continuing after ``previous``."""
+    records: list[AuditRecord] = []
+    last = previous
+    for entry in entries:
+        last = next_record(last, entry)
+        records.append(last)
+    return records
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """A short stable id of a public key: the first 16 hex digits of SHA-256 of its bytes."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """An Ed25519 signature over the hash of the record with ``sequence``."""
+
+    sequence: int
+    record_hash: str
+    key_id: str
+    signature: str
+
+    def signed_bytes(self) -> bytes:
+        """The message the signature covers."""
+        return _checkpoint_message(self.sequence, self.record_hash, self.key_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready fields."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Checkpoint:
+        """Inverse of ``to_dict``."""
+        return cls(
+            sequence=int(data["sequence"]),
+            record_hash=str(data["record_hash"]),
+            key_id=str(data["key_id"]),
+            signature=str(data["signature"]),
+        )
+
+
+def _checkpoint_message(sequence: int, hash_text: str, kid: str) -> bytes:
+    payload = {"key_id": kid, "record_hash": hash_text, "sequence": sequence, "v": FORMAT_VERSION}
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
+def sign_checkpoint(record: AuditRecord, private_key: Ed25519PrivateKey) -> Checkpoint:
+    """Sign the hash of ``record``."""
+    kid = key_id(private_key.public_key())
+    signature = private_key.sign(_checkpoint_message(record.sequence, record.hash, kid))
+    return Checkpoint(
+        sequence=record.sequence,
+        record_hash=record.hash,
+        key_id=kid,
+        signature=base64.b64encode(signature).decode("ascii"),
+    )
+
+
+def checkpoints_for(
+    records: Iterable[AuditRecord], private_key: Ed25519PrivateKey, interval: int
+) -> list[Checkpoint]:
+    """Checkpoints for every record whose sequence is a multiple of ``interval``."""
+    if interval < 1:
+        raise ValueError("The checkpoint interval must be positive")
+    return [
+        sign_checkpoint(record, private_key)
+        for record in records
+        if record.sequence % interval == 0
+    ]
+
+
+ProblemKind = Literal[
+    "edited",
+    "deleted",
+    "reordered",
+    "rewritten",
+    "bad-signature",
+    "unknown-key",
+    "missing-checkpoint",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding; ``sequence`` names the first record concerned."""
+
+    kind: ProblemKind
+    sequence: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationReport:
+    """The result of ``verify``: ``ok`` when no problem was found."""
+
+    records_checked: int
+    checkpoints_checked: int
+    last_signed_sequence: int | None
+    unsigned_tail: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        """No problem found."""
+        return not self.problems
+
+    @property
+    def first_problem(self) -> Problem | None:
+        """The problem with the lowest sequence number."""
+        return min(self.problems, key=lambda problem: problem.sequence, default=None)
+
+
+def _order_problems(records: Sequence[AuditRecord]) -> list[Problem]:
+    problems: list[Problem] = []
+    present = {record.sequence for record in records}
+    highest = 0
+    for record in records:
+        if record.sequence <= highest:
+            problems.append(Problem("reordered", record.sequence, "record out of order"))
+        elif record.sequence > highest + 1:
+            moved = [
+                sequence for sequence in range(highest + 1, record.sequence) if sequence in present
+            ]
+            if moved:
+                problems.append(Problem("reordered", moved[0], "record out of order"))
+        highest = max(highest, record.sequence)
+    gap_start: int | None = None
+    for sequence in range(1, highest + 2):
+        if sequence not in present and sequence <= highest:
+            gap_start = sequence if gap_start is None else gap_start
+        elif gap_start is not None:
+            detail = f"records {gap_start}..{sequence - 1} missing"
+            problems.append(Problem("deleted", gap_start, detail))
+            gap_start = None
+    return problems
+
+
+def _content_problems(records: Sequence[AuditRecord]) -> list[Problem]:
+    problems: list[Problem] = []
+    by_sequence = {record.sequence: record for record in records}
+    for record in records:
+        if record_hash(record) != record.hash:
+            problems.append(Problem("edited", record.sequence, "content does not match its hash"))
+            continue
+        if record.sequence == 1:
+            if record.prev_hash != GENESIS_HASH:
+                problems.append(Problem("edited", 1, "first record does not start the chain"))
+            continue
+        previous = by_sequence.get(record.sequence - 1)
+        if previous is not None and record.prev_hash != previous.hash:
+            detail = "record rehashed after an edit; the next record links the old hash"
+            problems.append(Problem("edited", previous.sequence, detail))
+    return problems
+
+
+def verify(
+    records: Iterable[AuditRecord],
+    checkpoints: Iterable[Checkpoint],
+    public_key: Ed25519PublicKey,
+    interval: int | None = None,
+) -> VerificationReport:
+    """Check the chain and the checkpoints; name every edited, deleted or moved record.
+
+    ``records`` must be given in storage order by sequence. With ``interval`` a checkpoint
+    is expected for every multiple of it up to the last record.
+    """
+    ordered = list(records)
+    problems = _order_problems(ordered) + _content_problems(ordered)
+    by_sequence = {record.sequence: record for record in ordered}
+    kid = key_id(public_key)
+    signed: list[Checkpoint] = []
+    all_checkpoints = sorted(checkpoints, key=lambda checkpoint: checkpoint.sequence)
+    for checkpoint in all_checkpoints:
+        if checkpoint.key_id != kid:
+            problems.append(Problem("unknown-key", checkpoint.sequence, "checkpoint key unknown"))
+            continue
+        try:
+            public_key.verify(base64.b64decode(checkpoint.signature), checkpoint.signed_bytes())
+        except (InvalidSignature, ValueError):
+            problems.append(Problem("bad-signature", checkpoint.sequence, "signature invalid"))
+            continue
+        signed.append(checkpoint)
+    previous_good = 0
+    for checkpoint in signed:
+        record = by_sequence.get(checkpoint.sequence)
+        if record is None:
+            problems.append(
+                Problem("deleted", checkpoint.sequence, "signed record missing from the log")
+            )
+        elif record.hash != checkpoint.record_hash:
+            detail = f"records {previous_good + 1}..{checkpoint.sequence} rewritten after signing"
+            problems.append(Problem("rewritten", previous_good + 1, detail))
+        else:
+            previous_good = checkpoint.sequence
+    last_sequence = max(by_sequence, default=0)
+    if interval is not None:
+        have = {checkpoint.sequence for checkpoint in all_checkpoints}
+        for sequence in range(interval, last_sequence + 1, interval):
+            if sequence not in have:
+                problems.append(Problem("missing-checkpoint", sequence, "checkpoint missing"))
+    last_signed = max((checkpoint.sequence for checkpoint in signed), default=None)
+    tail = last_sequence - (last_signed or 0) if last_sequence > (last_signed or 0) else 0
+    unique = list(dict.fromkeys(problems))
+    return VerificationReport(
+        records_checked=len(ordered),
+        checkpoints_checked=len(all_checkpoints),
+        last_signed_sequence=last_signed,
+        unsigned_tail=tail,
+        problems=tuple(sorted(unique, key=lambda problem: problem.sequence)),
+    )
