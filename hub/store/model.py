@@ -27,6 +27,9 @@ class StoredResource:
     deleted: bool
     content: bytes | None
     method: str = "PUT"
+    patient_id: str | None = None
+    care_provider: str | None = None
+    care_unit: str | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    true,
     union,
     update,
 )
@@ -56,6 +57,7 @@ from hub.store.model import (
     WriteContext,
     WriteOutcome,
 )
+from hub.store.read_scope import ReadScope
 from hub.store.schema import (
     INDEX_TABLES,
     conditional_locks,
@@ -69,7 +71,7 @@ from hub.store.schema import (
 from hub.store.search_sql import order_by, where_clauses
 
 InsertFactory = Callable[[Table], Insert]
-DIRECTORY_TYPES = ("Organization", "Practitioner", "PractitionerRole", "Location")
+EVERYTHING_REFERENCED_TYPES = ("Organization", "Practitioner", "PractitionerRole", "Location")
 
 _r = resources.c
 _v = resource_versions.c
@@ -85,6 +87,9 @@ _VERSION_COLUMNS = (
     _v.deleted,
     _v.content,
     _v.method,
+    _v.patient_id,
+    _v.care_provider,
+    _v.care_unit,
 )
 
 
@@ -97,6 +102,9 @@ def _stored(row: Row[Any] | Any) -> StoredResource:
         deleted=bool(row.deleted),
         content=row.content,
         method=row.method,
+        patient_id=row.patient_id,
+        care_provider=row.care_provider,
+        care_unit=row.care_unit,
     )
 
 
@@ -115,6 +123,16 @@ def _without_version_meta(resource: dict[str, Any]) -> dict[str, Any]:
 def new_id() -> str:
     """A server-assigned logical id."""
     return str(uuid.uuid4())
+
+
+def _scoped(scope: ReadScope | None, columns: Any) -> ColumnElement[bool]:
+    return true() if scope is None else scope.condition(columns)
+
+
+def _visible(scope: ReadScope, stored: StoredResource) -> bool:
+    return scope.allows(
+        stored.resource_type, stored.patient_id, stored.care_provider, stored.care_unit
+    )
 
 
 class UnitOfWork:
@@ -178,8 +196,12 @@ class UnitOfWork:
         row = self._execute(stmt).first()
         return _stored(row) if row else None
 
-    def read(self, resource_type: str, resource_id: str) -> StoredResource:
+    def read(
+        self, resource_type: str, resource_id: str, scope: ReadScope | None = None
+    ) -> StoredResource:
         stored = self.current(resource_type, resource_id)
+        if stored is not None and scope is not None and not _visible(scope, stored):
+            stored = None
         if stored is None:
             raise NotFound(f"{resource_type}/{resource_id} is not known")
         if stored.deleted:
@@ -190,9 +212,9 @@ class UnitOfWork:
         stmt = select(_r.res_id).where(*where_clauses(query)).order_by(_r.res_id).limit(limit)
         return [row.res_id for row in self._execute(stmt)]
 
-    def search(self, query: SearchQuery) -> SearchPage:
+    def search(self, query: SearchQuery, scope: ReadScope | None = None) -> SearchPage:
         self._flush()
-        return self._store._search(self._conn, query)
+        return self._store._search(self._conn, query, scope)
 
     # -- conditional locks -------------------------------------------------------------------
 
@@ -528,25 +550,37 @@ class SqlStore:
             raise StoreUnavailable("The database is unavailable or busy; retry") from None
 
     # -- reads -------------------------------------------------------------------------------
+    # Every read path takes the reader's ReadScope; None means unrestricted (internal use).
 
-    def read(self, resource_type: str, resource_id: str) -> StoredResource:
-        """The current version; NotFound if never stored, Gone if deleted."""
+    def read(
+        self, resource_type: str, resource_id: str, scope: ReadScope | None = None
+    ) -> StoredResource:
+        """The current version; NotFound if never stored or hidden, Gone if deleted."""
         stmt = (
             select(*_VERSION_COLUMNS)
             .select_from(_CURRENT)
-            .where(_r.res_type == resource_type, _r.res_id == resource_id)
+            .where(_r.res_type == resource_type, _r.res_id == resource_id, _scoped(scope, _r))
         )
         with self._reading() as conn:
             row = conn.execute(stmt).first()
-        if row is None or row.version_id == 0:
+        if row is None:
             raise NotFound(f"{resource_type}/{resource_id} is not known")
         if row.deleted:
             raise Gone(f"{resource_type}/{resource_id} was deleted")
         return _stored(row)
 
-    def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource:
+    def vread(
+        self,
+        resource_type: str,
+        resource_id: str,
+        version_id: int,
+        scope: ReadScope | None = None,
+    ) -> StoredResource:
         stmt = select(*_VERSION_COLUMNS).where(
-            _v.res_type == resource_type, _v.res_id == resource_id, _v.version_id == version_id
+            _v.res_type == resource_type,
+            _v.res_id == resource_id,
+            _v.version_id == version_id,
+            _scoped(scope, _v),
         )
         with self._reading() as conn:
             row = conn.execute(stmt).first()
@@ -556,6 +590,24 @@ class SqlStore:
             raise Gone(f"Version {version_id} of {resource_type}/{resource_id} is a deletion")
         return _stored(row)
 
+    def security_of(self, resource_type: str, resource_id: str) -> StoredResource | None:
+        """The current version's metadata and security columns, without content."""
+        stmt = select(
+            _r.res_type,
+            _r.res_id,
+            _r.version_id,
+            _r.last_updated,
+            _r.deleted,
+            literal(None).label("content"),
+            literal("PUT").label("method"),
+            _r.patient_id,
+            _r.care_provider,
+            _r.care_unit,
+        ).where(_r.res_type == resource_type, _r.res_id == resource_id, _r.version_id > 0)
+        with self._reading() as conn:
+            row = conn.execute(stmt).first()
+        return _stored(row) if row else None
+
     def history(
         self,
         resource_type: str | None,
@@ -564,9 +616,10 @@ class SqlStore:
         since: int | None,
         count: int,
         offset: int,
+        scope: ReadScope | None = None,
     ) -> HistoryPage:
         """Versions newest first: of one resource, one type, or the whole store."""
-        conditions = []
+        conditions: list[ColumnElement[bool]] = [_scoped(scope, _v)]
         if resource_type is not None:
             conditions.append(_v.res_type == resource_type)
         if resource_id is not None:
@@ -584,10 +637,13 @@ class SqlStore:
             if resource_id is not None:
                 exists = conn.execute(
                     select(_r.version_id).where(
-                        _r.res_type == resource_type, _r.res_id == resource_id
+                        _r.res_type == resource_type,
+                        _r.res_id == resource_id,
+                        _r.version_id > 0,
+                        _scoped(scope, _r),
                     )
                 ).first()
-                if exists is None or exists.version_id == 0:
+                if exists is None:
                     raise NotFound(f"{resource_type}/{resource_id} is not known")
             rows = conn.execute(stmt).all()
             total = conn.execute(
@@ -596,11 +652,13 @@ class SqlStore:
         entries = [_stored(r) for r in rows[:count]]
         return HistoryPage(entries=entries, total=int(total), has_next=len(rows) > count)
 
-    def search(self, query: SearchQuery) -> SearchPage:
+    def search(self, query: SearchQuery, scope: ReadScope | None = None) -> SearchPage:
         with self._reading() as conn:
-            return self._search(conn, query)
+            return self._search(conn, query, scope)
 
-    def _fetch(self, conn: Connection, keys: Sequence[tuple[str, str]]) -> list[StoredResource]:
+    def _fetch(
+        self, conn: Connection, keys: Sequence[tuple[str, str]], scope: ReadScope | None
+    ) -> list[StoredResource]:
         by_type: dict[str, list[str]] = {}
         for resource_type, resource_id in keys:
             by_type.setdefault(resource_type, []).append(resource_id)
@@ -609,14 +667,21 @@ class SqlStore:
             stmt = (
                 select(*_VERSION_COLUMNS)
                 .select_from(_CURRENT)
-                .where(_r.res_type == resource_type, _r.res_id.in_(ids), _r.deleted.is_(False))
+                .where(
+                    _r.res_type == resource_type,
+                    _r.res_id.in_(ids),
+                    _r.deleted.is_(False),
+                    _scoped(scope, _r),
+                )
                 .order_by(_r.res_id)
             )
             found.extend(_stored(row) for row in conn.execute(stmt))
         return found
 
-    def _search(self, conn: Connection, query: SearchQuery) -> SearchPage:
-        clauses = where_clauses(query)
+    def _search(
+        self, conn: Connection, query: SearchQuery, scope: ReadScope | None = None
+    ) -> SearchPage:
+        clauses = [*where_clauses(query), _scoped(scope, _r)]
         total: int | None = None
         if query.summary_count or query.count == 0 or query.total in ("accurate", "estimate"):
             total = int(
@@ -641,11 +706,15 @@ class SqlStore:
             and (matches or query.offset == 0)
         ):
             total = query.offset + len(matches)
-        included = self._includes(conn, query, matches)
+        included = self._includes(conn, query, matches, scope)
         return SearchPage(matches=matches, included=included, total=total, has_next=has_next)
 
     def _includes(
-        self, conn: Connection, query: SearchQuery, matches: list[StoredResource]
+        self,
+        conn: Connection,
+        query: SearchQuery,
+        matches: list[StoredResource],
+        scope: ReadScope | None,
     ) -> list[StoredResource]:
         if not matches or not (query.includes or query.revincludes):
             return []
@@ -661,22 +730,35 @@ class SqlStore:
                 stmt = stmt.where(ref.target_type == spec.target_type)
             keys.extend((row.target_type, row.target_id) for row in conn.execute(stmt))
         for spec in query.revincludes:
+            referring = select(ref.res_id).where(
+                ref.res_type == spec.source_type,
+                ref.param == spec.param,
+                ref.target_type == query.resource_type,
+                ref.target_id.in_(ids),
+            )
             stmt = (
-                select(ref.res_type, ref.res_id)
+                select(_r.res_type, _r.res_id)
                 .where(
-                    ref.res_type == spec.source_type,
-                    ref.param == spec.param,
-                    ref.target_type == query.resource_type,
-                    ref.target_id.in_(ids),
+                    _r.res_type == spec.source_type,
+                    _r.res_id.in_(referring),
+                    _r.deleted.is_(False),
+                    _scoped(scope, _r),
                 )
+                .order_by(_r.res_id)
                 .limit(self.max_include)
             )
             keys.extend((row.res_type, row.res_id) for row in conn.execute(stmt))
         unique = [k for k in dict.fromkeys(keys) if k not in seen][: self.max_include]
-        return self._fetch(conn, unique)
+        return self._fetch(conn, unique, scope)
 
     def everything(
-        self, patient_id: str, *, count: int, offset: int, since: int | None = None
+        self,
+        patient_id: str,
+        *,
+        count: int,
+        offset: int,
+        since: int | None = None,
+        scope: ReadScope | None = None,
     ) -> SearchPage:
         """The patient's compartment plus the directory resources it references, paged."""
         compartment = select(_r.res_type.label("t"), _r.res_id.label("i")).where(
@@ -695,17 +777,17 @@ class SqlStore:
                 owner.c.patient_id == patient_id,
                 owner.c.deleted.is_(False),
                 ref.target_type.in_(DIRECTORY_TYPES),
+                _scoped(scope, owner.c),
             )
         )
         members = union(compartment, referenced).subquery("members")
-        conditions: list[ColumnElement[bool]] = [_r.deleted.is_(False)]
+        conditions: list[ColumnElement[bool]] = [_r.deleted.is_(False), _scoped(scope, _r)]
         if since is not None:
             conditions.append(_r.last_updated >= since)
+        joined = _CURRENT.join(members, and_(members.c.t == _r.res_type, members.c.i == _r.res_id))
         stmt = (
             select(*_VERSION_COLUMNS)
-            .select_from(
-                _CURRENT.join(members, and_(members.c.t == _r.res_type, members.c.i == _r.res_id))
-            )
+            .select_from(joined)
             .where(*conditions)
             .order_by((_r.res_type != literal("Patient")), _r.res_type, _r.res_id)
             .limit(count + 1)
@@ -714,23 +796,17 @@ class SqlStore:
         with self._reading() as conn:
             patient = conn.execute(
                 select(_r.deleted, _r.version_id).where(
-                    _r.res_type == "Patient", _r.res_id == patient_id
+                    _r.res_type == "Patient", _r.res_id == patient_id, _r.version_id > 0
                 )
             ).first()
-            if patient is None or patient.version_id == 0:
+            if patient is None:
                 raise NotFound(f"Patient/{patient_id} is not known")
             if patient.deleted:
                 raise Gone(f"Patient/{patient_id} was deleted")
             rows = conn.execute(stmt).all()
             total = int(
                 conn.execute(
-                    select(func.count())
-                    .select_from(
-                        _CURRENT.join(
-                            members, and_(members.c.t == _r.res_type, members.c.i == _r.res_id)
-                        )
-                    )
-                    .where(*conditions)
+                    select(func.count()).select_from(joined).where(*conditions)
                 ).scalar_one()
             )
         return SearchPage(
@@ -739,6 +815,57 @@ class SqlStore:
             total=total,
             has_next=len(rows) > count,
         )
+
+    # -- what the access rules read about one patient (internal, unrestricted) -------------
+
+    def patient_sources(self, patient_id: str) -> list[tuple[str, str | None]]:
+        """Distinct (care provider, care unit) of every version about the patient."""
+        stmt = (
+            select(_v.care_provider, _v.care_unit)
+            .where(_v.patient_id == patient_id, _v.care_provider.is_not(None))
+            .distinct()
+        )
+        with self._reading() as conn:
+            return [(row.care_provider, row.care_unit) for row in conn.execute(stmt)]
+
+    def patient_resources(self, patient_id: str, types: Sequence[str]) -> list[bytes]:
+        """Current content of the patient's live resources of the given types."""
+        stmt = (
+            select(_v.content)
+            .select_from(_CURRENT)
+            .where(_r.patient_id == patient_id, _r.res_type.in_(types), _r.deleted.is_(False))
+        )
+        with self._reading() as conn:
+            return [row.content for row in conn.execute(stmt) if row.content]
+
+    def referenced_directory(self, patient_id: str) -> list[bytes]:
+        """Organizations and PractitionerRoles referenced from the patient's resources,
+        with the care providers their care units are part of."""
+        ref = search_reference.c
+        targets = (
+            select(ref.target_type, ref.target_id)
+            .select_from(
+                search_reference.join(
+                    resources, and_(_r.res_type == ref.res_type, _r.res_id == ref.res_id)
+                )
+            )
+            .where(
+                _r.patient_id == patient_id,
+                ref.target_type.in_(("Organization", "PractitionerRole", "Practitioner")),
+            )
+            .distinct()
+        )
+        with self._reading() as conn:
+            keys = [(row.target_type, row.target_id) for row in conn.execute(targets)]
+            found = self._fetch(conn, keys, None)
+            parents = select(ref.target_type, ref.target_id).where(
+                ref.res_type.in_(("Organization", "PractitionerRole")),
+                ref.res_id.in_([f.id for f in found]),
+                ref.target_type == "Organization",
+            )
+            parent_keys = [(r.target_type, r.target_id) for r in conn.execute(parents)]
+            found.extend(self._fetch(conn, [k for k in parent_keys if k not in keys], None))
+        return [f.content for f in found if f.content]
 
     def close(self) -> None:
         self.engine.dispose()
