@@ -776,7 +776,7 @@ class SqlStore:
             .where(
                 owner.c.patient_id == patient_id,
                 owner.c.deleted.is_(False),
-                ref.target_type.in_(DIRECTORY_TYPES),
+                ref.target_type.in_(EVERYTHING_REFERENCED_TYPES),
                 _scoped(scope, owner.c),
             )
         )
