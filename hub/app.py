@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from hub.access import NoGrants
+from hub.fhir_api.authentication import Authenticator
 from hub.fhir_api.error_handlers import install_error_handlers
 from hub.fhir_api.routes import router as fhir_router
 from hub.search_parameters import default_registry
 from hub.settings import Settings
 from hub.store import SqlStore, open_store
+
+log = logging.getLogger("hub")
+
+
+def attach_access_services(app: FastAPI, settings: Settings) -> None:
+    """The audit log and the emergency-access grants, over the app's store."""
+    app.state.audit = None
+    app.state.grants = NoGrants()
 
 
 def create_app(settings: Settings | None = None, store: SqlStore | None = None) -> FastAPI:
@@ -28,6 +40,14 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
             pool_size=settings.db_pool_size,
             max_include=settings.max_include,
         )
+        attach_access_services(app, settings)
+        if settings.auth == "off":
+            warning = (
+                "WARNING: HUB_AUTH=off: no authentication and no PDL filter; every "
+                "request reads the whole store. For local experiments only."
+            )
+            log.warning(warning)
+            print(warning, file=sys.stderr)
         try:
             yield
         finally:
@@ -43,8 +63,10 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     )
     app.state.settings = settings
     app.state.registry = default_registry()
+    app.state.authenticator = Authenticator(settings)
     if store is not None:
         app.state.store = store
+        attach_access_services(app, settings)
     install_error_handlers(app)
     app.include_router(fhir_router)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,3 +31,25 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=500, ge=1)
     max_include: int = Field(default=1000, ge=1)
     db_pool_size: int = Field(default=8, ge=1)
+    auth: Literal["on", "off"] = Field(
+        default="on",
+        description="off: no authentication and no PDL filter; for local experiments only",
+    )
+    jwks_path: str = Field(
+        default="var/keys/jwks.json",
+        description="JWKS file with the public keys that sign bearer tokens",
+    )
+    token_issuer: str = Field(default="urn:hub:dev-issuer", description="Required iss claim")
+    token_audience: str | None = Field(
+        default=None, description="Required aud claim; default: the FHIR base URL"
+    )
+    token_signing_key_path: str = Field(
+        default="var/keys/token-signing-key.pem",
+        description="Private key `hub token` and `hub demo` sign development tokens with",
+    )
+    audit_key_path: str = Field(
+        default="var/keys/audit-ed25519.pem",
+        description="Ed25519 private key that signs audit log checkpoints",
+    )
+    audit_checkpoint_interval: int = Field(default=100, ge=1)
+    emergency_access_hours: float = Field(default=4.0, gt=0, le=72)

@@ -82,7 +82,7 @@ def sqlite_store(tmp_path: Path) -> Iterator[SqlStore]:
 @pytest.fixture
 def client(sqlite_store: SqlStore) -> Iterator[TestClient]:
     """An HTTP client over the app on SQLite, with HUB_BASE_URL unset."""
-    settings = Settings(database_url="sqlite://unused", base_url=None)
+    settings = Settings(database_url="sqlite://unused", base_url=None, auth="off")
     with TestClient(
         create_app(settings, store=sqlite_store), base_url="http://testserver"
     ) as test_client:
@@ -93,7 +93,7 @@ def client(sqlite_store: SqlStore) -> Iterator[TestClient]:
 @pytest.fixture
 def any_client(store: SqlStore) -> Iterator[TestClient]:
     """An HTTP client over the app on each database."""
-    settings = Settings(database_url="sqlite://unused", base_url=None)
+    settings = Settings(database_url="sqlite://unused", base_url=None, auth="off")
     with TestClient(create_app(settings, store=store), base_url="http://testserver") as c:
         c.headers["Content-Type"] = "application/fhir+json"
         yield c

@@ -69,9 +69,12 @@ def searchset(
     included: Sequence[StoredResource],
     total: int | None,
     links: list[dict[str, str]],
+    notice: dict[str, Any] | None = None,
 ) -> bytes:
     envelope = _envelope("searchset", total, links)
     entries: list[dict[str, Any]] = []
+    if notice is not None:
+        entries.append({"resource": notice, "search": {"mode": "outcome"}})
     for mode, group in (("match", matches), ("include", included)):
         for stored in group:
             entries.append(

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from hub.access import Access
 from hub.errors import InvalidRequest, MethodNotAllowed, NotFound, UnknownSearchParameter
 from hub.fhir_api import bundle_builder
 from hub.fhir_api.capability import capability_statement
@@ -35,13 +36,14 @@ T = TypeVar("T")
 
 @dataclass
 class ApiContext:
-    """What every interaction needs: the store, settings and the request's base URL."""
+    """What every interaction needs: the store, the reader's Access, settings, base URL."""
 
     store: SqlStore
     settings: Settings
     registry: SearchParameterRegistry
     base_url: str
     write_context: WriteContext
+    access: Access
 
 
 def check_id(resource_id: str) -> str:
@@ -133,7 +135,7 @@ def _write_response(ctx: ApiContext, request: FhirRequest, result: WriteOutcome)
 def read(
     ctx: ApiContext, resource_type: str, resource_id: str, work: UnitOfWork | None = None
 ) -> FhirResponse:
-    stored = (work or ctx.store).read(resource_type, resource_id)
+    stored = ctx.access.read(resource_type, resource_id, work)
     return FhirResponse(
         200, body=stored.content, stored=stored, headers=resource_headers(ctx, stored)
     )
@@ -142,7 +144,7 @@ def read(
 def vread(ctx: ApiContext, resource_type: str, resource_id: str, version: str) -> FhirResponse:
     if not version.isdigit():
         raise NotFound(f"{resource_type}/{resource_id} has no version {version[:20]}")
-    stored = ctx.store.vread(resource_type, resource_id, int(version))
+    stored = ctx.access.vread(resource_type, resource_id, int(version))
     return FhirResponse(
         200, body=stored.content, stored=stored, headers=resource_headers(ctx, stored)
     )
@@ -151,15 +153,17 @@ def vread(ctx: ApiContext, resource_type: str, resource_id: str, version: str) -
 def create(
     ctx: ApiContext, request: FhirRequest, resource_type: str, work: UnitOfWork | None = None
 ) -> FhirResponse:
+    ctx.access.require_write(resource_type)
     resource = validate_resource(_body(request), expected_type=resource_type)
     if request.if_none_exist:
         params = parse_qsl(request.if_none_exist.split("?", 1)[-1], keep_blank_values=True)
         query = _conditional_query(ctx, resource_type, params)
+        scope = ctx.access.write_match_scope(resource_type)
         result = _in_work(
             ctx,
             work,
             lambda w: w.conditional_create(
-                resource, ctx.write_context, query, canonical_query(params)
+                resource, ctx.write_context, query, canonical_query(params), match_scope=scope
             ),
         )
     else:
@@ -175,12 +179,21 @@ def update(
     work: UnitOfWork | None = None,
 ) -> FhirResponse:
     check_id(resource_id)
+    ctx.access.require_write(resource_type)
     resource = validate_resource(
         _body(request), expected_type=resource_type, expected_id=resource_id
     )
     if_match = parse_if_match(request.if_match)
     result = _in_work(
-        ctx, work, lambda w: w.update(resource, resource_id, ctx.write_context, if_match=if_match)
+        ctx,
+        work,
+        lambda w: w.update(
+            resource,
+            resource_id,
+            ctx.write_context,
+            if_match=if_match,
+            authorize=ctx.access.check_writable,
+        ),
     )
     return _write_response(ctx, request, result)
 
@@ -188,16 +201,30 @@ def update(
 def conditional_update(
     ctx: ApiContext, request: FhirRequest, resource_type: str, work: UnitOfWork | None = None
 ) -> FhirResponse:
+    ctx.access.require_write(resource_type)
     resource = validate_resource(_body(request), expected_type=resource_type)
     query = _conditional_query(ctx, resource_type, request.query)
     result = _in_work(
         ctx,
         work,
         lambda w: w.conditional_update(
-            resource, ctx.write_context, query, canonical_query(request.query)
+            resource,
+            ctx.write_context,
+            query,
+            canonical_query(request.query),
+            match_scope=ctx.access.write_match_scope(resource_type),
+            authorize=ctx.access.check_writable,
         ),
     )
     return _write_response(ctx, request, result)
+
+
+def _refuse_consent_delete(resource_type: str) -> None:
+    if resource_type == "Consent":
+        raise MethodNotAllowed(
+            "Consent resources are never deleted: set status inactive to end one, or "
+            "entered-in-error to void a wrong registration"
+        )
 
 
 def delete(
@@ -207,17 +234,34 @@ def delete(
     resource_id: str,
     work: UnitOfWork | None = None,
 ) -> FhirResponse:
+    _refuse_consent_delete(resource_type)
+    ctx.access.require_delete(resource_type)
     if_match = parse_if_match(request.if_match)
-    result = _in_work(ctx, work, lambda w: w.delete(resource_type, resource_id, if_match=if_match))
+    result = _in_work(
+        ctx,
+        work,
+        lambda w: w.delete(
+            resource_type, resource_id, if_match=if_match, authorize=ctx.access.check_writable
+        ),
+    )
     return _write_response(ctx, request, result)
 
 
 def conditional_delete(
     ctx: ApiContext, request: FhirRequest, resource_type: str, work: UnitOfWork | None = None
 ) -> FhirResponse:
+    _refuse_consent_delete(resource_type)
+    ctx.access.require_delete(resource_type)
     query = _conditional_query(ctx, resource_type, request.query)
     result = _in_work(
-        ctx, work, lambda w: w.conditional_delete(query, canonical_query(request.query))
+        ctx,
+        work,
+        lambda w: w.conditional_delete(
+            query,
+            canonical_query(request.query),
+            match_scope=ctx.access.write_match_scope(resource_type),
+            authorize=ctx.access.check_writable,
+        ),
     )
     return _write_response(ctx, request, result)
 
@@ -226,7 +270,7 @@ def search(
     ctx: ApiContext, request: FhirRequest, resource_type: str, work: UnitOfWork | None = None
 ) -> FhirResponse:
     query = _search_query(ctx, resource_type, request.query, request.lenient)
-    page = (work or ctx.store).search(query)
+    page = ctx.access.search(query, work)
     kept = [(k, v) for k, v in request.query if k not in query.ignored]
     links = (
         []
@@ -244,7 +288,15 @@ def search(
         links = bundle_builder.page_links(
             ctx.base_url, resource_type, kept, offset=0, count=query.count, has_next=False
         )[:1]
-    body = bundle_builder.searchset(ctx.base_url, page.matches, page.included, page.total, links)
+    notice = None
+    if ctx.access.needs_patient_notice(query):
+        notice = information(
+            "Searches of clinical data by a user are made per patient: add patient= "
+            "(or subject=) to find the data this user may see"
+        )
+    body = bundle_builder.searchset(
+        ctx.base_url, page.matches, page.included, page.total, links, notice=notice
+    )
     return FhirResponse(200, body=body)
 
 
@@ -278,7 +330,7 @@ def history(
     ctx: ApiContext, request: FhirRequest, resource_type: str | None, resource_id: str | None
 ) -> FhirResponse:
     count, offset = _paging(ctx, request.query, {"_since", "_format", "_pretty"}, request.lenient)
-    page = ctx.store.history(
+    page = ctx.access.history(
         resource_type, resource_id, since=_since(request.query), count=count, offset=offset
     )
     path = "/".join(p for p in (resource_type, resource_id) if p) + "/_history"
@@ -297,7 +349,9 @@ def history(
 
 def everything(ctx: ApiContext, request: FhirRequest, patient_id: str) -> FhirResponse:
     count, offset = _paging(ctx, request.query, {"_since", "_format", "_pretty"}, request.lenient)
-    page = ctx.store.everything(patient_id, count=count, offset=offset, since=_since(request.query))
+    page = ctx.access.everything(
+        patient_id, count=count, offset=offset, since=_since(request.query)
+    )
     links = bundle_builder.page_links(
         ctx.base_url,
         f"Patient/{patient_id}/$everything",

@@ -6,6 +6,8 @@ its thread pool so the event loop never waits on the database.
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Annotated
 from urllib.parse import parse_qsl
 
@@ -13,6 +15,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from hub.access import Access
+from hub.auth import Principal
 from hub.errors import UnsupportedMediaType
 from hub.fhir_api import interactions
 from hub.fhir_api.bundles import process_bundle
@@ -31,19 +35,57 @@ from hub.validation import parse_json_body, require_supported_type
 router = APIRouter(prefix="/fhir", tags=["FHIR R4"])
 
 
-def api_context(request: Request) -> ApiContext:
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _base_url(request: Request) -> str:
+    base = request.app.state.settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
+    return str(base).rstrip("/")
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get("x-request-id", "")
+    return given if _REQUEST_ID.match(given) else str(uuid.uuid4())
+
+
+def _context(request: Request, principal: Principal | None) -> ApiContext:
     state = request.app.state
-    base = state.settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
+    access = Access(
+        store=state.store,
+        principal=principal,
+        audit=state.audit,
+        request_id=_request_id(request),
+        grants=state.grants,
+    )
+    write_context = (
+        WriteContext(principal.care_provider, principal.care_unit)
+        if principal is not None
+        else WriteContext()
+    )
     return ApiContext(
         store=state.store,
         settings=state.settings,
         registry=state.registry,
-        base_url=base.rstrip("/"),
-        write_context=WriteContext(),
+        base_url=_base_url(request),
+        write_context=write_context,
+        access=access,
     )
 
 
+def api_context(request: Request) -> ApiContext:
+    """The context of an authenticated request (401 without a valid bearer token)."""
+    base_url = _base_url(request)
+    principal = request.app.state.authenticator.principal(request, base_url)
+    return _context(request, principal)
+
+
+def open_context(request: Request) -> ApiContext:
+    """The context of /fhir/metadata, which needs no token."""
+    return _context(request, None)
+
+
 Context = Annotated[ApiContext, Depends(api_context)]
+OpenContext = Annotated[ApiContext, Depends(open_context)]
 
 
 def _query(request: Request) -> list[tuple[str, str]]:
@@ -80,8 +122,8 @@ async def _with_body(request: Request, ctx: ApiContext, path: list[str]) -> Resp
     return await run_in_threadpool(_answer, request, ctx, fhir_request)
 
 
-@router.get("/metadata", summary="CapabilityStatement")
-def capabilities(request: Request, ctx: Context) -> Response:
+@router.get("/metadata", summary="CapabilityStatement (no token needed)")
+def capabilities(request: Request, ctx: OpenContext) -> Response:
     return _answer(request, ctx, _fhir_request(request, ["metadata"]))
 
 
@@ -176,6 +218,13 @@ def operation(
     resource_type: str, resource_id: str, operation: str, request: Request, ctx: Context
 ) -> Response:
     return _answer(request, ctx, _fhir_request(request, [resource_type, resource_id, operation]))
+
+
+@router.post("/{resource_type}/{resource_id}/{operation}", summary="Operations ($emergency-access)")
+async def operation_post(
+    resource_type: str, resource_id: str, operation: str, request: Request, ctx: Context
+) -> Response:
+    return await _with_body(request, ctx, [resource_type, resource_id, operation])
 
 
 @router.patch("/{resource_type}/{resource_id}", include_in_schema=False)

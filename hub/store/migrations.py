@@ -2,8 +2,8 @@
 
 Each migration has a number, a name and a function of a Connection. The applied numbers
 are recorded in schema_migrations; a database newer than this code refuses to start.
-Migration 1 creates the tables as defined in schema.py at version 1; later schema changes
-are new migrations with their own DDL, never edits of an applied one.
+Migration 1 creates the version-1 tables of schema.py, migration 2 the access-log tables;
+later schema changes are new migrations with their own DDL, never edits of an applied one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, select, text
 
 from hub.fhir_dates import now_us
-from hub.store.schema import metadata, schema_migrations
+from hub.store.schema import (
+    VERSION_1_TABLES,
+    VERSION_2_TABLES,
+    audit_head,
+    metadata,
+    schema_migrations,
+)
+
+GENESIS_HASH = "0" * 64
+"""``consent.audit.GENESIS_HASH``, repeated so that migrations stay independent of it."""
 
 
 @dataclass(frozen=True)
@@ -25,13 +34,17 @@ class Migration:
 
 
 def _create_initial_schema(conn: Connection) -> None:
-    metadata.create_all(
-        conn, tables=[t for t in metadata.sorted_tables if t.name != "schema_migrations"]
-    )
+    metadata.create_all(conn, tables=list(VERSION_1_TABLES))
+
+
+def _create_audit_tables(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(VERSION_2_TABLES))
+    conn.execute(audit_head.insert().values(id=1, sequence=0, hash=GENESIS_HASH))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "resources, versions, search indexes, conditional locks", _create_initial_schema),
+    Migration(2, "access log: records, checkpoints, head", _create_audit_tables),
 )
 _PG_LOCK_KEY = 7_231_944_118
 

@@ -6,6 +6,7 @@ history, $everything), so hidden rows are never fetched, counted or paged over.
 
     unrestricted      no filter (HUB_AUTH=off only)
     directory types   Patient, Organization, Practitioner, PractitionerRole: always visible
+    types             if set, only these resource types (the token's read scopes)
     provider          a system client: every row of its own care provider
     grants            a user: per patient, the visible (care provider, care unit) pairs
 """
@@ -29,6 +30,7 @@ class ReadScope:
     unrestricted: bool = False
     provider: str | None = None
     grants: dict[str, Pairs] = field(default_factory=dict)
+    types: frozenset[str] | None = None
 
     @classmethod
     def everything(cls) -> ReadScope:
@@ -46,6 +48,8 @@ class ReadScope:
         care_unit: str | None,
     ) -> bool:
         """The same rule as `condition`, for one row already in hand."""
+        if self.types is not None and resource_type not in self.types:
+            return False
         if self.unrestricted or resource_type in DIRECTORY_TYPES:
             return True
         if self.provider is not None and care_provider == self.provider:
@@ -56,6 +60,11 @@ class ReadScope:
 
     def condition(self, columns: Any) -> ColumnElement[bool]:
         """WHERE clause over a table with res_type, patient_id, care_provider, care_unit."""
+        if self.types is not None:
+            return and_(
+                columns.res_type.in_(sorted(self.types)),
+                ReadScope(self.unrestricted, self.provider, self.grants).condition(columns),
+            )
         if self.unrestricted:
             return true()
         parts: list[ColumnElement[bool]] = [columns.res_type.in_(sorted(DIRECTORY_TYPES))]

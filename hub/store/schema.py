@@ -5,6 +5,9 @@ resource_versions   every version's canonical JSON bytes (history, vread, and cu
 search_*            index rows of the current version of each live resource
 conditional_locks   one row per conditional-write key; its upsert serialises competing writers
 schema_migrations   applied migration versions
+audit_records       the hash-chained access log: canonical record JSON plus indexed columns
+audit_checkpoints   Ed25519-signed checkpoints over record hashes
+audit_head          one row: the newest record's sequence and hash; appenders lock it
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Index,
     Integer,
@@ -20,6 +24,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -142,3 +147,53 @@ schema_migrations = Table(
 )
 
 INDEX_TABLES = (search_token, search_string, search_date, search_reference)
+
+VERSION_1_TABLES = (
+    resources,
+    resource_versions,
+    search_token,
+    search_string,
+    search_date,
+    search_reference,
+    conditional_locks,
+)
+"""The tables migration 1 creates (schema_migrations is created by the migrator itself)."""
+
+# --- Migration 2: the access log -------------------------------------------------------
+
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("sequence", BigInteger, primary_key=True, autoincrement=False),
+    Column("timestamp_us", BigInteger, nullable=False),
+    Column("patient_id", String(ID), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("emergency", Boolean, nullable=False),
+    Column("record", Text, nullable=False),
+)
+Index("ix_audit_patient", audit_records.c.patient_id, audit_records.c.sequence)
+Index("ix_audit_time", audit_records.c.timestamp_us)
+Index("ix_audit_subject_time", audit_records.c.subject, audit_records.c.timestamp_us)
+Index("ix_audit_emergency_time", audit_records.c.emergency, audit_records.c.timestamp_us)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("sequence", BigInteger, primary_key=True, autoincrement=False),
+    Column("record_hash", String(64), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint("id = 1", name="ck_audit_head_single_row"),
+)
+
+VERSION_2_TABLES = (audit_records, audit_checkpoints, audit_head)
+"""The tables migration 2 creates."""

@@ -71,6 +71,7 @@ from hub.store.schema import (
 from hub.store.search_sql import order_by, where_clauses
 
 InsertFactory = Callable[[Table], Insert]
+Authorize = Callable[[StoredResource | None], None]
 EVERYTHING_REFERENCED_TYPES = ("Organization", "Practitioner", "PractitionerRole", "Location")
 
 _r = resources.c
@@ -208,8 +209,11 @@ class UnitOfWork:
             raise Gone(f"{resource_type}/{resource_id} was deleted")
         return stored
 
-    def matching_ids(self, query: SearchQuery, limit: int = 2) -> list[str]:
-        stmt = select(_r.res_id).where(*where_clauses(query)).order_by(_r.res_id).limit(limit)
+    def matching_ids(
+        self, query: SearchQuery, limit: int = 2, scope: ReadScope | None = None
+    ) -> list[str]:
+        clauses = [*where_clauses(query), _scoped(scope, _r)]
+        stmt = select(_r.res_id).where(*clauses).order_by(_r.res_id).limit(limit)
         return [row.res_id for row in self._execute(stmt)]
 
     def search(self, query: SearchQuery, scope: ReadScope | None = None) -> SearchPage:
@@ -333,11 +337,17 @@ class UnitOfWork:
         return WriteOutcome("created", stored)
 
     def conditional_create(
-        self, resource: dict[str, Any], ctx: WriteContext, query: SearchQuery, canonical_query: str
+        self,
+        resource: dict[str, Any],
+        ctx: WriteContext,
+        query: SearchQuery,
+        canonical_query: str,
+        *,
+        match_scope: ReadScope | None = None,
     ) -> WriteOutcome:
         """If-None-Exist: return the one match, or create; 412 if several match."""
         self.lock_conditional(query.resource_type, "create?" + canonical_query)
-        matches = self.matching_ids(query)
+        matches = self.matching_ids(query, scope=match_scope)
         if len(matches) > 1:
             raise PreconditionFailed("If-None-Exist matched more than one resource")
         if matches:
@@ -351,10 +361,16 @@ class UnitOfWork:
         ctx: WriteContext,
         *,
         if_match: int | None = None,
+        authorize: Authorize | None = None,
     ) -> WriteOutcome:
-        """Update (or create under a client id); a no-op update keeps the version."""
+        """Update (or create under a client id); a no-op update keeps the version.
+
+        `authorize` sees the locked current version (or None) and raises to refuse.
+        """
         resource_type = resource["resourceType"]
         previous = self.current(resource_type, resource_id, for_update=True)
+        if authorize is not None:
+            authorize(previous)
         if previous is None:
             if if_match is not None:
                 raise PreconditionFailed(f"{resource_type}/{resource_id} has no version {if_match}")
@@ -395,11 +411,18 @@ class UnitOfWork:
         return WriteOutcome("updated" if not previous.deleted else "created", stored)
 
     def conditional_update(
-        self, resource: dict[str, Any], ctx: WriteContext, query: SearchQuery, canonical_query: str
+        self,
+        resource: dict[str, Any],
+        ctx: WriteContext,
+        query: SearchQuery,
+        canonical_query: str,
+        *,
+        match_scope: ReadScope | None = None,
+        authorize: Authorize | None = None,
     ) -> WriteOutcome:
         """PUT Type?criteria: update the one match, create if none, 412 if several."""
         self.lock_conditional(query.resource_type, "update?" + canonical_query)
-        matches = self.matching_ids(query)
+        matches = self.matching_ids(query, scope=match_scope)
         if len(matches) > 1:
             raise PreconditionFailed("The conditional update matched more than one resource")
         body_id = resource.get("id")
@@ -409,16 +432,23 @@ class UnitOfWork:
                     "The resource id does not match the resource found",
                     expression=f"{query.resource_type}.id",
                 )
-            return self.update(resource, matches[0], ctx)
+            return self.update(resource, matches[0], ctx, authorize=authorize)
         if body_id:
-            return self.update(resource, str(body_id), ctx)
+            return self.update(resource, str(body_id), ctx, authorize=authorize)
         return self.create(resource, ctx)
 
     def delete(
-        self, resource_type: str, resource_id: str, *, if_match: int | None = None
+        self,
+        resource_type: str,
+        resource_id: str,
+        *,
+        if_match: int | None = None,
+        authorize: Authorize | None = None,
     ) -> WriteOutcome:
         """Write a tombstone version; deleting a deleted resource changes nothing."""
         previous = self.current(resource_type, resource_id, for_update=True)
+        if authorize is not None:
+            authorize(previous)
         if previous is None:
             raise NotFound(f"{resource_type}/{resource_id} is not known")
         if if_match is not None and if_match != previous.version_id:
@@ -468,15 +498,22 @@ class UnitOfWork:
         stored = StoredResource(resource_type, resource_id, version_id, now, True, None, "DELETE")
         return WriteOutcome("deleted", stored)
 
-    def conditional_delete(self, query: SearchQuery, canonical_query: str) -> WriteOutcome:
+    def conditional_delete(
+        self,
+        query: SearchQuery,
+        canonical_query: str,
+        *,
+        match_scope: ReadScope | None = None,
+        authorize: Authorize | None = None,
+    ) -> WriteOutcome:
         """DELETE Type?criteria: delete the one match; none is a no-op; several is 412."""
         self.lock_conditional(query.resource_type, "delete?" + canonical_query)
-        matches = self.matching_ids(query)
+        matches = self.matching_ids(query, scope=match_scope)
         if len(matches) > 1:
             raise PreconditionFailed("The conditional delete matched more than one resource")
         if not matches:
             return WriteOutcome("already-deleted", None)
-        return self.delete(query.resource_type, matches[0])
+        return self.delete(query.resource_type, matches[0], authorize=authorize)
 
 
 class SqlStore:
@@ -838,34 +875,10 @@ class SqlStore:
         with self._reading() as conn:
             return [row.content for row in conn.execute(stmt) if row.content]
 
-    def referenced_directory(self, patient_id: str) -> list[bytes]:
-        """Organizations and PractitionerRoles referenced from the patient's resources,
-        with the care providers their care units are part of."""
-        ref = search_reference.c
-        targets = (
-            select(ref.target_type, ref.target_id)
-            .select_from(
-                search_reference.join(
-                    resources, and_(_r.res_type == ref.res_type, _r.res_id == ref.res_id)
-                )
-            )
-            .where(
-                _r.patient_id == patient_id,
-                ref.target_type.in_(("Organization", "PractitionerRole", "Practitioner")),
-            )
-            .distinct()
-        )
+    def fetch_current(self, keys: Sequence[tuple[str, str]]) -> list[StoredResource]:
+        """The live current versions of the given (type, id) pairs that exist."""
         with self._reading() as conn:
-            keys = [(row.target_type, row.target_id) for row in conn.execute(targets)]
-            found = self._fetch(conn, keys, None)
-            parents = select(ref.target_type, ref.target_id).where(
-                ref.res_type.in_(("Organization", "PractitionerRole")),
-                ref.res_id.in_([f.id for f in found]),
-                ref.target_type == "Organization",
-            )
-            parent_keys = [(r.target_type, r.target_id) for r in conn.execute(parents)]
-            found.extend(self._fetch(conn, [k for k in parent_keys if k not in keys], None))
-        return [f.content for f in found if f.content]
+            return self._fetch(conn, keys, None)
 
     def close(self) -> None:
         self.engine.dispose()

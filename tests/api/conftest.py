@@ -22,7 +22,8 @@ def make_client(sqlite_store: SqlStore) -> Iterator[ClientFactory]:
     with ExitStack() as stack:
 
         def factory(**settings: Any) -> TestClient:
-            app = create_app(Settings(database_url="sqlite://unused", **settings), sqlite_store)
+            options = {"auth": "off", **settings}
+            app = create_app(Settings(database_url="sqlite://unused", **options), sqlite_store)
             client = stack.enter_context(TestClient(app, base_url="http://testserver"))
             client.headers["Content-Type"] = "application/fhir+json"
             return client

@@ -692,7 +692,7 @@ def test_absolute_references_to_hub_base_url_are_searchable_and_in_the_compartme
     tmp_path,
 ) -> None:
     base = "https://hub.example.se/fhir"
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'abs.db'}", base_url=base)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'abs.db'}", base_url=base, auth="off")
     with TestClient(create_app(settings), base_url="http://testserver") as client:
         client.headers["Content-Type"] = "application/fhir+json"
         person = create(client, patient())["id"]

@@ -41,6 +41,7 @@ def _free_port() -> int:
 def _env(database: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env["HUB_DATABASE_URL"] = f"sqlite:///{database}"
+    env["HUB_AUTH"] = "off"
     return env
 
 

@@ -1,0 +1,326 @@
+"""The one choke point for reads: PDL decisions become ReadScopes, and every access is audited.
+
+Every read path of the API (read, vread, history, search with _include/_revinclude,
+paging and totals, $everything) calls an `Access` method; none calls the store's read
+methods directly. For a user the facts of the patient in context are loaded from the
+store, `consent.decide` turns them into visible (care provider, care unit) pairs, and the
+store applies them as a WHERE clause. A hidden resource answers exactly like a missing one.
+
+Each access that returns data about a patient is appended to the audit log before the
+response leaves; if that append fails, the data is not returned (StoreUnavailable).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from consent import Source, decide, patient_facts
+from consent.audit import AccessEntry
+from consent.decision import AccessDecision
+from consent.facts import EmergencyGrant
+from hub.auth import Principal
+from hub.errors import Forbidden, NotFound, StoreUnavailable
+from hub.search_query import ReferenceValue, SearchQuery
+from hub.store.indexing import split_reference
+from hub.store.model import HistoryPage, SearchPage, StoredResource
+from hub.store.read_scope import DIRECTORY_TYPES, ReadScope
+from hub.store.sql_store import SqlStore, UnitOfWork
+
+log = logging.getLogger("hub.access")
+FACT_TYPES = ("EpisodeOfCare", "Encounter", "CareTeam", "Consent")
+DIRECTORY_LOOKUP_TYPES = ("Organization", "PractitionerRole", "Practitioner", "RelatedPerson")
+PATIENT_PARAMETERS = ("patient", "subject")
+
+
+def _directory_references(resources: Iterable[Any]) -> list[tuple[str, str]]:
+    """Every literal reference to a directory resource inside the given JSON."""
+    found: list[tuple[str, str]] = []
+    stack: list[Any] = list(resources)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            reference = node.get("reference")
+            if isinstance(reference, str):
+                target = split_reference(reference)
+                if target and target[0] in DIRECTORY_LOOKUP_TYPES:
+                    found.append(target)
+            stack.extend(v for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend(node)
+    return list(dict.fromkeys(found))
+
+
+class AuditSink(Protocol):
+    def append_many(self, entries: Sequence[AccessEntry]) -> object: ...
+
+
+class GrantSource(Protocol):
+    def active_grants(self, patient_id: str, now: datetime) -> list[EmergencyGrant]: ...
+
+
+class NoGrants:
+    def active_grants(self, patient_id: str, now: datetime) -> list[EmergencyGrant]:
+        return []
+
+
+@dataclass
+class Access:
+    """One request's reader: who it is, what it may see, and what gets logged."""
+
+    store: SqlStore
+    principal: Principal | None
+    audit: AuditSink | None
+    request_id: str
+    grants: GrantSource = field(default_factory=NoGrants)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _decisions: dict[str, AccessDecision] = field(default_factory=dict)
+
+    # -- decisions -------------------------------------------------------------------------
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.principal is None
+
+    def decision(self, patient_id: str) -> AccessDecision:
+        """consent.decide for this reader and patient, from the store's facts (cached)."""
+        cached = self._decisions.get(patient_id)
+        if cached is not None:
+            return cached
+        assert self.principal is not None
+        loaded = [orjson.loads(b) for b in self.store.patient_resources(patient_id, FACT_TYPES)]
+        directory = self._directory_for(loaded)
+        sources = [Source(p, u) for p, u in self.store.patient_sources(patient_id)]
+        facts = patient_facts(
+            patient_id,
+            loaded,
+            sources,
+            directory_resources=directory,
+            emergency_grants=self.grants.active_grants(patient_id, self.now),
+        )
+        decided = decide(self.principal, patient_id, facts, self.now)
+        self._decisions[patient_id] = decided
+        return decided
+
+    def _directory_for(self, loaded: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Organizations and practitioners the facts refer to, with the care providers their
+        care units are part of (followed a few levels up)."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        pending = _directory_references(loaded)
+        for _level in range(4):
+            keys = [k for k in pending if k not in found]
+            if not keys:
+                break
+            fetched = [orjson.loads(s.content) for s in self.store.fetch_current(keys) if s.content]
+            for resource in fetched:
+                found[(resource["resourceType"], resource["id"])] = resource
+            pending = _directory_references(fetched)
+        return list(found.values())
+
+    def scope(self, patient_ids: Iterable[str] = ()) -> ReadScope:
+        """The ReadScope of this reader, with grants for the patients in context."""
+        if self.principal is None:
+            return ReadScope.everything()
+        if self.principal.kind == "system":
+            return ReadScope(provider=self.principal.care_provider)
+        grants = {pid: self.decision(pid).visible_pairs for pid in dict.fromkeys(patient_ids)}
+        return ReadScope(grants=grants)
+
+    # -- scopes of the token ---------------------------------------------------------------
+
+    def require_read(self, resource_type: str) -> None:
+        if self.principal is not None and not self.principal.can_read(resource_type):
+            raise Forbidden(f"The token's scopes do not allow reading {resource_type}")
+
+    def require_search(self, resource_type: str) -> None:
+        if self.principal is not None and not self.principal.can_search(resource_type):
+            raise Forbidden(f"The token's scopes do not allow searching {resource_type}")
+
+    def require_delete(self, resource_type: str) -> None:
+        if self.principal is not None and not self.principal.allows(resource_type, "delete"):
+            raise Forbidden(f"The token's scopes do not allow deleting {resource_type}")
+
+    def require_write(self, resource_type: str) -> None:
+        if self.principal is not None and not self.principal.can_write(resource_type):
+            raise Forbidden(f"The token's scopes do not allow writing {resource_type}")
+
+    # -- audit -----------------------------------------------------------------------------
+
+    def _entry(self, patient_id: str, action: str) -> AccessEntry:
+        assert self.principal is not None
+        if self.principal.kind == "user" and patient_id in self._decisions:
+            return self._decisions[patient_id].audit_entry(
+                request_id=self.request_id, timestamp=self.now, action=action
+            )
+        own = (self.principal.care_provider,) if self.principal.care_provider else ()
+        return AccessEntry(
+            timestamp=self.now,
+            request_id=self.request_id,
+            action=action,
+            subject=self.principal.subject,
+            principal_kind=self.principal.kind,
+            care_unit=self.principal.care_unit,
+            care_provider=self.principal.care_provider,
+            role=self.principal.role,
+            patient_id=patient_id,
+            shown_providers=own if self.principal.kind == "system" else (),
+            hidden_providers=(),
+            decision="permit",
+            reason="own care provider's data"
+            if self.principal.kind == "system"
+            else "directory data",
+            emergency=False,
+        )
+
+    def record(self, action: str, patient_ids: Iterable[str | None]) -> None:
+        """Append one audit record per patient whose data this access returned."""
+        if self.principal is None or self.audit is None:
+            return
+        entries = [self._entry(pid, action) for pid in dict.fromkeys(patient_ids) if pid]
+        if not entries:
+            return
+        try:
+            self.audit.append_many(entries)
+        except Exception as error:
+            log.error("audit append failed: %s (request %s)", type(error).__name__, self.request_id)
+            raise StoreUnavailable("The audit log is unavailable; no data was returned") from None
+
+    # -- read paths ------------------------------------------------------------------------
+
+    def _scope_for_row(self, resource_type: str, resource_id: str) -> ReadScope:
+        if self.principal is None or self.principal.kind == "system":
+            return self.scope()
+        if resource_type in DIRECTORY_TYPES:
+            return ReadScope.directory_only()
+        row = self.store.security_of(resource_type, resource_id)
+        if row is None or row.patient_id is None:
+            return ReadScope.directory_only()
+        return self.scope([row.patient_id])
+
+    def read(
+        self, resource_type: str, resource_id: str, work: UnitOfWork | None = None
+    ) -> StoredResource:
+        self.require_read(resource_type)
+        scope = self._scope_for_row(resource_type, resource_id)
+        stored = (
+            work.read(resource_type, resource_id, scope)
+            if work is not None
+            else self.store.read(resource_type, resource_id, scope)
+        )
+        self.record("read", [stored.patient_id])
+        return stored
+
+    def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource:
+        self.require_read(resource_type)
+        scope = self._scope_for_row(resource_type, resource_id)
+        stored = self.store.vread(resource_type, resource_id, version_id, scope)
+        self.record("vread", [stored.patient_id])
+        return stored
+
+    def history(
+        self,
+        resource_type: str | None,
+        resource_id: str | None,
+        *,
+        since: int | None,
+        count: int,
+        offset: int,
+    ) -> HistoryPage:
+        if resource_type is not None:
+            self.require_read(resource_type)
+        if resource_id is not None and resource_type is not None:
+            scope = self._scope_for_row(resource_type, resource_id)
+        elif self.principal is not None and self.principal.kind == "user":
+            scope = ReadScope.directory_only()
+        else:
+            scope = self.scope()
+        page = self.store.history(
+            resource_type, resource_id, since=since, count=count, offset=offset, scope=scope
+        )
+        self.record("history", [e.patient_id for e in page.entries])
+        return page
+
+    def patient_in_context(self, query: SearchQuery) -> str | None:
+        """The single patient a search names with patient= or subject=, if any."""
+        for criterion in query.criteria:
+            if criterion.name in PATIENT_PARAMETERS and criterion.kind == "reference":
+                values = [v for v in criterion.values if isinstance(v, ReferenceValue)]
+                if len(values) == 1 and values[0].target_type in (None, "Patient"):
+                    return values[0].target_id
+        if query.resource_type == "Patient":
+            for criterion in query.criteria:
+                if criterion.kind == "id" and len(criterion.ids) == 1:
+                    return criterion.ids[0]
+        return None
+
+    def search(self, query: SearchQuery, work: UnitOfWork | None = None) -> SearchPage:
+        self.require_search(query.resource_type)
+        for spec in (*query.includes, *query.revincludes):
+            self.require_read(spec.source_type)
+        reader: Any = work if work is not None else self.store
+        if self.principal is None or self.principal.kind == "system":
+            page: SearchPage = reader.search(query, self.scope())
+        elif query.resource_type in DIRECTORY_TYPES:
+            page = reader.search(query, ReadScope.directory_only())
+            if query.revincludes or query.includes:
+                patients = [m.id for m in page.matches if m.resource_type == "Patient"]
+                page = reader.search(query, self.scope(patients))
+        else:
+            patient = self.patient_in_context(query)
+            scope = self.scope([patient]) if patient else ReadScope.directory_only()
+            page = reader.search(query, scope)
+        touched = [r.patient_id for r in (*page.matches, *page.included)]
+        touched += [r.id for r in (*page.matches, *page.included) if r.resource_type == "Patient"]
+        self.record("search", touched)
+        return page
+
+    def needs_patient_notice(self, query: SearchQuery) -> bool:
+        """A user's clinical search without a patient finds nothing: say why."""
+        return (
+            self.principal is not None
+            and self.principal.kind == "user"
+            and query.resource_type not in DIRECTORY_TYPES
+            and self.patient_in_context(query) is None
+        )
+
+    def everything(
+        self, patient_id: str, *, count: int, offset: int, since: int | None
+    ) -> SearchPage:
+        self.require_read("Patient")
+        scope = self.scope([patient_id])
+        page = self.store.everything(
+            patient_id, count=count, offset=offset, since=since, scope=scope
+        )
+        if self.principal is not None and not self.principal.allows("*", "read"):
+            allowed = [m for m in page.matches if self.principal.can_read(m.resource_type)]
+            page = SearchPage(matches=allowed, included=[], total=None, has_next=page.has_next)
+        self.record("everything", [patient_id])
+        return page
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def write_match_scope(self, resource_type: str) -> ReadScope | None:
+        """Conditional writes match only what the writer may change."""
+        if self.principal is None or resource_type in DIRECTORY_TYPES:
+            return None
+        return ReadScope(provider=self.principal.care_provider)
+
+    def check_writable(self, current: StoredResource | None) -> None:
+        """A client changes only its own care provider's data (directory data is shared)."""
+        if self.principal is None or current is None:
+            return
+        if current.resource_type in DIRECTORY_TYPES:
+            return
+        if current.care_provider == self.principal.care_provider:
+            return
+        visible = self._scope_for_row(current.resource_type, current.id).allows(
+            current.resource_type, current.patient_id, current.care_provider, current.care_unit
+        )
+        if visible:
+            raise Forbidden("Only the care provider that owns this data may change it")
+        raise NotFound(f"{current.resource_type}/{current.id} is not known")
