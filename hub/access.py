@@ -107,6 +107,10 @@ class Access:
         self._decisions[patient_id] = decided
         return decided
 
+    def forget(self, patient_id: str) -> None:
+        """Drop a cached decision (after a new emergency grant)."""
+        self._decisions.pop(patient_id, None)
+
     def _directory_for(self, loaded: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Organizations and practitioners the facts refer to, with the care providers their
         care units are part of (followed a few levels up)."""

@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from hub.access import NoGrants
+from hub.audit_log import AuditLog, AuditWriteError, load_or_create_audit_key
+from hub.emergency_access import GrantStore
 from hub.fhir_api.authentication import Authenticator
 from hub.fhir_api.error_handlers import install_error_handlers
 from hub.fhir_api.routes import router as fhir_router
+from hub.ingest.routes import router as ingest_router
 from hub.search_parameters import default_registry
 from hub.settings import Settings
 from hub.store import SqlStore, open_store
@@ -23,8 +25,12 @@ log = logging.getLogger("hub")
 
 def attach_access_services(app: FastAPI, settings: Settings) -> None:
     """The audit log and the emergency-access grants, over the app's store."""
+    engine = app.state.store.engine
+    app.state.grants = GrantStore(engine)
     app.state.audit = None
-    app.state.grants = NoGrants()
+    if settings.auth != "off":
+        key = load_or_create_audit_key(settings.audit_key_path)
+        app.state.audit = AuditLog(engine, key, settings.audit_checkpoint_interval)
 
 
 def create_app(settings: Settings | None = None, store: SqlStore | None = None) -> FastAPI:
@@ -51,6 +57,11 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         try:
             yield
         finally:
+            if app.state.audit is not None:
+                try:
+                    app.state.audit.write_checkpoint_now()
+                except AuditWriteError:
+                    log.error("audit checkpoint at shutdown failed; run `hub audit verify`")
             if own_store:
                 app.state.store.close()
 
@@ -69,6 +80,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         attach_access_services(app, settings)
     install_error_handlers(app)
     app.include_router(fhir_router)
+    app.include_router(ingest_router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
+from hub.audit_cli import app as audit_app
+from hub.ingest.cli import app as ingest_app
 from hub.settings import Settings
+from hub.token_cli import app as token_app
 
 app = typer.Typer(
     name="hub",
@@ -14,6 +19,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(audit_app, name="audit")
+app.add_typer(token_app, name="token")
 
 
 @app.command()
@@ -40,19 +50,39 @@ def demo(
     patients: int = typer.Option(
         12, "--patients", min=1, max=100_000, help="How many synthetic patients to create."
     ),
+    folder: Path = typer.Option(
+        Path("var/demo-exports"), "--folder", help="Where the generated source exports go."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the generator (same seed, same data)."),
 ) -> None:
-    """Load a synthetic Swedish data set: a region, two municipalities, patients with SIPs, care teams, episodes and encounters. Loading twice changes nothing."""  # noqa: E501
-    from hub.demo import load_demo
+    """Generate synthetic source exports (RIVTA XML, municipal CSV, HL7 v2 ADT) for Region
+    Örebro län and two municipalities, load them through the adapters, and print bearer
+    tokens for the demo users. Loading twice changes nothing."""
+    from hub.demo_exports import load_demo_exports, write_demo_exports
     from hub.store import open_store
+    from hub.token_cli import demo_tokens
 
     settings = Settings()
     store = open_store(settings.database_url, base_url=settings.base_url)
     try:
-        counts = load_demo(store, patients, settings.patient_id_secret.encode("utf-8"))
+        write_demo_exports(folder, patients, seed=seed)
+        summaries = load_demo_exports(store, folder, settings.patient_id_secret)
     finally:
         store.close()
-    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    typer.echo(f"Demo data loaded into {_safe_url(settings.database_url)}: {summary}")
+    created = sum(s.created for s in summaries)
+    updated = sum(s.updated for s in summaries)
+    unchanged = sum(s.unchanged for s in summaries)
+    typer.echo(
+        f"Demo data: {len(summaries)} export files from {folder} loaded into "
+        f"{_safe_url(settings.database_url)}: {created} created, {updated} updated, "
+        f"{unchanged} unchanged."
+    )
+    if settings.auth == "off":
+        return
+    audience = settings.token_audience or settings.base_url or "http://127.0.0.1:8000/fhir"
+    typer.echo(f"Bearer tokens for the demo users (8 h; audience {audience}):")
+    for label, token in demo_tokens(settings):
+        typer.echo(f"  {label}:\n    {token}")
 
 
 def _safe_url(url: str) -> str:

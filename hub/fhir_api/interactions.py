@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from hub.access import Access
+from hub.emergency_access import open_emergency_access
 from hub.errors import InvalidRequest, MethodNotAllowed, NotFound, UnknownSearchParameter
 from hub.fhir_api import bundle_builder
 from hub.fhir_api.capability import capability_statement
@@ -365,6 +366,13 @@ def everything(ctx: ApiContext, request: FhirRequest, patient_id: str) -> FhirRe
     )
 
 
+def emergency_access(ctx: ApiContext, request: FhirRequest, patient_id: str) -> FhirResponse:
+    answer = open_emergency_access(
+        ctx.access, patient_id, request.body, ctx.settings.emergency_access_hours
+    )
+    return FhirResponse(200, body=orjson.dumps(answer))
+
+
 def metadata(ctx: ApiContext) -> FhirResponse:
     return FhirResponse(200, body=capability_statement(ctx.base_url, ctx.registry))
 
@@ -416,6 +424,8 @@ def dispatch(ctx: ApiContext, request: FhirRequest, work: UnitOfWork | None = No
             handlers = {"GET": lambda: history(ctx, request, resource_type, check_id(resource_id))}
         elif len(path) == 4 and path[2] == "_history":
             handlers = {"GET": lambda: vread(ctx, resource_type, check_id(resource_id), path[3])}
+        elif len(path) == 3 and path[2] == "$emergency-access" and resource_type == "Patient":
+            handlers = {"POST": lambda: emergency_access(ctx, request, check_id(resource_id))}
         elif len(path) == 3 and path[2] == "$everything" and resource_type == "Patient":
             handlers = {"GET": lambda: everything(ctx, request, check_id(resource_id))}
         elif len(path) == 3 and path[2].startswith("$"):

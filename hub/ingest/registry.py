@@ -106,7 +106,7 @@ def get_adapter(name: str) -> IngestAdapter:
     adapter = ADAPTERS.get(name)
     if adapter is None:
         raise UnknownAdapter(
-            f"No adapter named {name[:64]!r}; known adapters: {', '.join(adapter_names())}",
+            f"No such adapter; known adapters: {', '.join(adapter_names())}",
             expression="adapter",
         )
     return adapter

@@ -2,7 +2,8 @@
 
 Each migration has a number, a name and a function of a Connection. The applied numbers
 are recorded in schema_migrations; a database newer than this code refuses to start.
-Migration 1 creates the version-1 tables of schema.py, migration 2 the access-log tables;
+Migration 1 creates the version-1 tables of schema.py, migration 2 the access-log tables,
+migration 3 the ingest quarantine and the emergency-access grants;
 later schema changes are new migrations with their own DDL, never edits of an applied one.
 """
 
@@ -17,6 +18,7 @@ from hub.fhir_dates import now_us
 from hub.store.schema import (
     VERSION_1_TABLES,
     VERSION_2_TABLES,
+    VERSION_3_TABLES,
     audit_head,
     metadata,
     schema_migrations,
@@ -42,9 +44,14 @@ def _create_audit_tables(conn: Connection) -> None:
     conn.execute(audit_head.insert().values(id=1, sequence=0, hash=GENESIS_HASH))
 
 
+def _create_intake_and_emergency_tables(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(VERSION_3_TABLES))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "resources, versions, search indexes, conditional locks", _create_initial_schema),
     Migration(2, "access log: records, checkpoints, head", _create_audit_tables),
+    Migration(3, "ingest quarantine, emergency-access grants", _create_intake_and_emergency_tables),
 )
 _PG_LOCK_KEY = 7_231_944_118
 

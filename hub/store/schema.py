@@ -197,3 +197,41 @@ audit_head = Table(
 
 VERSION_2_TABLES = (audit_records, audit_checkpoints, audit_head)
 """The tables migration 2 creates."""
+
+ingest_quarantine = Table(
+    "ingest_quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("adapter", String(64), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("source_system", String(255)),
+    Column("received_at", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("http_status", Integer, nullable=False),
+    Column("error_code", String(64), nullable=False),
+    Column("error_location", Text),
+    Column("error_message", Text, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("replayed_at", BigInteger),
+)
+Index("ix_ingest_quarantine_status", ingest_quarantine.c.status, ingest_quarantine.c.id)
+
+emergency_grants = Table(
+    "emergency_grants",
+    metadata,
+    Column("grant_id", String(64), primary_key=True),
+    Column("patient_id", String(ID), nullable=False),
+    Column("employee", String(HSA), nullable=False),
+    Column("care_unit", String(HSA), nullable=False),
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("grant", LargeBinary, nullable=False),
+)
+Index("ix_emergency_grants_patient", emergency_grants.c.patient_id, emergency_grants.c.end_us)
+
+VERSION_3_TABLES = (ingest_quarantine, emergency_grants)
+"""The tables migration 3 creates."""

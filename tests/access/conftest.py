@@ -160,6 +160,7 @@ def hub(store: SqlStore, tmp_path: Path) -> Iterator[Hub]:
         jwks_path=str(tmp_path / "jwks.json"),
         token_issuer=ISSUER,
         token_audience=AUDIENCE,
+        audit_key_path=str(tmp_path / "audit-ed25519.pem"),
     )
     with TestClient(create_app(settings, store=store), base_url="http://testserver") as client:
         yield Hub(client, key, store)

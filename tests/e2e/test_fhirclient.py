@@ -202,7 +202,7 @@ def test_fhirclient_reads_the_capability_statement(server) -> None:  # type: ign
 def test_demo_then_serve_serves_patients_with_personnummer(tmp_path: Path) -> None:
     database = tmp_path / "demo.db"
     loaded = subprocess.run(
-        [str(HUB), "demo", "--patients", "3"],
+        [str(HUB), "demo", "--patients", "3", "--folder", str(tmp_path / "exports")],
         cwd=REPO,
         env=_env(database),
         capture_output=True,
@@ -210,7 +210,8 @@ def test_demo_then_serve_serves_patients_with_personnummer(tmp_path: Path) -> No
         check=False,
     )
     assert loaded.returncode == 0, loaded.stderr.decode("utf-8", "replace")[-2000:]
-    assert b"Demo data loaded" in loaded.stdout
+    assert b"Demo data: " in loaded.stdout
+    assert b" created" in loaded.stdout
     process, base = _serve(database)
     try:
         _wait_until_serving(process, base)

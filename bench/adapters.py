@@ -1,0 +1,163 @@
+"""Resources per second through each adapter: parse, translate, validate, and full ingest.
+
+    python -m bench.adapters [--patients 10000] [--postgres URL | --no-postgres]
+
+Generates the demo exports (hub.demo_exports) for N patients, then per adapter measures,
+in one run over the same files: parse only; parse + translate; fhir.resources (R4B)
+validation of the translated resources alone; and `hub.ingest.ingest_file` (parse,
+translate, hub validation, one transaction per file, Provenance) into a fresh SQLite file
+and a fresh PostgreSQL schema. Rates are translated resources per second; the ratios put
+full ingest against parse-only and against validation-only. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from fhir.resources.R4B import get_fhir_model_class
+
+from adapters.model import TranslationContext
+from hub.demo_exports import ADT_FACILITY, REGION_PROVIDER, write_demo_exports
+from hub.ingest import ingest_file
+from hub.ingest.registry import ADAPTERS
+from hub.store import SqlStore, open_store
+from mappings.loader import CodeTable, MappedCode, TargetCoding, load_table
+
+SECRET = b"bench-secret"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _register_demo_ward() -> bool:
+    """Give the demo ward a sending-facility row in this process if the table lacks one."""
+    if any(row.code == ADT_FACILITY[0] for row in load_table("hl7v2_sending_facility").rows):
+        return False
+    module = importlib.import_module("adapters.hl7v2_adt.translate")
+    row = MappedCode(
+        ADT_FACILITY[0],
+        ADT_FACILITY[1],
+        TargetCoding("urn:oid:1.2.752.129.2.1.4.1", REGION_PROVIDER[0], REGION_PROVIDER[1]),
+        "bench registration of the demo ward",
+    )
+
+    def patched(name: str) -> CodeTable:
+        table = load_table(name)
+        if name == "hl7v2_sending_facility":
+            return dataclasses.replace(table, rows=(*table.rows, row))
+        return table
+
+    module.load_table = patched  # type: ignore[attr-defined]
+    return True
+
+
+def _timed(action: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+@dataclasses.dataclass
+class Row:
+    adapter: str
+    files: int
+    resources: int
+    seconds: dict[str, float]
+
+    def rate(self, key: str) -> float:
+        return self.resources / self.seconds[key] if self.seconds.get(key) else 0.0
+
+
+def _measure(adapter_name: str, files: list[tuple[str, bytes]], stores: dict[str, SqlStore]) -> Row:
+    adapter = ADAPTERS[adapter_name]
+    parsed: list[Any] = []
+    seconds: dict[str, float] = {}
+    seconds["parse"] = _timed(lambda: parsed.extend(adapter.parse(d, n) for n, d in files))
+    resources: list[dict[str, Any]] = []
+
+    def translate() -> None:
+        for name, data in files:
+            records = adapter.parse(data, name)
+            context = TranslationContext(SECRET, adapter.source_system(records) or "bench")
+            resources.extend(item.resource for item in adapter.translate(records, context))
+
+    seconds["parse+translate"] = _timed(translate)
+
+    def validate() -> None:
+        for resource in resources:
+            get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+    seconds["validate"] = _timed(validate)
+    for label, store in stores.items():
+
+        def ingest(store: SqlStore = store) -> None:
+            for name, data in files:
+                ingest_file(store, adapter_name, data, name, secret=SECRET)
+
+        seconds[f"ingest {label}"] = _timed(ingest)
+    return Row(adapter_name, len(files), len(resources), seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    if _register_demo_ward():
+        print(f"note: {ADT_FACILITY[0]} registered in-process as an ADT sender for this run")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        start = time.perf_counter()
+        exports = write_demo_exports(folder / "exports", args.patients, args.seed)
+        print(
+            f"{args.patients} patients: {len(exports)} files in {time.perf_counter() - start:.1f} s"
+        )
+        stores = {"sqlite": open_store(f"sqlite:///{folder / 'bench.db'}")}
+        schema = None
+        if not args.no_postgres:
+            schema = f"bench_{uuid.uuid4().hex[:10]}"
+            with psycopg.connect(args.postgres, autocommit=True) as conn:
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+            stores["postgresql"] = open_store(f"{args.postgres}?options=-csearch_path%3D{schema}")
+        try:
+            rows = []
+            for adapter_name in ADAPTERS:
+                files = [(p.name, p.read_bytes()) for a, p in exports if a == adapter_name]
+                rows.append(_measure(adapter_name, files, stores))
+        finally:
+            for store in stores.values():
+                store.close()
+            if schema is not None:
+                with psycopg.connect(args.postgres, autocommit=True) as conn:
+                    conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    _report(rows, list(stores))
+
+
+def _report(rows: list[Row], databases: list[str]) -> None:
+    keys = ["parse", "parse+translate", "validate", *(f"ingest {db}" for db in databases)]
+    print("\nresources per second (translated resources / wall time)")
+    print(f"{'adapter':20} {'files':>6} {'resources':>9} " + " ".join(f"{k:>17}" for k in keys))
+    for row in rows:
+        rates = " ".join(f"{row.rate(k):17,.0f}" for k in keys)
+        print(f"{row.adapter:20} {row.files:6} {row.resources:9} {rates}")
+    print("\nfull ingest as a share of parse-only and of fhir.resources validation-only")
+    for row in rows:
+        parts = [
+            f"{db}: {row.rate(f'ingest {db}') / row.rate('parse'):.3f}x parse, "
+            f"{row.rate(f'ingest {db}') / row.rate('validate'):.2f}x validate"
+            for db in databases
+        ]
+        print(f"{row.adapter:20} " + "; ".join(parts))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,435 @@
+"""The access log in the database: append, read, checkpoint and verify the audit chain.
+
+``AuditLog`` persists the pure chain of ``consent.audit`` in three tables (migration 2):
+
+- ``audit_records``: one row per access, the canonical record JSON (``AuditRecord.to_dict``)
+  plus indexed copies of sequence, patient, subject, time and emergency flag, so that a
+  patient's extract and the daily follow-up are indexed queries;
+- ``audit_checkpoints``: Ed25519 signatures over (sequence, record hash);
+- ``audit_head``: one row with the newest sequence and hash.
+
+Appending is one write transaction: lock the head (``SELECT ... FOR UPDATE`` on
+PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), chain the entry after the head, insert the
+record, sign a checkpoint when the sequence is a multiple of the interval, move the head.
+Concurrent appenders therefore form one gap-free chain. Any failure raises
+``AuditWriteError``; the caller must then not return the data it was about to disclose.
+
+``verify`` checks the chain and the checkpoints with ``consent.audit.verify`` and, on top,
+that the indexed columns agree with the record JSON and that the head still points at the
+newest record, so deleting the newest records is visible without a later checkpoint as long
+as the head row was left alone.
+
+Messages of the exceptions raised here never carry patient data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import Connection, Engine, func, select
+
+from consent.audit import (
+    GENESIS_HASH,
+    AccessEntry,
+    AuditRecord,
+    Checkpoint,
+    Problem,
+    VerificationReport,
+    next_record,
+    record_hash,
+    sign_checkpoint,
+    verify,
+)
+from hub.store.schema import audit_checkpoints, audit_head, audit_records
+
+__all__ = [
+    "DEFAULT_CHECKPOINT_INTERVAL",
+    "AuditLog",
+    "AuditWriteError",
+    "load_audit_public_key",
+    "load_or_create_audit_key",
+]
+
+DEFAULT_CHECKPOINT_INTERVAL = 100
+
+_log = logging.getLogger(__name__)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HEAD_ID = 1
+
+
+class AuditWriteError(RuntimeError):
+    """An access could not be logged; the data of that access must not be returned."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    sequence: int
+    hash: str
+
+
+def _to_us(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("Audit times must carry a time zone")
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _record_json(record: AuditRecord) -> str:
+    return orjson.dumps(record.to_dict(), option=orjson.OPT_SORT_KEYS).decode("utf-8")
+
+
+def _chain_after(head: _Head, entry: AccessEntry) -> AuditRecord:
+    """``next_record`` continuing after the head row (sequence 0 is the empty log)."""
+    first = next_record(None, entry)
+    if head.sequence == 0:
+        return first
+    unhashed = replace(first, sequence=head.sequence + 1, prev_hash=head.hash, hash="")
+    return replace(unhashed, hash=record_hash(unhashed))
+
+
+class AuditLog:
+    """The hash-chained access log over one SQLAlchemy engine (SQLite or PostgreSQL)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        signing_key: Ed25519PrivateKey | None,
+        checkpoint_interval: int = DEFAULT_CHECKPOINT_INTERVAL,
+    ) -> None:
+        """``signing_key`` ``None`` opens the log read-only: appends then fail."""
+        if checkpoint_interval < 1:
+            raise ValueError("The checkpoint interval must be positive")
+        self._engine = engine
+        self._key = signing_key
+        self.checkpoint_interval = checkpoint_interval
+
+    @property
+    def public_key(self) -> Ed25519PublicKey | None:
+        """The key that verifies this log's checkpoints (``None`` when read-only)."""
+        return None if self._key is None else self._key.public_key()
+
+    def _signing_key(self) -> Ed25519PrivateKey:
+        if self._key is None:
+            raise AuditWriteError("The audit log was opened read-only")
+        return self._key
+
+    # --- writing ---------------------------------------------------------------------
+
+    def append(self, entry: AccessEntry) -> AuditRecord:
+        """Chain and store one access; raises ``AuditWriteError`` if it is not stored."""
+        return self.append_many([entry])[0]
+
+    def append_many(self, entries: Iterable[AccessEntry]) -> list[AuditRecord]:
+        """Chain and store several accesses (one request, several patients) atomically."""
+        pending = list(entries)
+        if not pending:
+            return []
+        key = self._signing_key()
+        try:
+            with self._write() as conn, conn.begin():
+                head = self._lock_head(conn)
+                records: list[AuditRecord] = []
+                for entry in pending:
+                    record = _chain_after(head, entry)
+                    self._insert_record(conn, record)
+                    if record.sequence % self.checkpoint_interval == 0:
+                        self._insert_checkpoint(conn, sign_checkpoint(record, key))
+                    head = _Head(record.sequence, record.hash)
+                    records.append(record)
+                self._move_head(conn, head)
+        except AuditWriteError:
+            raise
+        except Exception as exc:
+            _log.error("audit append failed: %s", type(exc).__name__)
+            raise AuditWriteError(
+                f"The access could not be logged ({type(exc).__name__})"
+            ) from None
+        return records
+
+    def write_checkpoint_now(self) -> Checkpoint | None:
+        """Sign the newest record now (e.g. at shutdown); ``None`` when already signed or empty.
+
+        Refuses (``AuditWriteError``) when the newest record no longer matches the head:
+        a log that may have been tampered with is not signed.
+        """
+        key = self._signing_key()
+        try:
+            with self._write() as conn, conn.begin():
+                head = self._lock_head(conn)
+                if head.sequence == 0:
+                    return None
+                signed = conn.execute(
+                    select(audit_checkpoints.c.sequence).where(
+                        audit_checkpoints.c.sequence == head.sequence
+                    )
+                ).first()
+                if signed is not None:
+                    return None
+                row = conn.execute(
+                    select(audit_records.c.record).where(audit_records.c.sequence == head.sequence)
+                ).first()
+                record = None if row is None else _parse(row.record)
+                if record is None or record.hash != head.hash or record_hash(record) != head.hash:
+                    raise AuditWriteError("The newest record does not match the log head")
+                checkpoint = sign_checkpoint(record, key)
+                self._insert_checkpoint(conn, checkpoint)
+                return checkpoint
+        except AuditWriteError:
+            raise
+        except Exception as exc:
+            _log.error("audit checkpoint failed: %s", type(exc).__name__)
+            raise AuditWriteError(
+                f"The checkpoint could not be written ({type(exc).__name__})"
+            ) from None
+
+    def _write(self) -> Connection:
+        raw = self._engine.connect()
+        if self._engine.dialect.name == "sqlite":
+            return raw.execution_options(sqlite_begin="IMMEDIATE")
+        return raw
+
+    @staticmethod
+    def _lock_head(conn: Connection) -> _Head:
+        row = conn.execute(
+            select(audit_head.c.sequence, audit_head.c.hash)
+            .where(audit_head.c.id == _HEAD_ID)
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise AuditWriteError("The audit head row is missing")
+        return _Head(int(row.sequence), str(row.hash))
+
+    @staticmethod
+    def _move_head(conn: Connection, head: _Head) -> None:
+        conn.execute(
+            audit_head.update()
+            .where(audit_head.c.id == _HEAD_ID)
+            .values(sequence=head.sequence, hash=head.hash)
+        )
+
+    @staticmethod
+    def _insert_record(conn: Connection, record: AuditRecord) -> None:
+        conn.execute(
+            audit_records.insert().values(
+                sequence=record.sequence,
+                timestamp_us=_to_us(record.timestamp),
+                patient_id=record.patient_id,
+                subject=record.subject,
+                emergency=record.emergency,
+                record=_record_json(record),
+            )
+        )
+
+    @staticmethod
+    def _insert_checkpoint(conn: Connection, checkpoint: Checkpoint) -> None:
+        conn.execute(
+            audit_checkpoints.insert().values(
+                sequence=checkpoint.sequence,
+                record_hash=checkpoint.record_hash,
+                key_id=checkpoint.key_id,
+                signature=checkpoint.signature,
+                created_at=_to_us(datetime.now(UTC)),
+            )
+        )
+
+    # --- reading ---------------------------------------------------------------------
+
+    def records(
+        self,
+        patient_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditRecord]:
+        """Records in sequence order, optionally of one patient and in [since, until).
+
+        With ``patient_id`` only records whose signed content names that patient are
+        returned, whatever the indexed column says: an extract never shows another
+        patient's accesses.
+        """
+        query = select(audit_records.c.record).order_by(audit_records.c.sequence)
+        if patient_id is not None:
+            query = query.where(audit_records.c.patient_id == patient_id)
+        if since is not None:
+            query = query.where(audit_records.c.timestamp_us >= _to_us(since))
+        if until is not None:
+            query = query.where(audit_records.c.timestamp_us < _to_us(until))
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        found: list[AuditRecord] = []
+        for row in rows:
+            record = _parse(row.record)
+            if record is None:
+                continue
+            if patient_id is not None and record.patient_id != patient_id:
+                continue
+            found.append(record)
+        return found
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """All checkpoints in sequence order."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(audit_checkpoints).order_by(audit_checkpoints.c.sequence)
+            ).all()
+        return [Checkpoint.from_dict(dict(row._mapping)) for row in rows]
+
+    def count(self) -> int:
+        """How many records the log holds."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(audit_records)).scalar_one())
+
+    # --- verification ----------------------------------------------------------------
+
+    def verify(
+        self, public_key: Ed25519PublicKey | None = None, interval: int | None = None
+    ) -> VerificationReport:
+        """Check the whole log; ``interval`` also demands a checkpoint at every multiple.
+
+        Reads every record in sequence order inside one read transaction and runs
+        ``consent.audit.verify``. Adds: records whose JSON cannot be read, indexed columns
+        that disagree with the signed content, and a head that points past the newest
+        record (the newest records were deleted) or at a different hash.
+        """
+        key = public_key if public_key is not None else self.public_key
+        if key is None:
+            raise ValueError("A read-only audit log needs the public key to verify")
+        with self._engine.connect() as raw:
+            conn = raw
+            if self._engine.dialect.name == "postgresql":
+                # One snapshot for records, checkpoints and head while appends go on.
+                conn = raw.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                rows = conn.execute(select(audit_records).order_by(audit_records.c.sequence)).all()
+                checkpoint_rows = conn.execute(
+                    select(audit_checkpoints).order_by(audit_checkpoints.c.sequence)
+                ).all()
+                head_row = conn.execute(
+                    select(audit_head.c.sequence, audit_head.c.hash).where(
+                        audit_head.c.id == _HEAD_ID
+                    )
+                ).first()
+        extra: list[Problem] = []
+        records: list[AuditRecord] = []
+        for row in rows:
+            record = _parse(row.record)
+            if record is None:
+                extra.append(Problem("edited", int(row.sequence), "record cannot be read"))
+                continue
+            extra.extend(_column_problems(dict(row._mapping), record))
+            records.append(record)
+        checkpoints = [Checkpoint.from_dict(dict(row._mapping)) for row in checkpoint_rows]
+        report = verify(records, checkpoints, key, interval)
+        head = None if head_row is None else _Head(int(head_row.sequence), str(head_row.hash))
+        extra.extend(_head_problems(head, records))
+        if not extra:
+            return report
+        merged = list(dict.fromkeys([*extra, *report.problems]))
+        merged.sort(key=lambda problem: problem.sequence)
+        return replace(report, records_checked=len(rows), problems=tuple(merged))
+
+
+def _parse(text: Any) -> AuditRecord | None:
+    try:
+        data = orjson.loads(text)
+        if not isinstance(data, dict):
+            return None
+        return AuditRecord.from_dict(data)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _column_problems(row: Mapping[str, Any], record: AuditRecord) -> list[Problem]:
+    sequence = int(row["sequence"])
+    if sequence != record.sequence:
+        return [Problem("reordered", min(sequence, record.sequence), "sequence column moved")]
+    same = (
+        row["patient_id"] == record.patient_id
+        and row["subject"] == record.subject
+        and bool(row["emergency"]) == record.emergency
+        and int(row["timestamp_us"]) == _to_us(record.timestamp)
+    )
+    if same:
+        return []
+    return [Problem("edited", sequence, "indexed columns do not match the record")]
+
+
+def _head_problems(head: _Head | None, records: Sequence[AuditRecord]) -> list[Problem]:
+    last = max(records, key=lambda record: record.sequence, default=None)
+    last_sequence = 0 if last is None else last.sequence
+    if head is None:
+        return [Problem("deleted", last_sequence, "log head missing")]
+    if head.sequence > last_sequence:
+        detail = f"records {last_sequence + 1}..{head.sequence} missing (newest records)"
+        return [Problem("deleted", last_sequence + 1, detail)]
+    if head.sequence < last_sequence:
+        detail = f"records {head.sequence + 1}..{last_sequence} are not on the log head"
+        return [Problem("edited", head.sequence + 1, detail)]
+    expected = GENESIS_HASH if last is None else last.hash
+    if head.hash != expected:
+        return [Problem("rewritten", last_sequence, "newest record does not match the head")]
+    return []
+
+
+# --- keys ------------------------------------------------------------------------------
+
+
+def _write_private_pem(path: Path, key: Ed25519PrivateKey) -> None:
+    """Write the PEM (mode 0600) to a temporary file and link it into place.
+
+    The link fails if ``path`` exists, so two processes starting together never
+    overwrite each other's key and never read a half-written file.
+    """
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o600)
+        with contextlib.suppress(FileExistsError):  # another process won; use its key
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def load_or_create_audit_key(path: str | Path) -> Ed25519PrivateKey:
+    """Load the Ed25519 private key PEM at ``path``; create it (mode 0600) if absent."""
+    key_path = Path(path)
+    if not key_path.exists():
+        _write_private_pem(key_path, Ed25519PrivateKey.generate())
+    loaded = serialization.load_pem_private_key(key_path.read_bytes(), None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise ValueError("The audit key file does not hold an Ed25519 private key")
+    return loaded
+
+
+def load_audit_public_key(path: str | Path) -> Ed25519PublicKey:
+    """The verification key from a PEM holding the Ed25519 private or public key."""
+    data = Path(path).read_bytes()
+    if b"PRIVATE KEY" in data:
+        private = serialization.load_pem_private_key(data, None)
+        if not isinstance(private, Ed25519PrivateKey):
+            raise ValueError("The audit key file does not hold an Ed25519 key")
+        return private.public_key()
+    public = serialization.load_pem_public_key(data)
+    if not isinstance(public, Ed25519PublicKey):
+        raise ValueError("The audit key file does not hold an Ed25519 key")
+    return public

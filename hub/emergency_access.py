@@ -1,0 +1,104 @@
+"""Emergency access (nödöppning): grants kept in the database, and the $emergency-access operation.
+
+POST /fhir/Patient/{id}/$emergency-access with a user token and a Parameters resource
+holding `reason` opens, for that employee at that care unit only and for
+HUB_EMERGENCY_ACCESS_HOURS, the other providers' unblocked data without consent. Blocked
+data stays hidden; the answer names only which providers hold blocked data. Every grant
+and every access under it is in the audit log, flagged for follow-up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, select
+
+from consent.emergency import (
+    EmergencyRequestError,
+    grant_emergency_access,
+    grant_from_dict,
+    grant_to_dict,
+    reason_from_parameters,
+)
+from consent.facts import EmergencyGrant
+from hub.access import Access
+from hub.errors import Forbidden, InvalidRequest, StoreUnavailable
+from hub.fhir_dates import now_us
+from hub.store.schema import emergency_grants
+
+
+def _us(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+class GrantStore:
+    """Emergency grants in the hub's database (table emergency_grants)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def save(self, grant: EmergencyGrant, patient_id: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                emergency_grants.insert().values(
+                    grant_id=grant.grant_id,
+                    patient_id=patient_id,
+                    employee=grant.employee,
+                    care_unit=grant.care_unit,
+                    start_us=_us(grant.start),
+                    end_us=_us(grant.end),
+                    created_us=now_us(),
+                    grant=orjson.dumps(grant_to_dict(grant)),
+                )
+            )
+
+    def active_grants(self, patient_id: str, now: datetime) -> list[EmergencyGrant]:
+        moment = _us(now)
+        stmt = select(emergency_grants.c.grant).where(
+            emergency_grants.c.patient_id == patient_id,
+            emergency_grants.c.start_us <= moment,
+            emergency_grants.c.end_us > moment,
+        )
+        with self._engine.connect() as conn:
+            return [grant_from_dict(orjson.loads(row.grant)) for row in conn.execute(stmt)]
+
+
+def open_emergency_access(
+    access: Access, patient_id: str, body: dict[str, Any] | None, hours: float
+) -> dict[str, Any]:
+    """Grant, log and answer; the patient must be one the reader can look up."""
+    grants = access.grants
+    if not isinstance(grants, GrantStore):
+        raise StoreUnavailable("Emergency access is not available on this server")
+    principal = access.principal
+    if principal is None or principal.kind != "user":
+        raise Forbidden("Emergency access is for a user (an employee at a care unit)")
+    try:
+        reason = reason_from_parameters(body)
+    except EmergencyRequestError:
+        raise InvalidRequest(
+            "Send a Parameters resource with one valueString parameter 'reason'",
+            expression="Parameters.parameter",
+        ) from None
+    access.store.read("Patient", patient_id)
+    grant = grant_emergency_access(
+        principal, patient_id, reason, access.now, timedelta(hours=hours)
+    )
+    grants.save(grant, patient_id)
+    access.forget(patient_id)
+    decision = access.decision(patient_id)
+    access.record("emergency-access", [patient_id])
+    parameters: list[dict[str, Any]] = [
+        {"name": "grant", "valueString": grant.grant_id},
+        {"name": "end", "valueDateTime": grant.end.isoformat()},
+    ]
+    parameters += [
+        {
+            "name": "blockedProvider",
+            "valueIdentifier": {"system": "urn:oid:1.2.752.129.2.1.4.1", "value": provider},
+        }
+        for provider in decision.notice.blocked_providers
+    ]
+    return {"resourceType": "Parameters", "parameter": parameters}

@@ -1,0 +1,236 @@
+"""The quarantine: raw bytes of every rejected file, kept in the database for replay.
+
+The table ingest_quarantine is created by migration 3 (hub/store/migrations.py). The
+database is the place because several hub processes share it, so nothing is lost when one
+process's disk is not shared. Entries hold the error's code, location and message (adapter
+messages never carry patient data) and the raw bytes; `status` is `quarantined` until a
+replay succeeds, then `replayed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import OperationalError
+
+from hub.errors import NotFound, StoreUnavailable
+from hub.store.schema import ingest_quarantine
+
+__all__ = [
+    "QuarantineEntry",
+    "QuarantineError",
+    "QuarantineStatus",
+    "QuarantineStore",
+    "quarantine_table",
+]
+
+QuarantineStatus = Literal["quarantined", "replayed"]
+
+quarantine_table = ingest_quarantine
+
+
+def _now_us() -> int:
+    return int(datetime.now(UTC).timestamp() * 1_000_000)
+
+
+def _instant(micros: int | None) -> str | None:
+    if micros is None:
+        return None
+    return datetime.fromtimestamp(micros / 1_000_000, UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    """One quarantined file: metadata, the error, and (when asked for) the raw bytes."""
+
+    id: int
+    adapter: str
+    filename: str
+    source_system: str | None
+    received_at: str
+    sha256: str
+    size: int
+    http_status: int
+    error_code: str
+    error_location: str | None
+    error_message: str
+    status: QuarantineStatus
+    attempts: int
+    replayed_at: str | None
+    raw: bytes | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready metadata and error (never the raw bytes)."""
+        return {
+            "id": self.id,
+            "adapter": self.adapter,
+            "filename": self.filename,
+            "source_system": self.source_system,
+            "received_at": self.received_at,
+            "sha256": self.sha256,
+            "size": self.size,
+            "http_status": self.http_status,
+            "error": {
+                "code": self.error_code,
+                "location": self.error_location,
+                "message": self.error_message,
+            },
+            "status": self.status,
+            "attempts": self.attempts,
+            "replayed_at": self.replayed_at,
+        }
+
+
+@dataclass(frozen=True)
+class QuarantineError:
+    """What went wrong with a file, as the quarantine records it."""
+
+    http_status: int
+    code: str
+    location: str | None
+    message: str
+
+
+class QuarantineStore:
+    """Reads and writes the quarantine table on one engine (the store's)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(
+        self,
+        *,
+        adapter: str,
+        filename: str,
+        source_system: str | None,
+        sha256: str,
+        raw: bytes,
+        error: QuarantineError,
+    ) -> int:
+        """Keep a rejected file; returns the entry id."""
+        values = {
+            "adapter": adapter,
+            "filename": filename[:255],
+            "source_system": source_system[:255] if source_system else None,
+            "received_at": _now_us(),
+            "sha256": sha256,
+            "size": len(raw),
+            "http_status": error.http_status,
+            "error_code": error.code[:64],
+            "error_location": error.location,
+            "error_message": error.message,
+            "raw": raw,
+            "status": "quarantined",
+            "attempts": 1,
+            "replayed_at": None,
+        }
+        with self._begin() as conn:
+            result = conn.execute(insert(quarantine_table).values(**values))
+            key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def entries(
+        self, *, status: QuarantineStatus | None = None, limit: int = 100
+    ) -> list[QuarantineEntry]:
+        """Newest first, metadata only."""
+        columns = [c for c in quarantine_table.c if c.name != "raw"]
+        stmt = select(*columns).order_by(quarantine_table.c.id.desc()).limit(limit)
+        if status is not None:
+            stmt = stmt.where(quarantine_table.c.status == status)
+        with self._connect() as conn:
+            return [self._entry(row._mapping, raw=None) for row in conn.execute(stmt)]
+
+    def count(self, *, status: QuarantineStatus | None = None) -> int:
+        stmt = select(func.count()).select_from(quarantine_table)
+        if status is not None:
+            stmt = stmt.where(quarantine_table.c.status == status)
+        with self._connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def get(self, entry_id: int, *, with_raw: bool = False) -> QuarantineEntry:
+        """One entry; NotFound when there is none with this id."""
+        stmt = select(quarantine_table).where(quarantine_table.c.id == entry_id)
+        with self._connect() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            raise NotFound(f"No quarantine entry {entry_id}")
+        mapping = row._mapping
+        return self._entry(mapping, raw=bytes(mapping["raw"]) if with_raw else None)
+
+    def mark_replayed(self, entry_id: int) -> None:
+        """A replay stored the file: the entry stays (with its bytes) as `replayed`."""
+        self._update(
+            entry_id,
+            status="replayed",
+            replayed_at=_now_us(),
+            attempts=quarantine_table.c.attempts + 1,
+        )
+
+    def record_failed_replay(self, entry_id: int, error: QuarantineError) -> None:
+        """A replay was rejected again: keep the newest error, count the attempt."""
+        self._update(
+            entry_id,
+            http_status=error.http_status,
+            error_code=error.code[:64],
+            error_location=error.location,
+            error_message=error.message,
+            attempts=quarantine_table.c.attempts + 1,
+        )
+
+    def _update(self, entry_id: int, **values: object) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                update(quarantine_table).where(quarantine_table.c.id == entry_id).values(**values)
+            )
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except OperationalError:
+            raise StoreUnavailable("The database is unavailable or busy; retry") from None
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as raw:
+                conn = raw.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except OperationalError:
+            raise StoreUnavailable("The database is unavailable or busy; retry") from None
+
+    @staticmethod
+    def _entry(row: RowMapping, raw: bytes | None) -> QuarantineEntry:
+        return QuarantineEntry(
+            id=int(row["id"]),
+            adapter=row["adapter"],
+            filename=row["filename"],
+            source_system=row["source_system"],
+            received_at=_instant(row["received_at"]) or "",
+            sha256=row["sha256"],
+            size=int(row["size"]),
+            http_status=int(row["http_status"]),
+            error_code=row["error_code"],
+            error_location=row["error_location"],
+            error_message=row["error_message"],
+            status=row["status"],
+            attempts=int(row["attempts"]),
+            replayed_at=_instant(row["replayed_at"]),
+            raw=raw,
+        )

@@ -1,0 +1,99 @@
+"""POST /ingest/{adapter}: load one raw export over HTTP.
+
+The body is the file as it is (any content type: XML, a zip, an HL7 message), at most
+HUB_MAX_BODY_BYTES (413 otherwise). The file name comes from the `filename` query
+parameter, else from Content-Disposition, else `upload`. `source_system` is needed only
+when the export names no sending system itself. Answers:
+
+- 200 `{"file", "adapter", "source_system", "sha256", "resources", "created", "updated",
+  "unchanged", "rejected", "provenance"}` when stored;
+- 400 / 413 / 422 OperationOutcome naming the file and the line or element path when
+  rejected (nothing stored, the bytes quarantined; the second issue names the entry);
+- 404 OperationOutcome for an unknown adapter;
+- 401 without a valid bearer token when the app authenticates (HUB_AUTH=on).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from urllib.parse import unquote
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from hub.errors import PayloadTooLarge
+from hub.ingest.intake import ingest_file, safe_filename
+from hub.ingest.registry import get_adapter
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/ingest", tags=["Ingest"])
+
+_DISPOSITION_STAR = re.compile(r"filename\*\s*=\s*[^']*'[^']*'([^;]+)", re.IGNORECASE)
+_DISPOSITION = re.compile(r'filename\s*=\s*"?([^";]+)"?', re.IGNORECASE)
+
+
+def _disposition_filename(header: str | None) -> str | None:
+    if not header:
+        return None
+    star = _DISPOSITION_STAR.search(header)
+    if star:
+        return unquote(star.group(1).strip())
+    plain = _DISPOSITION.search(header)
+    return plain.group(1).strip() if plain else None
+
+
+async def _raw_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _authenticate(request: Request) -> None:
+    """401 without a valid bearer token when the app authenticates (HUB_AUTH=on)."""
+    authenticator = getattr(request.app.state, "authenticator", None)
+    if authenticator is None:
+        return
+    base_url = request.app.state.settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
+    authenticator.principal(request, str(base_url).rstrip("/"))
+
+
+@router.post(
+    "/{adapter}",
+    summary="Load one source export through an adapter",
+    response_description="Summary of the stored file",
+)
+async def ingest(
+    adapter: str,
+    request: Request,
+    filename: Annotated[str | None, Query(max_length=255)] = None,
+    source_system: Annotated[str | None, Query(max_length=255)] = None,
+) -> Response:
+    _authenticate(request)
+    get_adapter(adapter)
+    settings = request.app.state.settings
+    data = await _raw_body(request, settings.max_body_bytes)
+    name = safe_filename(
+        filename or _disposition_filename(request.headers.get("content-disposition"))
+    )
+    summary = await run_in_threadpool(
+        ingest_file,
+        request.app.state.store,
+        adapter,
+        data,
+        name,
+        source_system=source_system,
+        secret=settings.patient_id_secret,
+    )
+    return Response(content=orjson.dumps(summary.as_dict()), media_type="application/json")
