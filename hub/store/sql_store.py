@@ -241,7 +241,12 @@ class UnitOfWork:
         ctx: WriteContext,
         previous: StoredResource | None,
         method: str,
-    ) -> StoredResource:
+        *,
+        claim: bool = False,
+    ) -> StoredResource | None:
+        """Write one version. A first version is queued as an INSERT; with `claim` it is
+        inserted at once with ON CONFLICT DO NOTHING and None means another transaction
+        created the resource first."""
         now = now_us()
         resource_type = resource["resourceType"]
         meta = {
@@ -255,37 +260,22 @@ class UnitOfWork:
             (k, v) for k, v in resource.items() if k not in ("resourceType", "id", "meta")
         )
         content = orjson.dumps(document)
-        patient = patient_of(document, self._base_url)
         security = {
-            "patient_id": patient,
+            "patient_id": patient_of(document, self._base_url),
             "care_provider": ctx.care_provider,
             "care_unit": ctx.care_unit,
         }
         if previous is not None and ctx.care_provider is None and ctx.care_unit is None:
-            prior = self._execute(
-                select(_r.care_provider, _r.care_unit).where(
-                    _r.res_type == resource_type, _r.res_id == resource_id
-                )
-            ).first()
-            if prior is not None:
-                security["care_provider"] = prior.care_provider
-                security["care_unit"] = prior.care_unit
-        self._queue(
-            resource_versions,
-            {
-                "res_type": resource_type,
-                "res_id": resource_id,
-                "version_id": version_id,
-                "last_updated": now,
-                "deleted": False,
-                "method": method,
-                "content": content,
-                **security,
-            },
-        )
+            security["care_provider"] = previous.care_provider
+            security["care_unit"] = previous.care_unit
         row = {"version_id": version_id, "last_updated": now, "deleted": False, **security}
-        if previous is None:
-            self._queue(resources, {"res_type": resource_type, "res_id": resource_id, **row})
+        key = {"res_type": resource_type, "res_id": resource_id}
+        if previous is None and claim:
+            claimed = self._execute(self._store.insert_ignore(resources, {**key, **row})).first()
+            if claimed is None:
+                return None
+        elif previous is None:
+            self._queue(resources, {**key, **row})
         else:
             result = self._execute(
                 update(resources)
@@ -298,9 +288,25 @@ class UnitOfWork:
             )
             if result.rowcount != 1:
                 raise Conflict(f"{resource_type}/{resource_id} was changed concurrently; retry")
-            self._delete_index_rows(resource_type, resource_id)
+            if not previous.deleted:
+                self._delete_index_rows(resource_type, resource_id)
+        self._queue(
+            resource_versions,
+            {**key, **row, "method": method, "content": content},
+        )
         self._index(document, resource_id)
-        return StoredResource(resource_type, resource_id, version_id, now, False, content, method)
+        return StoredResource(
+            resource_type,
+            resource_id,
+            version_id,
+            now,
+            False,
+            content,
+            method,
+            patient_id=security["patient_id"],
+            care_provider=security["care_provider"],
+            care_unit=security["care_unit"],
+        )
 
     def _index(self, document: dict[str, Any], resource_id: str) -> None:
         rows = index_resource(document, self._store.registry, self._base_url)
@@ -374,25 +380,16 @@ class UnitOfWork:
         if previous is None:
             if if_match is not None:
                 raise PreconditionFailed(f"{resource_type}/{resource_id} has no version {if_match}")
-            inserted = self._execute(
-                self._store.insert_ignore(
-                    resources,
-                    {
-                        "res_type": resource_type,
-                        "res_id": resource_id,
-                        "version_id": 0,
-                        "last_updated": 0,
-                        "deleted": True,
-                    },
-                )
+            created = self._write_version(
+                resource, resource_id, 1, ctx, None, "PUT", claim=self._store.concurrent_writers
             )
-            if inserted.first() is not None:
-                placeholder = StoredResource(resource_type, resource_id, 0, 0, True, None)
-                stored = self._write_version(resource, resource_id, 1, ctx, placeholder, "PUT")
-                return WriteOutcome("created", stored)
+            if created is not None:
+                return WriteOutcome("created", created)
             previous = self.current(resource_type, resource_id, for_update=True)
             if previous is None:
                 raise Conflict(f"{resource_type}/{resource_id} was created concurrently; retry")
+            if authorize is not None:
+                authorize(previous)
         if if_match is not None and if_match != previous.version_id:
             raise PreconditionFailed(
                 f"If-Match version {if_match} is not the current version of "
@@ -539,6 +536,12 @@ class SqlStore:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def concurrent_writers(self) -> bool:
+        """Whether two write transactions can run at once (PostgreSQL); SQLite's
+        BEGIN IMMEDIATE admits one writer at a time."""
+        return self.dialect != "sqlite"
 
     # -- dialect pieces ----------------------------------------------------------------------
 
