@@ -23,6 +23,7 @@ from consent.emergency import (
     reason_from_parameters,
 )
 from consent.facts import EmergencyGrant
+from consent.rules import Reason
 from hub.access import Access
 from hub.errors import Forbidden, InvalidRequest, StoreUnavailable
 from hub.fhir_dates import now_us
@@ -94,6 +95,17 @@ def open_emergency_access(
         {"name": "grant", "valueString": grant.grant_id},
         {"name": "end", "valueDateTime": grant.end.isoformat()},
     ]
+    if any(verdict.reason == Reason.NO_RELATIONSHIP for verdict in decision.hidden):
+        parameters.append(
+            {
+                "name": "warning",
+                "valueString": (
+                    "No care relationship with this patient is registered at your care unit, so "
+                    "the grant opens nothing yet: register the contact (for example an Encounter "
+                    "of your unit) and read again"
+                ),
+            }
+        )
     parameters += [
         {
             "name": "blockedProvider",

@@ -29,7 +29,7 @@ from adapters.errors import (
 from adapters.identity import HSA_SYSTEM
 from adapters.ids import HUB_NAMING_BASE, resource_id, source_uri
 from adapters.model import TranslatedResource, TranslationContext
-from hub.errors import HubError, Issue
+from hub.errors import Forbidden, HubError, Issue
 from hub.fhir_dates import instant_from_us, now_us
 from hub.ingest.directory import DIRECTORY_TYPES, merge_directory
 from hub.ingest.quarantine import QuarantineError, QuarantineStore
@@ -136,8 +136,13 @@ def ingest_file(
     *,
     source_system: str | None = None,
     secret: bytes | str,
+    owner: str | None = None,
 ) -> IngestSummary:
     """Load one file through an adapter; on rejection quarantine it and raise IngestRejected.
+
+    `owner` (the uploading client's care provider HSA-id, None for the CLI) must be the
+    source care provider of every clinical record in the file: a client loads only its
+    own care provider's data (directory data is shared).
 
     `source_system` is used when the export names no sending system itself (an empty or
     multi-system RIVTA response); the export's own (sourceSystemHSAId, the manifest's
@@ -146,7 +151,7 @@ def ingest_file(
     adapter = get_adapter(adapter_name)
     name = safe_filename(filename)
     try:
-        return load_file(store, adapter, data, name, source_system, _secret_bytes(secret))
+        return load_file(store, adapter, data, name, source_system, _secret_bytes(secret), owner)
     except Exception as exc:  # every failure rejects the file: keep its bytes
         error, issue_code = _describe(exc)
         entry = QuarantineStore(store.engine).add(
@@ -204,6 +209,7 @@ def load_file(
     filename: str,
     source_system: str | None,
     secret: bytes,
+    owner: str | None = None,
 ) -> IngestSummary:
     """Parse, translate, validate and store; raises the first error (nothing stored then)."""
     records = adapter.parse(data, filename)
@@ -216,6 +222,15 @@ def load_file(
     translated = adapter.translate(records, TranslationContext(secret, system))
     for item in translated:
         _validate(item.resource)
+        if (
+            owner is not None
+            and item.resource["resourceType"] not in DIRECTORY_TYPES
+            and item.source_care_provider not in (None, owner)
+        ):
+            raise Forbidden(
+                "The file holds another care provider's records; a client loads "
+                "only its own care provider's data"
+            )
     digest = hashlib.sha256(data).hexdigest()
     counts: Counter[str] = Counter()
     with store.unit_of_work() as work:

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from hub.errors import PayloadTooLarge
+from hub.errors import Forbidden, PayloadTooLarge
 from hub.ingest.intake import ingest_file, safe_filename
 from hub.ingest.registry import get_adapter
 
@@ -60,13 +60,19 @@ async def _raw_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _authenticate(request: Request) -> None:
-    """401 without a valid bearer token when the app authenticates (HUB_AUTH=on)."""
+def _authenticate(request: Request) -> str | None:
+    """The uploading client's care provider; 401 without a valid bearer token and 403 for a
+    token that is not a system client allowed to write (HUB_AUTH=on). None when auth is off."""
     authenticator = getattr(request.app.state, "authenticator", None)
     if authenticator is None:
-        return
+        return None
     base_url = request.app.state.settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
-    authenticator.principal(request, str(base_url).rstrip("/"))
+    principal = authenticator.principal(request, str(base_url).rstrip("/"))
+    if principal is None:
+        return None
+    if principal.kind != "system" or not principal.can_write("CarePlan"):
+        raise Forbidden("Loading exports needs a system client token with write scopes")
+    return str(principal.care_provider)
 
 
 @router.post(
@@ -80,7 +86,7 @@ async def ingest(
     filename: Annotated[str | None, Query(max_length=255)] = None,
     source_system: Annotated[str | None, Query(max_length=255)] = None,
 ) -> Response:
-    _authenticate(request)
+    owner = _authenticate(request)
     get_adapter(adapter)
     settings = request.app.state.settings
     data = await _raw_body(request, settings.max_body_bytes)
@@ -95,5 +101,6 @@ async def ingest(
         name,
         source_system=source_system,
         secret=settings.patient_id_secret,
+        owner=owner,
     )
     return Response(content=orjson.dumps(summary.as_dict()), media_type="application/json")

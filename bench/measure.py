@@ -1,0 +1,130 @@
+"""Bounded request loops over keep-alive httpx clients: counts, rates and latencies."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+HEADERS = {"Accept": "application/fhir+json"}
+Request = Callable[[httpx.Client, int], httpx.Response]
+
+
+@dataclass
+class Rate:
+    """`count` operations (requests, or resources when `unit` says so) in `seconds`."""
+
+    name: str
+    count: int
+    seconds: float
+    unit: str = "req"
+    requests: int = 0
+    errors: int = 0
+    concurrency: int = 1
+    mean_bytes: float = 0.0
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["per_second"] = round(self.per_second, 2)
+        out["seconds"] = round(self.seconds, 3)
+        return out
+
+
+def client(base_url: str, timeout: float = 600.0) -> httpx.Client:
+    """Keep-alive client for one benchmark thread."""
+    return httpx.Client(base_url=base_url, headers=HEADERS, timeout=timeout)
+
+
+def _latencies(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {}
+    ordered = sorted(samples)
+
+    def pct(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 3)
+
+    return {
+        "mean": round(statistics.fmean(ordered) * 1000, 3),
+        "p50": pct(0.50),
+        "p95": pct(0.95),
+        "p99": pct(0.99),
+        "max": round(ordered[-1] * 1000, 3),
+    }
+
+
+def run_requests(
+    name: str,
+    base_url: str,
+    request: Request,
+    *,
+    count: int,
+    max_seconds: float,
+    concurrency: int = 1,
+    warmup: int = 20,
+) -> Rate:
+    """Send up to `count` requests (stopping after `max_seconds`), `concurrency` at a time,
+    each thread sequential on its own keep-alive client; request(i) builds request i."""
+    counter = itertools.count()
+    lock = threading.Lock()
+    samples: list[float] = []
+    sizes: list[int] = []
+    errors: list[str] = []
+
+    def worker(http: httpx.Client, deadline: float) -> None:
+        mine: list[float] = []
+        my_sizes: list[int] = []
+        while time.perf_counter() < deadline:
+            i = next(counter)
+            if i >= count:
+                break
+            started = time.perf_counter()
+            response = request(http, i)
+            mine.append(time.perf_counter() - started)
+            my_sizes.append(len(response.content))
+            if response.status_code >= 300:
+                with lock:
+                    errors.append(f"{response.status_code}: {response.text[:300]}")
+        with lock:
+            samples.extend(mine)
+            sizes.extend(my_sizes)
+
+    clients = [client(base_url) for _ in range(concurrency)]
+    try:
+        for http in clients:  # open the connections and warm the route up, untimed
+            for i in range(warmup):
+                request(http, count + i)
+        started = time.perf_counter()
+        deadline = started + max_seconds
+        threads = [threading.Thread(target=worker, args=(h, deadline)) for h in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        for http in clients:
+            http.close()
+    if errors:
+        print(f"  ! {name}: {len(errors)} failed requests, first: {errors[0]}", flush=True)
+    return Rate(
+        name=name,
+        count=len(samples),
+        seconds=elapsed,
+        requests=len(samples),
+        errors=len(errors),
+        concurrency=concurrency,
+        mean_bytes=round(statistics.fmean(sizes), 1) if sizes else 0.0,
+        latency_ms=_latencies(samples),
+    )
