@@ -10,6 +10,7 @@ from hub.search_parameters import SearchParameterRegistry, default_registry
 from hub.store.migrations import migrate
 from hub.store.model import SearchPage, StoredResource, WriteContext, WriteOutcome
 from hub.store.sql_store import SqlStore, UnitOfWork
+from hub.store.sqlite import refresh_statistics
 
 __all__ = [
     "SearchPage",
@@ -32,7 +33,11 @@ def open_store(
 ) -> SqlStore:
     """Connect, migrate and return the store for a sqlite:/// or postgresql:// URL."""
     if url.startswith("sqlite"):
-        from hub.store.sqlite import WRITE_OPTIONS, create_sqlite_engine, sqlite_insert_factory
+        from hub.store.sqlite import (
+            WRITE_OPTIONS,
+            create_sqlite_engine,
+            sqlite_insert_factory,
+        )
 
         engine = create_sqlite_engine(url, pool_size)
         factory, options = sqlite_insert_factory, WRITE_OPTIONS
@@ -44,6 +49,8 @@ def open_store(
     else:
         raise ValueError("HUB_DATABASE_URL must start with sqlite:/// or postgresql://")
     migrate(engine)
+    if engine.dialect.name == "sqlite":
+        refresh_statistics(engine)
     return SqlStore(
         engine,
         registry or default_registry(),

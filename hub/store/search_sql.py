@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, not_, or_, select
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from hub.errors import InvalidRequest
@@ -67,7 +67,9 @@ def date_condition(
     raise InvalidRequest("unsupported date prefix")
 
 
-def _value_condition(kind: str, modifier: str | None, value: object) -> ColumnElement[bool]:
+def _value_condition(
+    kind: str, modifier: str | None, value: object, correlated: bool = False
+) -> ColumnElement[bool]:
     if isinstance(value, TokenValue):
         t = search_token.c
         parts: list[ColumnElement[bool]] = []
@@ -86,6 +88,10 @@ def _value_condition(kind: str, modifier: str | None, value: object) -> ColumnEl
         pattern = f"%{norm}%" if modifier == "contains" else f"{norm}%"
         return s.value_norm.like(pattern, escape="\\")
     if isinstance(value, DateValue):
+        if correlated:
+            # `+ 0` keeps SQLite's planner on the owner index (res_type, res_id) for a
+            # correlated probe instead of an OR over the value indexes of all rows.
+            return date_condition(search_date.c.low + 0, search_date.c.high + 0, value)
         return date_condition(search_date.c.low, search_date.c.high, value)
     if isinstance(value, ReferenceValue):
         r = search_reference.c
@@ -96,7 +102,12 @@ def _value_condition(kind: str, modifier: str | None, value: object) -> ColumnEl
     raise InvalidRequest("unsupported search value")
 
 
-def _criterion_condition(resource_type: str, criterion: Criterion) -> ColumnElement[bool]:
+def _criterion_condition(
+    resource_type: str, criterion: Criterion, correlated: bool = False
+) -> ColumnElement[bool]:
+    """One criterion. The driving criterion is `res_id IN (SELECT ...)` over the value index;
+    the others (`correlated`) are EXISTS probes on the owner index of the rows it found, so
+    an unselective criterion such as category=SIP never lists all its matches."""
     rc = resources.c
     if criterion.kind == "id":
         return rc.res_id.in_(criterion.ids)
@@ -120,8 +131,16 @@ def _criterion_condition(resource_type: str, criterion: Criterion) -> ColumnElem
         return not_(present) if criterion.missing else present
     table = _TABLE_FOR_KIND[param_kind]
     alternatives = or_(
-        *[_value_condition(param_kind, criterion.modifier, v) for v in criterion.values]
+        *[_value_condition(param_kind, criterion.modifier, v, correlated) for v in criterion.values]
     )
+    if correlated:
+        probe = exists().where(
+            table.c.res_type == rc.res_type,
+            table.c.res_id == rc.res_id,
+            table.c.param == criterion.name,
+            alternatives,
+        )
+        return ~probe if criterion.modifier == "not" else probe
     owners = select(table.c.res_id).where(
         table.c.res_type == resource_type, table.c.param == criterion.name, alternatives
     )
@@ -130,11 +149,26 @@ def _criterion_condition(resource_type: str, criterion: Criterion) -> ColumnElem
     return rc.res_id.in_(owners)
 
 
+def _selective(criterion: Criterion) -> bool:
+    """Criteria that usually match few resources: ids, references, identifiers."""
+    if criterion.modifier in ("not", "missing"):
+        return False
+    return criterion.kind in ("id", "reference") or (
+        criterion.kind == "token" and criterion.name == "identifier"
+    )
+
+
 def where_clauses(query: SearchQuery) -> list[ColumnElement[bool]]:
     """The filter of a search: type, not deleted, and every criterion (AND)."""
     rc = resources.c
     clauses: list[ColumnElement[bool]] = [rc.res_type == query.resource_type, rc.deleted.is_(False)]
-    clauses.extend(_criterion_condition(query.resource_type, c) for c in query.criteria)
+    driver = next((c for c in query.criteria if _selective(c)), None)
+    clauses.extend(
+        _criterion_condition(
+            query.resource_type, c, correlated=driver is not None and c is not driver
+        )
+        for c in query.criteria
+    )
     return clauses
 
 

@@ -33,6 +33,8 @@ def create_sqlite_engine(url: str, pool_size: int = 8) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -48,3 +50,13 @@ def sqlite_insert_factory(table: Table) -> Any:
 
 
 WRITE_OPTIONS = {"sqlite_begin": "IMMEDIATE"}
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Let SQLite's planner see current table sizes (a bounded, approximate ANALYZE)."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        analysed = conn.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
+        ).scalar()
+        conn.exec_driver_sql("PRAGMA optimize=0x10002" if analysed else "ANALYZE")
