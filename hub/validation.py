@@ -79,6 +79,24 @@ def _fhirpath(resource_type: str, loc: tuple[int | str, ...]) -> str:
     return path
 
 
+def _has_empty(node: Any) -> bool:
+    """Whether any element is "", [] or {} (a fast walk that builds no paths)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if not item:
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            if not item:
+                return True
+            stack.extend(item)
+        elif item == "":
+            return True
+    return False
+
+
 def _empty_elements(node: Any, path: str, found: list[str]) -> None:
     if isinstance(node, dict):
         if not node:
@@ -94,8 +112,13 @@ def _empty_elements(node: Any, path: str, found: list[str]) -> None:
         found.append(path)
 
 
+@cache
+def _model_class(resource_type: str) -> Any:
+    return get_fhir_model_class(resource_type)
+
+
 def _model_issues(resource_type: str, resource: dict[str, Any]) -> list[Issue]:
-    model = get_fhir_model_class(resource_type)
+    model = _model_class(resource_type)
     try:
         model.model_validate(resource)
     except ValidationError as exc:
@@ -183,7 +206,8 @@ def validate_resource(
             "The resource id must equal the id in the URL", expression=f"{resource_type}.id"
         )
     empty: list[str] = []
-    _empty_elements(resource, resource_type, empty)
+    if _has_empty(resource):
+        _empty_elements(resource, resource_type, empty)
     issues = [
         Issue(message="Empty elements are not allowed in FHIR", code="structure", expression=path)
         for path in empty[:MAX_ISSUES]

@@ -144,16 +144,21 @@ def _rewrite_references(node: Any, mapping: dict[str, str]) -> Any:
     return node
 
 
-def _conditional_references(node: Any, found: set[str]) -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str) and "?" in value:
-                found.add(value)
-            else:
-                _conditional_references(value, found)
-    elif isinstance(node, list):
-        for item in node:
-            _conditional_references(item, found)
+def _references(node: Any) -> set[str]:
+    """Every `reference` string in a resource."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "reference" and isinstance(value, str):
+                    found.add(value)
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, dict | list))
+    return found
 
 
 def _resolve_conditional_reference(ctx: ApiContext, work: UnitOfWork, reference: str) -> str:
@@ -221,14 +226,16 @@ def transaction(ctx: ApiContext, bundle: dict[str, Any], preference: ReturnPrefe
     responses: dict[int, dict[str, Any]] = {}
     with ctx.store.unit_of_work(ctx.base_url) as work:
         mapping = _plan_transaction(ctx, work, entries)
-        conditional: set[str] = set()
-        for entry in entries:
-            if entry.resource is not None:
-                _conditional_references(entry.resource, conditional)
+        references = {
+            entry.index: _references(entry.resource)
+            for entry in entries
+            if entry.resource is not None
+        }
+        conditional = {ref for refs in references.values() for ref in refs if "?" in ref}
         for reference in sorted(conditional):
             mapping[reference] = _resolve_conditional_reference(ctx, work, reference)
         for entry in sorted(entries, key=lambda e: (_ORDER.get(e.method, 1), e.index)):
-            if entry.resource is not None and mapping:
+            if entry.resource is not None and not references[entry.index].isdisjoint(mapping):
                 entry.resource = _rewrite_references(entry.resource, mapping)
             try:
                 response = _run_entry(ctx, work, entry, preference)

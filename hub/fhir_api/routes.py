@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 
 from hub.access import Access
 from hub.auth import Principal
@@ -72,14 +73,14 @@ def _context(request: Request, principal: Principal | None) -> ApiContext:
     )
 
 
-def api_context(request: Request) -> ApiContext:
+async def api_context(request: Request) -> ApiContext:
     """The context of an authenticated request (401 without a valid bearer token)."""
     base_url = _base_url(request)
     principal = request.app.state.authenticator.principal(request, base_url)
     return _context(request, principal)
 
 
-def open_context(request: Request) -> ApiContext:
+async def open_context(request: Request) -> ApiContext:
     """The context of /fhir/metadata, which needs no token."""
     return _context(request, None)
 
@@ -120,6 +121,39 @@ async def _with_body(request: Request, ctx: ApiContext, path: list[str]) -> Resp
     body = parse_json_body(await read_body(request, ctx.settings.max_body_bytes))
     fhir_request = _fhir_request(request, path, body)
     return await run_in_threadpool(_answer, request, ctx, fhir_request)
+
+
+class _ResourceTypeConvertor(Convertor[str]):
+    regex = "[A-Z][A-Za-z]{1,63}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class _ResourceIdConvertor(_ResourceTypeConvertor):
+    regex = "[A-Za-z0-9.-]{1,64}"
+
+
+register_url_convertor("fhirtype", _ResourceTypeConvertor())
+register_url_convertor("fhirid", _ResourceIdConvertor())
+
+
+@router.get("/{resource_type:fhirtype}/{resource_id:fhirid}", summary="Read")
+async def read_by_id(resource_type: str, resource_id: str, request: Request) -> Response:
+    """The hot path, matched first: only a resource type and a FHIR id fit its pattern
+    (`_history`, `_search` and `metadata` do not), so route order cannot shadow them.
+
+    An unfiltered read of the embedded SQLite database is one indexed local SELECT and runs
+    on the event loop; everything else (PostgreSQL, PDL decisions, audit writes) runs in
+    the thread pool.
+    """
+    ctx = await api_context(request)
+    if ctx.access.unrestricted and not ctx.store.concurrent_writers:
+        return read(resource_type, resource_id, request, ctx)
+    return await run_in_threadpool(read, resource_type, resource_id, request, ctx)
 
 
 @router.get("/metadata", summary="CapabilityStatement (no token needed)")
@@ -179,7 +213,7 @@ def type_history(resource_type: str, request: Request, ctx: Context) -> Response
     return _answer(request, ctx, _fhir_request(request, [resource_type, "_history"]))
 
 
-@router.get("/{resource_type}/{resource_id}", summary="Read")
+@router.get("/{resource_type}/{resource_id}", include_in_schema=False)
 def read(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
     media_type = response_media_type(request)
     require_supported_type(resource_type)

@@ -16,7 +16,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -28,6 +28,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     literal,
@@ -92,6 +93,38 @@ _VERSION_COLUMNS = (
     _v.care_provider,
     _v.care_unit,
 )
+
+
+_READ_CURRENT = (
+    select(*_VERSION_COLUMNS)
+    .select_from(_CURRENT)
+    .where(_r.res_type == bindparam("res_type"), _r.res_id == bindparam("res_id"))
+)
+"""Read by id, built once: the hot path skips statement construction."""
+
+
+_READ_SQL_QMARK = (
+    "SELECT v.res_type, v.res_id, v.version_id, v.last_updated, v.deleted, v.content,"
+    " v.method, v.patient_id, v.care_provider, v.care_unit"
+    " FROM resources r JOIN resource_versions v ON v.res_type = r.res_type"
+    " AND v.res_id = r.res_id AND v.version_id = r.version_id"
+    " WHERE r.res_type = ? AND r.res_id = ?"
+)
+_READ_SQL_FORMAT = _READ_SQL_QMARK.replace("?", "%s")
+"""_READ_CURRENT as DBAPI text, for SQLite (qmark) and psycopg (format)."""
+
+
+class _Row(NamedTuple):
+    res_type: str
+    res_id: str
+    version_id: int
+    last_updated: int
+    deleted: bool
+    content: bytes | None
+    method: str
+    patient_id: str | None
+    care_provider: str | None
+    care_unit: str | None
 
 
 def _stored(row: Row[Any] | Any) -> StoredResource:
@@ -534,6 +567,10 @@ class SqlStore:
         self._write_options = write_options or {}
 
     @property
+    def _read_sql(self) -> str:
+        return _READ_SQL_QMARK if self.dialect == "sqlite" else _READ_SQL_FORMAT
+
+    @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
@@ -596,18 +633,39 @@ class SqlStore:
         self, resource_type: str, resource_id: str, scope: ReadScope | None = None
     ) -> StoredResource:
         """The current version; NotFound if never stored or hidden, Gone if deleted."""
-        stmt = (
-            select(*_VERSION_COLUMNS)
-            .select_from(_CURRENT)
-            .where(_r.res_type == resource_type, _r.res_id == resource_id, _scoped(scope, _r))
-        )
-        with self._reading() as conn:
-            row = conn.execute(stmt).first()
+        if scope is None or scope.unrestricted:
+            row: Any = self._read_unfiltered(resource_type, resource_id)
+        else:
+            stmt = _READ_CURRENT.where(scope.condition(_r))
+            with self._reading() as conn:
+                row = conn.execute(stmt, {"res_type": resource_type, "res_id": resource_id}).first()
         if row is None:
             raise NotFound(f"{resource_type}/{resource_id} is not known")
         if row.deleted:
             raise Gone(f"{resource_type}/{resource_id} was deleted")
         return _stored(row)
+
+    def _read_unfiltered(self, resource_type: str, resource_id: str) -> Any:
+        """Read by id on the DBAPI connection itself: one indexed SELECT, no statement
+        building, no transaction bracket (the hot path of GET [type]/[id])."""
+        try:
+            raw = self.engine.raw_connection()
+        except OperationalError:
+            raise StoreUnavailable("The database is unavailable or busy; retry") from None
+        try:
+            cursor = raw.cursor()
+            cursor.execute(self._read_sql, (resource_type, resource_id))
+            found = cursor.fetchone()
+            cursor.close()
+        except DBAPIError:
+            raise StoreUnavailable("The database is unavailable or busy; retry") from None
+        except Exception as error:
+            if type(error).__module__.startswith(("sqlite3", "psycopg")):
+                raise StoreUnavailable("The database is unavailable or busy; retry") from None
+            raise
+        finally:
+            raw.close()
+        return None if found is None else _Row(*found)
 
     def vread(
         self,
