@@ -70,9 +70,11 @@ from hub.store.schema import (
     search_token,
 )
 from hub.store.search_sql import order_by, where_clauses
+from hub.store.sqlite import refresh_statistics
 
 InsertFactory = Callable[[Table], Insert]
 Authorize = Callable[[StoredResource | None], None]
+STATISTICS_REFRESH_ROWS = 50_000
 EVERYTHING_REFERENCED_TYPES = ("Organization", "Practitioner", "PractitionerRole", "Location")
 
 _r = resources.c
@@ -176,6 +178,7 @@ class UnitOfWork:
         self._store = store
         self._conn = conn
         self._base_url = base_url or store.base_url
+        self.rows_written = 0
         self._pending: dict[Table, list[dict[str, Any]]] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -184,6 +187,7 @@ class UnitOfWork:
         for table, rows in self._pending.items():
             if rows:
                 self._conn.execute(table.insert(), rows)
+                self.rows_written += len(rows)
         self._pending = {}
 
     def _execute(self, statement: Any) -> Any:
@@ -564,6 +568,7 @@ class SqlStore:
         self.base_url = base_url
         self.max_include = max_include
         self._insert_factory = insert_factory
+        self._rows_since_statistics = 0
         self._write_options = write_options or {}
 
     @property
@@ -606,6 +611,7 @@ class SqlStore:
                     work = UnitOfWork(self, conn, base_url)
                     yield work
                     work.finish()
+            self._after_commit(work.rows_written)
         except IntegrityError:
             raise Conflict("A concurrent write conflicted with this one; retry") from None
         except OperationalError as exc:
@@ -617,6 +623,16 @@ class SqlStore:
             raise StoreUnavailable("The database is unavailable or busy; retry") from None
         except DBAPIError:
             raise StoreUnavailable("The database rejected the operation") from None
+
+    def _after_commit(self, rows: int) -> None:
+        """After large loads, let SQLite's planner see the new table sizes (PostgreSQL's
+        autovacuum does this by itself)."""
+        if self.dialect != "sqlite":
+            return
+        self._rows_since_statistics += rows
+        if self._rows_since_statistics >= STATISTICS_REFRESH_ROWS:
+            self._rows_since_statistics = 0
+            refresh_statistics(self.engine)
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
