@@ -48,10 +48,22 @@ def _create_intake_and_emergency_tables(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(VERSION_3_TABLES))
 
 
+def _owner_indexes_with_param(conn: Connection) -> None:
+    """(res_type, res_id, param): a correlated EXISTS probe of one parameter is then an
+    equality lookup on three columns, which every planner prefers over a value index."""
+    for table in ("search_token", "search_string", "search_date", "search_reference"):
+        name = table.replace("search_", "ix_") + "_owner"
+        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+        conn.execute(text(f"CREATE INDEX {name} ON {table} (res_type, res_id, param)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "resources, versions, search indexes, conditional locks", _create_initial_schema),
     Migration(2, "access log: records, checkpoints, head", _create_audit_tables),
     Migration(3, "ingest quarantine, emergency-access grants", _create_intake_and_emergency_tables),
+    Migration(
+        4, "owner indexes of the search tables include the parameter", _owner_indexes_with_param
+    ),
 )
 _PG_LOCK_KEY = 7_231_944_118
 

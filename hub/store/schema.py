@@ -78,7 +78,7 @@ search_token = Table(
     Column("code", String(255), nullable=False),
 )
 Index("ix_token_lookup", search_token.c.res_type, search_token.c.param, search_token.c.code)
-Index("ix_token_owner", search_token.c.res_type, search_token.c.res_id)
+Index("ix_token_owner", search_token.c.res_type, search_token.c.res_id, search_token.c.param)
 
 search_string = Table(
     "search_string",
@@ -96,7 +96,7 @@ Index(
     search_string.c.value_norm,
     postgresql_ops={"value_norm": "varchar_pattern_ops"},
 )
-Index("ix_string_owner", search_string.c.res_type, search_string.c.res_id)
+Index("ix_string_owner", search_string.c.res_type, search_string.c.res_id, search_string.c.param)
 
 search_date = Table(
     "search_date",
@@ -109,7 +109,7 @@ search_date = Table(
 )
 Index("ix_date_low", search_date.c.res_type, search_date.c.param, search_date.c.low)
 Index("ix_date_high", search_date.c.res_type, search_date.c.param, search_date.c.high)
-Index("ix_date_owner", search_date.c.res_type, search_date.c.res_id)
+Index("ix_date_owner", search_date.c.res_type, search_date.c.res_id, search_date.c.param)
 
 search_reference = Table(
     "search_reference",
@@ -127,7 +127,12 @@ Index(
     search_reference.c.target_id,
 )
 Index("ix_reference_target", search_reference.c.target_type, search_reference.c.target_id)
-Index("ix_reference_owner", search_reference.c.res_type, search_reference.c.res_id)
+Index(
+    "ix_reference_owner",
+    search_reference.c.res_type,
+    search_reference.c.res_id,
+    search_reference.c.param,
+)
 
 conditional_locks = Table(
     "conditional_locks",

@@ -74,7 +74,7 @@ from hub.store.sqlite import refresh_statistics
 
 InsertFactory = Callable[[Table], Insert]
 Authorize = Callable[[StoredResource | None], None]
-STATISTICS_REFRESH_ROWS = 50_000
+STATISTICS_REFRESH_ROWS = 10_000
 EVERYTHING_REFERENCED_TYPES = ("Organization", "Practitioner", "PractitionerRole", "Location")
 
 _r = resources.c

@@ -54,9 +54,6 @@ WRITE_OPTIONS = {"sqlite_begin": "IMMEDIATE"}
 
 def refresh_statistics(engine: Engine) -> None:
     """Let SQLite's planner see current table sizes (a bounded, approximate ANALYZE)."""
-    with engine.connect() as conn:
+    with engine.begin() as conn:
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-        analysed = conn.exec_driver_sql(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
-        ).scalar()
-        conn.exec_driver_sql("PRAGMA optimize=0x10002" if analysed else "ANALYZE")
+        conn.exec_driver_sql("ANALYZE")
