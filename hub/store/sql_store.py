@@ -186,7 +186,8 @@ class UnitOfWork:
     def _flush(self) -> None:
         for table, rows in self._pending.items():
             if rows:
-                self._conn.execute(table.insert(), rows)
+                sql, columns = self._store.insert_sql(table)
+                self._conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
                 self.rows_written += len(rows)
         self._pending = {}
 
@@ -569,7 +570,21 @@ class SqlStore:
         self.max_include = max_include
         self._insert_factory = insert_factory
         self._rows_since_statistics = 0
+        self._insert_sql: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._write_options = write_options or {}
+
+    def insert_sql(self, table: Table) -> tuple[str, tuple[str, ...]]:
+        """DBAPI INSERT text for one table (the batch path of a transaction's writes)."""
+        cached = self._insert_sql.get(table.name)
+        if cached is None:
+            columns = tuple(c.name for c in table.columns)
+            mark = "?" if self.dialect == "sqlite" else "%s"
+            sql = (
+                f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - schema names
+                f"VALUES ({', '.join(mark for _ in columns)})"
+            )
+            cached = self._insert_sql[table.name] = (sql, columns)
+        return cached
 
     @property
     def _read_sql(self) -> str:
