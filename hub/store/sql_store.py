@@ -185,11 +185,24 @@ class UnitOfWork:
 
     def _flush(self) -> None:
         for table, rows in self._pending.items():
-            if rows:
+            if rows and self._store.dialect == "sqlite":
                 sql, columns = self._store.insert_sql(table)
                 self._conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
-                self.rows_written += len(rows)
+            elif rows:
+                self._copy(table, rows)
+            self.rows_written += len(rows)
         self._pending = {}
+
+    def _copy(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """PostgreSQL: COPY ... FROM STDIN on the transaction's own connection."""
+        _, columns = self._store.insert_sql(table)
+        driver = self._conn.connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor:
+            statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(tuple(row[c] for c in columns))
 
     def _execute(self, statement: Any) -> Any:
         self._flush()
