@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import orjson
-
 from consent import Source, decide, patient_facts
 from consent.audit import AccessEntry
 from consent.decision import AccessDecision
@@ -93,9 +91,10 @@ class Access:
         if cached is not None:
             return cached
         assert self.principal is not None
-        loaded = [orjson.loads(b) for b in self.store.patient_resources(patient_id, FACT_TYPES)]
-        directory = self._directory_for(loaded)
-        sources = [Source(p, u) for p, u in self.store.patient_sources(patient_id)]
+        pairs, loaded, directory = self.store.patient_access_inputs(
+            patient_id, FACT_TYPES, _directory_references
+        )
+        sources = [Source(p, u) for p, u in pairs]
         facts = patient_facts(
             patient_id,
             loaded,
@@ -110,21 +109,6 @@ class Access:
     def forget(self, patient_id: str) -> None:
         """Drop a cached decision (after a new emergency grant)."""
         self._decisions.pop(patient_id, None)
-
-    def _directory_for(self, loaded: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Organizations and practitioners the facts refer to, with the care providers their
-        care units are part of (followed a few levels up)."""
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        pending = _directory_references(loaded)
-        for _level in range(4):
-            keys = [k for k in pending if k not in found]
-            if not keys:
-                break
-            fetched = [orjson.loads(s.content) for s in self.store.fetch_current(keys) if s.content]
-            for resource in fetched:
-                found[(resource["resourceType"], resource["id"])] = resource
-            pending = _directory_references(fetched)
-        return list(found.values())
 
     def scope(self, patient_ids: Iterable[str] = ()) -> ReadScope:
         """The ReadScope of this reader, with grants for the patients in context."""

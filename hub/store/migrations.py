@@ -57,6 +57,17 @@ def _owner_indexes_with_param(conn: Connection) -> None:
         conn.execute(text(f"CREATE INDEX {name} ON {table} (res_type, res_id, param)"))
 
 
+def _index_patient_sources(conn: Connection) -> None:
+    """The sources of one patient's data (every version) are an index-only lookup."""
+    conn.execute(text("DROP INDEX IF EXISTS ix_versions_patient_sources"))
+    conn.execute(
+        text(
+            "CREATE INDEX ix_versions_patient_sources "
+            "ON resource_versions (patient_id, care_provider, care_unit)"
+        )
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "resources, versions, search indexes, conditional locks", _create_initial_schema),
     Migration(2, "access log: records, checkpoints, head", _create_audit_tables),
@@ -64,6 +75,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         4, "owner indexes of the search tables include the parameter", _owner_indexes_with_param
     ),
+    Migration(5, "index of the providers and units of each patient's data", _index_patient_sources),
 )
 _PG_LOCK_KEY = 7_231_944_118
 

@@ -67,6 +67,12 @@ resource_versions = Table(
 )
 Index("ix_versions_updated", resource_versions.c.last_updated)
 Index("ix_versions_type_updated", resource_versions.c.res_type, resource_versions.c.last_updated)
+Index(
+    "ix_versions_patient_sources",
+    resource_versions.c.patient_id,
+    resource_versions.c.care_provider,
+    resource_versions.c.care_unit,
+)
 
 search_token = Table(
     "search_token",

@@ -960,30 +960,51 @@ class SqlStore:
 
     # -- what the access rules read about one patient (internal, unrestricted) -------------
 
-    def patient_sources(self, patient_id: str) -> list[tuple[str, str | None]]:
-        """Distinct (care provider, care unit) of every version about the patient."""
-        stmt = (
-            select(_v.care_provider, _v.care_unit)
-            .where(_v.patient_id == patient_id, _v.care_provider.is_not(None))
-            .distinct()
-        )
+    def patient_access_inputs(
+        self,
+        patient_id: str,
+        fact_types: Sequence[str],
+        references: Callable[[list[dict[str, Any]]], list[tuple[str, str]]],
+        depth: int = 4,
+    ) -> tuple[list[tuple[str, str | None]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """What the access rules read about one patient, over one connection: the sources
+        of its data, its live resources of `fact_types`, and the directory resources those
+        refer to (followed `depth` levels through `references`)."""
         with self._reading() as conn:
-            return [(row.care_provider, row.care_unit) for row in conn.execute(stmt)]
-
-    def patient_resources(self, patient_id: str, types: Sequence[str]) -> list[bytes]:
-        """Current content of the patient's live resources of the given types."""
-        stmt = (
-            select(_v.content)
-            .select_from(_CURRENT)
-            .where(_r.patient_id == patient_id, _r.res_type.in_(types), _r.deleted.is_(False))
-        )
-        with self._reading() as conn:
-            return [row.content for row in conn.execute(stmt) if row.content]
-
-    def fetch_current(self, keys: Sequence[tuple[str, str]]) -> list[StoredResource]:
-        """The live current versions of the given (type, id) pairs that exist."""
-        with self._reading() as conn:
-            return self._fetch(conn, keys, None)
+            sources = [
+                (row.care_provider, row.care_unit)
+                for row in conn.execute(
+                    select(_v.care_provider, _v.care_unit)
+                    .where(_v.patient_id == patient_id, _v.care_provider.is_not(None))
+                    .distinct()
+                )
+            ]
+            facts = [
+                orjson.loads(row.content)
+                for row in conn.execute(
+                    select(_v.content)
+                    .select_from(_CURRENT)
+                    .where(
+                        _r.patient_id == patient_id,
+                        _r.res_type.in_(fact_types),
+                        _r.deleted.is_(False),
+                    )
+                )
+                if row.content
+            ]
+            directory: dict[tuple[str, str], dict[str, Any]] = {}
+            pending = references(facts)
+            for _level in range(depth):
+                keys = [key for key in pending if key not in directory]
+                if not keys:
+                    break
+                fetched = [
+                    orjson.loads(f.content) for f in self._fetch(conn, keys, None) if f.content
+                ]
+                for resource in fetched:
+                    directory[(resource["resourceType"], resource["id"])] = resource
+                pending = references(fetched)
+        return sources, facts, list(directory.values())
 
     def close(self) -> None:
         self.engine.dispose()
