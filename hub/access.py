@@ -13,6 +13,9 @@ response leaves; if that append fails, the data is not returned (StoreUnavailabl
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +57,52 @@ def _directory_references(resources: Iterable[Any]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(found))
 
 
+def _cache_key(principal: Principal, patient_id: str) -> tuple[str | None, ...]:
+    return (
+        principal.subject,
+        principal.care_unit,
+        principal.care_provider,
+        principal.role,
+        principal.kind,
+        patient_id,
+    )
+
+
+class DecisionCache:
+    """Recent decisions of this process, keyed by reader and patient.
+
+    An entry is used only while the patient's version (latest write, resource count,
+    latest emergency grant) is the one it was computed at, and for at most `ttl` seconds.
+    Directory edits (an Organization's partOf) reach cached decisions within `ttl`.
+    """
+
+    def __init__(self, ttl: float = 30.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self._size = size
+        self._entries: OrderedDict[tuple[str | None, ...], tuple[object, float, AccessDecision]]
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str | None, ...], version: object) -> AccessDecision | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            stored_version, born, decision = entry
+            if stored_version != version or time.monotonic() - born > self.ttl:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return decision
+
+    def put(self, key: tuple[str | None, ...], version: object, decision: AccessDecision) -> None:
+        with self._lock:
+            self._entries[key] = (version, time.monotonic(), decision)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
 class AuditSink(Protocol):
     def append_many(self, entries: Sequence[AccessEntry]) -> object: ...
 
@@ -76,6 +125,7 @@ class Access:
     audit: AuditSink | None
     request_id: str
     grants: GrantSource = field(default_factory=NoGrants)
+    cache: DecisionCache | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     _decisions: dict[str, AccessDecision] = field(default_factory=dict)
 
@@ -86,11 +136,23 @@ class Access:
         return self.principal is None
 
     def decision(self, patient_id: str) -> AccessDecision:
-        """consent.decide for this reader and patient, from the store's facts (cached)."""
+        """consent.decide for this reader and patient, from the store's facts.
+
+        Cached for the request, and across requests in `cache` while the patient's data
+        and emergency grants are unchanged (checked with one indexed query) and for at most
+        DecisionCache.ttl seconds (time-bound rules: periods, grant ends).
+        """
         cached = self._decisions.get(patient_id)
         if cached is not None:
             return cached
         assert self.principal is not None
+        key = _cache_key(self.principal, patient_id)
+        version = self.store.patient_version(patient_id) if self.cache is not None else None
+        if self.cache is not None and version is not None:
+            shared = self.cache.get(key, version)
+            if shared is not None:
+                self._decisions[patient_id] = shared
+                return shared
         pairs, loaded, directory = self.store.patient_access_inputs(
             patient_id, FACT_TYPES, _directory_references
         )
@@ -104,6 +166,8 @@ class Access:
         )
         decided = decide(self.principal, patient_id, facts, self.now)
         self._decisions[patient_id] = decided
+        if self.cache is not None and version is not None:
+            self.cache.put(key, version, decided)
         return decided
 
     def forget(self, patient_id: str) -> None:

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from hub.access import DecisionCache
 from hub.audit_log import AuditLog, AuditWriteError, load_or_create_audit_key
 from hub.emergency_access import GrantStore
 from hub.fhir_api.authentication import Authenticator
@@ -27,6 +28,7 @@ def attach_access_services(app: FastAPI, settings: Settings) -> None:
     """The audit log and the emergency-access grants, over the app's store."""
     engine = app.state.store.engine
     app.state.grants = GrantStore(engine)
+    app.state.decisions = DecisionCache()
     app.state.audit = None
     if settings.auth != "off":
         key = load_or_create_audit_key(settings.audit_key_path)

@@ -57,6 +57,7 @@ def _context(request: Request, principal: Principal | None) -> ApiContext:
         audit=state.audit,
         request_id=_request_id(request),
         grants=state.grants,
+        cache=state.decisions,
     )
     write_context = (
         WriteContext(principal.care_provider, principal.care_unit)

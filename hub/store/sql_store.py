@@ -62,6 +62,7 @@ from hub.store.read_scope import ReadScope
 from hub.store.schema import (
     INDEX_TABLES,
     conditional_locks,
+    emergency_grants,
     resource_versions,
     resources,
     search_date,
@@ -959,6 +960,22 @@ class SqlStore:
         )
 
     # -- what the access rules read about one patient (internal, unrestricted) -------------
+
+    def patient_version(self, patient_id: str) -> tuple[int, int, int]:
+        """Changes whenever anything about the patient is written or an emergency grant is
+        made: (latest write, number of resources, latest grant), one indexed query."""
+        latest = (
+            select(func.max(_r.last_updated)).where(_r.patient_id == patient_id).scalar_subquery()
+        )
+        count = select(func.count()).where(_r.patient_id == patient_id).scalar_subquery()
+        granted = (
+            select(func.max(emergency_grants.c.created_us))
+            .where(emergency_grants.c.patient_id == patient_id)
+            .scalar_subquery()
+        )
+        with self._reading() as conn:
+            row = conn.execute(select(latest, count, granted)).one()
+        return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
 
     def patient_access_inputs(
         self,

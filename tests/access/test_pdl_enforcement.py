@@ -206,3 +206,11 @@ def test_scopes_limit_what_a_token_may_read(scenario: Hub) -> None:
     narrow = scenario.token("SE2120002122-P001", "user/Patient.read", "SE2120002122-0000", MH)
     assert scenario.get(narrow, "CarePlan/sip").status_code == 403
     assert scenario.get(narrow, "Patient/tolvan").status_code == 200
+
+
+def test_a_new_consent_or_block_takes_effect_on_the_next_request(scenario: Hub) -> None:
+    assert scenario.get(scenario.nurse, "CarePlan/vp").status_code == 404
+    scenario.put(scenario.municipal_system, consent("samtycke", "permit", "IRCP", "mh"))
+    assert scenario.get(scenario.nurse, "CarePlan/vp").status_code == 200
+    scenario.put(scenario.region_system, consent("sparr", "deny", "CST", "rw"))
+    assert scenario.get(scenario.nurse, "CarePlan/vp").status_code == 404
