@@ -48,6 +48,11 @@ async def read_body(request: Request, limit: int) -> bytes:
         if "xml" in content_type:
             raise UnsupportedMediaType("Only JSON is supported; send application/fhir+json")
         raise UnsupportedMediaType("Send the resource as application/fhir+json")
+    return await read_limited_body(request, limit)
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it passes `limit` bytes (declared or sent)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The body is larger than {limit} bytes")

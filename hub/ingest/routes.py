@@ -24,7 +24,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from hub.errors import Forbidden, PayloadTooLarge
+from hub.errors import Forbidden
+from hub.fhir_api.http import read_limited_body
 from hub.ingest.intake import ingest_file, safe_filename
 from hub.ingest.registry import get_adapter
 
@@ -44,20 +45,6 @@ def _disposition_filename(header: str | None) -> str | None:
         return unquote(star.group(1).strip())
     plain = _DISPOSITION.search(header)
     return plain.group(1).strip() if plain else None
-
-
-async def _raw_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _authenticate(request: Request) -> str | None:
@@ -89,7 +76,7 @@ async def ingest(
     owner = _authenticate(request)
     get_adapter(adapter)
     settings = request.app.state.settings
-    data = await _raw_body(request, settings.max_body_bytes)
+    data = await read_limited_body(request, settings.max_body_bytes)
     name = safe_filename(
         filename or _disposition_filename(request.headers.get("content-disposition"))
     )

@@ -162,6 +162,15 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def _check_if_match(current: StoredResource, if_match: int | None) -> None:
+    """412 unless If-Match (when given) names the current version."""
+    if if_match is not None and if_match != current.version_id:
+        raise PreconditionFailed(
+            f"If-Match version {if_match} is not the current version of "
+            f"{current.resource_type}/{current.id}"
+        )
+
+
 def _scoped(scope: ReadScope | None, columns: Any) -> ColumnElement[bool]:
     return true() if scope is None else scope.condition(columns)
 
@@ -442,11 +451,7 @@ class UnitOfWork:
                 raise Conflict(f"{resource_type}/{resource_id} was created concurrently; retry")
             if authorize is not None:
                 authorize(previous)
-        if if_match is not None and if_match != previous.version_id:
-            raise PreconditionFailed(
-                f"If-Match version {if_match} is not the current version of "
-                f"{resource_type}/{resource_id}"
-            )
+        _check_if_match(previous, if_match)
         if (
             not previous.deleted
             and previous.content is not None
@@ -500,11 +505,7 @@ class UnitOfWork:
             authorize(previous)
         if previous is None:
             raise NotFound(f"{resource_type}/{resource_id} is not known")
-        if if_match is not None and if_match != previous.version_id:
-            raise PreconditionFailed(
-                f"If-Match version {if_match} is not the current version of "
-                f"{resource_type}/{resource_id}"
-            )
+        _check_if_match(previous, if_match)
         if previous.deleted:
             return WriteOutcome("already-deleted", previous)
         now = now_us()

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import SECRET
 from sqlalchemy import func, select
 
 from adapters.identity import parse_person_identity
@@ -14,6 +13,7 @@ from hub.demo_exports import demo_people, load_demo_exports, write_demo_exports
 from hub.ingest.registry import ADAPTERS
 from hub.store import SqlStore
 from hub.store.schema import resource_versions, resources
+from tests.ingest.conftest import SECRET
 
 
 def _count(store: SqlStore, resource_type: str) -> int:

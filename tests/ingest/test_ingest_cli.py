@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN, SECRET
 from typer.testing import CliRunner
 
 from hub.demo_exports import write_demo_exports
 from hub.ingest.cli import app
+from tests.ingest.conftest import GOLDEN, SECRET
 
 CAREPLAN = GOLDEN / "rivta_careplans" / "01_sip_region_kommun" / "input.xml"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from conftest import GOLDEN, MAX_BODY, RowCounts
 from fastapi.testclient import TestClient
 
 from hub.ingest import QuarantineStore
 from hub.store import SqlStore
+from tests.ingest.conftest import GOLDEN, MAX_BODY, RowCounts
 
 CAREPLAN = GOLDEN / "rivta_careplans" / "01_sip_region_kommun" / "input.xml"
 XXE = b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<r>&x;</r>'
