@@ -167,7 +167,7 @@ def _resolve_conditional_reference(ctx: ApiContext, work: UnitOfWork, reference:
         raise InvalidRequest("A conditional reference names an unsupported resource type")
     params = parse_qsl(query_text, keep_blank_values=True)
     query = parse_search(resource_type, params, ctx.registry, base_url=ctx.base_url)
-    matches = work.matching_ids(query)
+    matches = work.matching_ids(query, scope=ctx.access.write_match_scope(resource_type))
     if len(matches) != 1:
         raise PreconditionFailed(
             f"A conditional reference to {resource_type} matched {len(matches)} resources "
@@ -195,7 +195,9 @@ def _plan_transaction(ctx: ApiContext, work: UnitOfWork, entries: list[Entry]) -
                 params = parse_qsl(entry.if_none_exist.split("?", 1)[-1], keep_blank_values=True)
                 condition = parse_search(resource_type, params, ctx.registry, base_url=ctx.base_url)
                 work.lock_conditional(resource_type, "create?" + canonical_query(params))
-                matches = work.matching_ids(condition)
+                matches = work.matching_ids(
+                    condition, scope=ctx.access.write_match_scope(resource_type)
+                )
                 if len(matches) > 1:
                     raise PreconditionFailed(
                         "ifNoneExist matched more than one resource", expression=where
@@ -293,7 +295,7 @@ def _run_entry(
         )
     if entry.method == "MATCHED":
         path, _ = _split_url(ctx, entry.url)
-        stored = work.read(path[0], path[1])
+        stored = ctx.access.read(path[0], path[1], work)
         return FhirResponse(
             200,
             body=stored.content,

@@ -214,3 +214,26 @@ def test_a_new_consent_or_block_takes_effect_on_the_next_request(scenario: Hub) 
     assert scenario.get(scenario.nurse, "CarePlan/vp").status_code == 200
     scenario.put(scenario.region_system, consent("sparr", "deny", "CST", "rw"))
     assert scenario.get(scenario.nurse, "CarePlan/vp").status_code == 404
+
+
+def test_a_transaction_cannot_probe_for_hidden_resources(scenario: Hub) -> None:
+    probe = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "Goal",
+                    "lifecycleStatus": "active",
+                    "description": {"text": "Gå till affären"},
+                    "subject": {"reference": "Patient/tolvan"},
+                    "addresses": [{"reference": "CarePlan?_id=vp"}],
+                },
+                "request": {"method": "POST", "url": "Goal"},
+            }
+        ],
+    }
+    hidden = scenario.client.post("/fhir", json=probe, headers=scenario.nurse)
+    probe["entry"][0]["resource"]["addresses"] = [{"reference": "CarePlan?_id=none"}]
+    missing = scenario.client.post("/fhir", json=probe, headers=scenario.nurse)
+    assert hidden.status_code == missing.status_code == 412
