@@ -666,9 +666,11 @@ class SqlStore:
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
+        """A connection for reads; on SQLite without a BEGIN/ROLLBACK bracket (each SELECT
+        reads its own consistent WAL snapshot)."""
         try:
             with self.engine.connect() as conn:
-                yield conn
+                yield conn.execution_options(sqlite_begin="NONE")
         except OperationalError:
             raise StoreUnavailable("The database is unavailable or busy; retry") from None
 

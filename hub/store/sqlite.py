@@ -40,7 +40,8 @@ def create_sqlite_engine(url: str, pool_size: int = 8) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode != "NONE":  # NONE: single-statement reads in autocommit, each its own snapshot
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
