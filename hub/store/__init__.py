@@ -9,12 +9,14 @@ from __future__ import annotations
 from hub.search_parameters import SearchParameterRegistry, default_registry
 from hub.store.migrations import migrate
 from hub.store.model import SearchPage, StoredResource, WriteContext, WriteOutcome
+from hub.store.protocol import Store
 from hub.store.sql_store import SqlStore, UnitOfWork
 from hub.store.sqlite import refresh_statistics
 
 __all__ = [
     "SearchPage",
     "SqlStore",
+    "Store",
     "StoredResource",
     "UnitOfWork",
     "WriteContext",

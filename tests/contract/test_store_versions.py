@@ -184,3 +184,11 @@ def test_security_columns_are_filled_on_write(store: SqlStore) -> None:
     assert row.patient_id == patient_id
     assert row.care_provider == CTX.care_provider
     assert row.care_unit == CTX.care_unit
+
+
+def test_the_sql_store_implements_the_store_protocol(store: SqlStore) -> None:
+    from hub.store import Store
+
+    implementation: Store = store
+    assert implementation.dialect in ("sqlite", "postgresql")
+    assert implementation.concurrent_writers == (implementation.dialect == "postgresql")

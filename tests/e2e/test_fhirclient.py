@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from fhirclient.models.identifier import Identifier
 from fhirclient.models.patient import Patient
 
 from adapters.identity import luhn_check_digit
+from hub.auth import generate_signing_key, mint_token
 
 HUB = Path(sys.executable).with_name("hub")
 REPO = Path(__file__).resolve().parents[2]
@@ -38,11 +40,37 @@ def _free_port() -> int:
         return port
 
 
+AUDIENCE = "https://hub.e2e.test/fhir"
+ISSUER = "urn:hub:dev-issuer"
+
+
 def _env(database: Path) -> dict[str, str]:
+    """The server's environment: authentication on, keys beside the database."""
+    keys = database.parent / "keys"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env["HUB_DATABASE_URL"] = f"sqlite:///{database}"
-    env["HUB_AUTH"] = "off"
+    env["HUB_AUTH"] = "on"
+    env["HUB_JWKS_PATH"] = str(keys / "jwks.json")
+    env["HUB_TOKEN_SIGNING_KEY_PATH"] = str(keys / "token-signing-key.pem")
+    env["HUB_AUDIT_KEY_PATH"] = str(keys / "audit-ed25519.pem")
+    env["HUB_TOKEN_AUDIENCE"] = AUDIENCE
+    env["HUB_TOKEN_ISSUER"] = ISSUER
     return env
+
+
+def _system_token(database: Path) -> str:
+    """A municipal journal system's token, signed with a key whose JWKS the server reads."""
+    keys = database.parent / "keys"
+    key = generate_signing_key(keys / "token-signing-key.pem", keys / "jwks.json")
+    return mint_token(
+        key,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        subject="SE2120002122-S001",
+        scopes=["system/*.*"],
+        care_provider="SE2120002122-0000",
+        care_unit="SE2120002122-1001",
+    )
 
 
 def _wait_until_serving(process: subprocess.Popen[bytes], base: str) -> None:
@@ -85,20 +113,30 @@ def _serve(database: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 @pytest.fixture(scope="module")
-def hub_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def hub_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     database = tmp_path_factory.mktemp("hub-e2e") / "hub.db"
+    token = _system_token(database)
     process, base = _serve(database)
     try:
         _wait_until_serving(process, base)
-        yield base
+        yield base, token
     finally:
         _stop(process)
 
 
 @pytest.fixture
-def server(hub_base: str):  # type: ignore[no-untyped-def]
-    smart = fhir_client.FHIRClient(settings={"app_id": "test", "api_base": hub_base + "/"})
+def server(hub_base: tuple[str, str]):  # type: ignore[no-untyped-def]
+    base, token = hub_base
+    smart = fhir_client.FHIRClient(settings={"app_id": "test", "api_base": base + "/"})
+    smart.server.session.headers["Authorization"] = f"Bearer {token}"
     return smart.server
+
+
+def test_the_server_refuses_requests_without_a_token(hub_base: tuple[str, str]) -> None:
+    base, _ = hub_base
+    response = httpx.get(f"{base}/Patient", timeout=10)
+    assert response.status_code == 401
+    assert response.json()["resourceType"] == "OperationOutcome"
 
 
 def _patient(number: str, family: str, given: str) -> Patient:
@@ -212,11 +250,17 @@ def test_demo_then_serve_serves_patients_with_personnummer(tmp_path: Path) -> No
     assert loaded.returncode == 0, loaded.stderr.decode("utf-8", "replace")[-2000:]
     assert b"Demo data: " in loaded.stdout
     assert b" created" in loaded.stdout
+    tokens = re.findall(rb"eyJ[A-Za-z0-9_.-]+", loaded.stdout)
+    assert len(tokens) == 4
+    headers = {"Authorization": f"Bearer {tokens[2].decode()}"}  # the regional EHR system
     process, base = _serve(database)
     try:
         _wait_until_serving(process, base)
         bundle = httpx.get(
-            f"{base}/Patient", params={"_total": "accurate", "_count": "50"}, timeout=10
+            f"{base}/Patient",
+            params={"_total": "accurate", "_count": "50"},
+            timeout=10,
+            headers=headers,
         ).json()
         assert bundle["total"] == 3
         for entry in bundle["entry"]:
@@ -232,10 +276,15 @@ def test_demo_then_serve_serves_patients_with_personnummer(tmp_path: Path) -> No
         first = bundle["entry"][0]["resource"]
         pnr = next(i["value"] for i in first["identifier"] if i["system"] == PNR_SYSTEM)
         found = httpx.get(
-            f"{base}/Patient", params={"identifier": f"{PNR_SYSTEM}|{pnr}"}, timeout=10
+            f"{base}/Patient",
+            params={"identifier": f"{PNR_SYSTEM}|{pnr}"},
+            timeout=10,
+            headers=headers,
         ).json()
         assert [e["resource"]["id"] for e in found["entry"]] == [first["id"]]
-        everything = httpx.get(f"{base}/Patient/{first['id']}/$everything", timeout=10).json()
+        everything = httpx.get(
+            f"{base}/Patient/{first['id']}/$everything", timeout=10, headers=headers
+        ).json()
         assert everything["total"] > 1
     finally:
         _stop(process)

@@ -1,0 +1,85 @@
+"""The Store protocol: what the API, the access layer and intake need of a store.
+
+`SqlStore` implements it for SQLite (WAL, the embedded default) and PostgreSQL (psycopg 3
+behind SQLAlchemy's connection pool); `open_store(HUB_DATABASE_URL)` picks the engine.
+ADR 0001 explains why one SQL implementation serves both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+
+from hub.search_query import SearchQuery
+from hub.store.model import HistoryPage, SearchPage, StoredResource
+from hub.store.read_scope import ReadScope
+from hub.store.sql_store import UnitOfWork
+
+
+class Store(Protocol):
+    """A versioned FHIR resource store; every read takes the reader's ReadScope."""
+
+    engine: Engine
+    base_url: str | None
+
+    @property
+    def dialect(self) -> str: ...
+
+    @property
+    def concurrent_writers(self) -> bool: ...
+
+    def unit_of_work(self, base_url: str | None = None) -> AbstractContextManager[UnitOfWork]:
+        """One write transaction: create, update, delete, conditional writes, reads."""
+        ...
+
+    def read(
+        self, resource_type: str, resource_id: str, scope: ReadScope | None = None
+    ) -> StoredResource: ...
+
+    def vread(
+        self,
+        resource_type: str,
+        resource_id: str,
+        version_id: int,
+        scope: ReadScope | None = None,
+    ) -> StoredResource: ...
+
+    def history(
+        self,
+        resource_type: str | None,
+        resource_id: str | None,
+        *,
+        since: int | None,
+        count: int,
+        offset: int,
+        scope: ReadScope | None = None,
+    ) -> HistoryPage: ...
+
+    def search(self, query: SearchQuery, scope: ReadScope | None = None) -> SearchPage: ...
+
+    def everything(
+        self,
+        patient_id: str,
+        *,
+        count: int,
+        offset: int,
+        since: int | None = None,
+        scope: ReadScope | None = None,
+    ) -> SearchPage: ...
+
+    def security_of(self, resource_type: str, resource_id: str) -> StoredResource | None: ...
+
+    def patient_version(self, patient_id: str) -> tuple[int, int, int]: ...
+
+    def patient_access_inputs(
+        self,
+        patient_id: str,
+        fact_types: Sequence[str],
+        references: Callable[[list[dict[str, Any]]], list[tuple[str, str]]],
+        depth: int = 4,
+    ) -> tuple[list[tuple[str, str | None]], list[dict[str, Any]], list[dict[str, Any]]]: ...
+
+    def close(self) -> None: ...
