@@ -666,11 +666,15 @@ class SqlStore:
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
-        """A connection for reads; on SQLite without a BEGIN/ROLLBACK bracket (each SELECT
-        reads its own consistent WAL snapshot)."""
+        """A connection for reads, without a BEGIN/ROLLBACK bracket: on SQLite each SELECT
+        reads its own WAL snapshot, and PostgreSQL's READ COMMITTED gives every statement
+        its own snapshot inside a transaction too, so the bracket only cost round trips."""
+        options: dict[str, Any] = {"sqlite_begin": "NONE"}
+        if self.dialect == "postgresql":  # READ COMMITTED: every statement has its own snapshot
+            options["isolation_level"] = "AUTOCOMMIT"
         try:
             with self.engine.connect() as conn:
-                yield conn.execution_options(sqlite_begin="NONE")
+                yield conn.execution_options(**options)
         except OperationalError:
             raise StoreUnavailable("The database is unavailable or busy; retry") from None
 
@@ -700,7 +704,11 @@ class SqlStore:
             raw = self.engine.raw_connection()
         except OperationalError:
             raise StoreUnavailable("The database is unavailable or busy; retry") from None
+        driver: Any = raw.driver_connection
+        autocommit = self.dialect == "postgresql" and not driver.autocommit
         try:
+            if autocommit:  # one round trip: no BEGIN before, no ROLLBACK after
+                driver.autocommit = True
             cursor = raw.cursor()
             cursor.execute(self._read_sql, (resource_type, resource_id))
             found = cursor.fetchone()
@@ -712,6 +720,8 @@ class SqlStore:
                 raise StoreUnavailable("The database is unavailable or busy; retry") from None
             raise
         finally:
+            if autocommit:
+                driver.autocommit = False
             raw.close()
         return None if found is None else _Row(*found)
 
