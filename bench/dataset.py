@@ -1,6 +1,6 @@
-"""The benchmark data set, built from hub.demo's synthetic Swedish records.
+"""The benchmark data set, built from bench.synthetic_records' synthetic Swedish records.
 
-`hub.demo.demo_records(patients=P)` gives 21 directory resources (Organizations,
+`bench.synthetic_records.demo_records(patients=P)` gives 21 directory resources (Organizations,
 Practitioners, PractitionerRoles) and 9 resources per patient (Patient with a
 personnummer, EpisodeOfCare, CareTeam, Goal, CarePlan of category SIP, 4 Encounters).
 
@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from adapters.identity import PERSONNUMMER_SYSTEM
-from hub.demo import demo_records
+from bench.synthetic_records import demo_records
 
 DIRECTORY_TYPES = ("Organization", "Practitioner", "PractitionerRole")
 PER_PATIENT = 9

@@ -1,8 +1,9 @@
-"""A small synthetic Swedish data set for trying the hub: one region, two municipalities.
+"""Synthetic Swedish FHIR records for the benchmarks: one region, two municipalities.
 
 Everything is invented: names are common Swedish names, personnummer are generated with a
-valid check digit for birth dates in the 1930s-1940s. Ids are deterministic, and loading
-uses update-as-create, so loading the set twice changes nothing.
+valid check digit for birth dates in the 1930s-1940s; ids are deterministic. (`hub demo`
+makes its data differently: as source exports loaded through the adapters, see
+hub/demo_exports.py.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 from adapters.identity import PERSONNUMMER_SYSTEM, luhn_check_digit, parse_person_identity
 from adapters.ids import patient_id, resource_id
 from hub.store.model import WriteContext
-from hub.store.sql_store import SqlStore
 
 HSA = "urn:oid:1.2.752.129.2.1.4.1"
 KV_BEFATTNING = "urn:oid:1.2.752.129.2.2.1.4"
@@ -392,23 +392,8 @@ def _patient_records(rng: random.Random, index: int, secret: bytes) -> list[Demo
 
 def demo_records(patients: int = 12, secret: bytes = b"demo", seed: int = 2026) -> list[DemoRecord]:
     """The whole demo set: directory data first, then each patient's records."""
-    rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible on purpose
+    rng = random.Random(seed)
     records = _organizations() + _staff()
     for index in range(patients):
         records.extend(_patient_records(rng, index, secret))
     return records
-
-
-def load_demo(store: SqlStore, patients: int = 12, secret: bytes = b"demo") -> dict[str, int]:
-    """Store the demo set in one transaction; returns counts per write status."""
-    from hub.validation import validate_resource
-
-    counts: dict[str, int] = {}
-    records = demo_records(patients, secret)
-    for record in records:
-        validate_resource(record.resource)
-    with store.unit_of_work() as work:
-        for record in records:
-            outcome = work.update(record.resource, record.resource["id"], record.context)
-            counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    return counts
