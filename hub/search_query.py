@@ -18,20 +18,6 @@ from hub.search_parameters import SearchParameter, SearchParameterRegistry
 DatePrefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb"]
 DATE_PREFIXES: tuple[DatePrefix, ...] = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 TotalMode = Literal["none", "estimate", "accurate"]
-RESULT_PARAMETERS = frozenset(
-    {
-        "_count",
-        "_sort",
-        "_total",
-        "_summary",
-        "_include",
-        "_revinclude",
-        "_offset",
-        "_format",
-        "_pretty",
-        "_elements",
-    }
-)
 
 
 @dataclass(frozen=True)
