@@ -228,6 +228,8 @@ def transaction(ctx: ApiContext, bundle: dict[str, Any], preference: ReturnPrefe
     responses: dict[int, dict[str, Any]] = {}
     with ctx.store.unit_of_work(ctx.base_url) as work:
         mapping = _plan_transaction(ctx, work, entries)
+        targets = [_split_url(ctx, e.url)[0] for e in entries if e.method in ("PUT", "DELETE")]
+        work.lock_current_many([(path[0], path[1]) for path in targets if len(path) == 2])
         references = {
             entry.index: _references(entry.resource)
             for entry in entries

@@ -234,6 +234,9 @@ def load_file(
     digest = hashlib.sha256(data).hexdigest()
     counts: Counter[str] = Counter()
     with store.unit_of_work() as work:
+        work.lock_current_many(
+            [(item.resource["resourceType"], item.resource["id"]) for item in translated]
+        )
         targets = [_write(work, item, counts) for item in translated]
         provenance = None
         if targets:

@@ -34,6 +34,7 @@ from sqlalchemy import (
     literal,
     select,
     true,
+    tuple_,
     union,
     update,
 )
@@ -189,6 +190,7 @@ class UnitOfWork:
         self._conn = conn
         self._base_url = base_url or store.base_url
         self.rows_written = 0
+        self._known: dict[tuple[str, str], StoredResource | None] = {}
         self._pending: dict[Table, list[dict[str, Any]]] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -234,6 +236,8 @@ class UnitOfWork:
         The lock is taken on the resources row alone: PostgreSQL re-checks a locked row
         that a concurrent transaction changed, and a join would drop it from the result.
         """
+        if for_update and (resource_type, resource_id) in self._known:
+            return self._known[(resource_type, resource_id)]
         if for_update:
             locked = self._execute(
                 select(_r.version_id)
@@ -257,6 +261,37 @@ class UnitOfWork:
         )
         row = self._execute(stmt).first()
         return _stored(row) if row else None
+
+    def lock_current_many(self, keys: Sequence[tuple[str, str]], chunk: int = 500) -> None:
+        """Row-lock and load the current versions of many resources in a few statements, so
+        that a bulk load's later `current(..., for_update=True)` calls need no round trip.
+        Keys not found are remembered as absent; a concurrent creator is still caught by
+        the insert's conflict check."""
+        by_type: dict[str, list[str]] = {}
+        for resource_type, resource_id in dict.fromkeys(keys):
+            by_type.setdefault(resource_type, []).append(resource_id)
+        for resource_type, ids in by_type.items():
+            for start in range(0, len(ids), chunk):
+                part = ids[start : start + chunk]
+                locked = {
+                    row.res_id: row.version_id
+                    for row in self._execute(
+                        select(_r.res_id, _r.version_id)
+                        .where(_r.res_type == resource_type, _r.res_id.in_(part))
+                        .with_for_update()
+                    )
+                }
+                found: dict[str, StoredResource] = {}
+                if locked:
+                    rows = self._execute(
+                        select(*_VERSION_COLUMNS).where(
+                            _v.res_type == resource_type,
+                            tuple_(_v.res_id, _v.version_id).in_(list(locked.items())),
+                        )
+                    )
+                    found = {row.res_id: _stored(row) for row in rows}
+                for resource_id in part:
+                    self._known[(resource_type, resource_id)] = found.get(resource_id)
 
     def read(
         self, resource_type: str, resource_id: str, scope: ReadScope | None = None
@@ -310,6 +345,7 @@ class UnitOfWork:
         created the resource first."""
         now = now_us()
         resource_type = resource["resourceType"]
+        self._known.pop((resource_type, resource_id), None)
         meta = {
             k: v
             for k, v in (resource.get("meta") or {}).items()
@@ -501,6 +537,7 @@ class UnitOfWork:
     ) -> WriteOutcome:
         """Write a tombstone version; deleting a deleted resource changes nothing."""
         previous = self.current(resource_type, resource_id, for_update=True)
+        self._known.pop((resource_type, resource_id), None)
         if authorize is not None:
             authorize(previous)
         if previous is None:

@@ -192,3 +192,25 @@ def test_the_sql_store_implements_the_store_protocol(store: SqlStore) -> None:
     implementation: Store = store
     assert implementation.dialect in ("sqlite", "postgresql")
     assert implementation.concurrent_writers == (implementation.dialect == "postgresql")
+
+
+def test_bulk_locking_then_writing_gives_the_same_outcomes_as_single_writes(
+    store: SqlStore,
+) -> None:
+    existing = create(store, patient("Kvar"))
+    with store.unit_of_work() as work:
+        work.lock_current_many(
+            [("Patient", existing), ("Patient", "bulk-new"), ("Patient", "bulk-new")]
+        )
+        unchanged = work.update({**patient("Kvar"), "id": existing}, existing, CTX)
+        updated = work.update({**patient("Ny"), "id": existing}, existing, CTX)
+        created = work.update({**patient("Helt ny"), "id": "bulk-new"}, "bulk-new", CTX)
+        again = work.update({**patient("Helt ny"), "id": "bulk-new"}, "bulk-new", CTX)
+    assert [unchanged.status, updated.status, created.status, again.status] == [
+        "unchanged",
+        "updated",
+        "created",
+        "unchanged",
+    ]
+    assert store.read("Patient", existing).version_id == 2
+    assert store.read("Patient", "bulk-new").version_id == 1
