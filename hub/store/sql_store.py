@@ -368,7 +368,11 @@ class UnitOfWork:
         row = {"version_id": version_id, "last_updated": now, "deleted": False, **security}
         key = {"res_type": resource_type, "res_id": resource_id}
         if previous is None and claim:
-            claimed = self._execute(self._store.insert_ignore(resources, {**key, **row})).first()
+            # No flush first: the queued rows belong to other resources, and sending them
+            # before every claim would cost a round trip per table and resource.
+            claimed = self._conn.execute(
+                self._store.insert_ignore(resources, {**key, **row})
+            ).first()
             if claimed is None:
                 return None
         elif previous is None:
