@@ -9,7 +9,8 @@ whole second. Searches compare intervals, so both stored values and search value
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -32,17 +33,17 @@ def _to_us(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _zone(text: str | None) -> ZoneInfo | object:
+@lru_cache(maxsize=64)
+def _zone(text: str | None) -> tzinfo:
     if text is None:
         return STOCKHOLM
     if text == "Z":
         return UTC
     sign = 1 if text[0] == "+" else -1
-    from datetime import timezone
-
     return timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[4:6])))
 
 
+@lru_cache(maxsize=8192)
 def date_range(value: str) -> tuple[int, int]:
     """The inclusive interval, in epoch microseconds, that a FHIR date value denotes."""
     match = _DATE_RE.match(value.strip())
@@ -76,15 +77,15 @@ def date_range(value: str) -> tuple[int, int]:
     except ValueError as exc:
         raise InvalidDate("date out of range") from exc
     zone = _zone(parts["z"])
-    low = start.replace(tzinfo=zone)  # type: ignore[arg-type]
-    high = end.replace(tzinfo=zone)  # type: ignore[arg-type]
+    low = start.replace(tzinfo=zone)
+    high = end.replace(tzinfo=zone)
     return _to_us(low), _to_us(high) - 1
 
 
 def instant_from_us(value: int) -> str:
     """Epoch microseconds as a FHIR instant in UTC."""
     moment = _EPOCH + timedelta(microseconds=value)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def now_us() -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -34,26 +33,25 @@ class SearchParameter:
     url: str
     description: str
 
-    def values(self, resource: dict[str, Any]) -> Iterator[Any]:
+    def values(self, resource: dict[str, Any]) -> list[Any]:
         """Every value the parameter's paths reach in `resource` (arrays flattened)."""
+        found: list[Any] = []
         for path in self.paths:
-            yield from _walk(resource, path)
-
-
-def _walk(node: Any, path: tuple[str, ...]) -> Iterator[Any]:
-    if not path:
-        if isinstance(node, list):
-            yield from (item for item in node if item is not None)
-        elif node is not None:
-            yield node
-        return
-    if isinstance(node, list):
-        for item in node:
-            yield from _walk(item, path)
-    elif isinstance(node, dict):
-        child = node.get(path[0])
-        if child is not None:
-            yield from _walk(child, path[1:])
+            nodes: list[Any] = [resource]
+            for key in path:
+                step: list[Any] = []
+                for node in nodes:
+                    if isinstance(node, dict):
+                        child = node.get(key)
+                        if isinstance(child, list):
+                            step.extend(item for item in child if item is not None)
+                        elif child is not None:
+                            step.append(child)
+                nodes = step
+                if not nodes:
+                    break
+            found.extend(nodes)
+        return found
 
 
 def _compile(resource_type: str, expression: str) -> tuple[tuple[tuple[str, ...], ...], set[str]]:

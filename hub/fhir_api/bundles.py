@@ -18,7 +18,7 @@ import orjson
 
 from hub.errors import HubError, InvalidRequest, Issue, PreconditionFailed
 from hub.fhir_api.bundle_builder import _envelope
-from hub.fhir_api.interactions import ApiContext, canonical_query, dispatch, http_date
+from hub.fhir_api.interactions import ApiContext, canonical_query, dispatch
 from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
 from hub.fhir_api.outcome import error_outcome
 from hub.fhir_dates import instant_from_us
@@ -293,7 +293,6 @@ def _run_entry(
             stored=stored,
             location=f"{ctx.base_url}/{stored.resource_type}/{stored.id}"
             f"/_history/{stored.version_id}",
-            headers={"Last-Modified": http_date(stored.last_updated)},
         )
     if entry.method == "MATCHED":
         path, _ = _split_url(ctx, entry.url)
