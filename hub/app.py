@@ -64,6 +64,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
                     app.state.audit.write_checkpoint_now()
                 except AuditWriteError:
                     log.error("audit checkpoint at shutdown failed; run `hub audit verify`")
+            if app.state.store.async_reader is not None:
+                await app.state.store.async_reader.close()
             if own_store:
                 app.state.store.close()
 

@@ -147,13 +147,24 @@ async def read_by_id(resource_type: str, resource_id: str, request: Request) -> 
     """The hot path, matched first: only a resource type and a FHIR id fit its pattern
     (`_history`, `_search` and `metadata` do not), so route order cannot shadow them.
 
-    An unfiltered read of the embedded SQLite database is one indexed local SELECT and runs
-    on the event loop; everything else (PostgreSQL, PDL decisions, audit writes) runs in
-    the thread pool.
+    An unfiltered read (HUB_AUTH=off) is awaited on the event loop: SQLite's is one local
+    indexed lookup, PostgreSQL's goes over psycopg's async pool. Reads under the PDL filter
+    (decisions, audit writes) run in the thread pool.
     """
     ctx = await api_context(request)
-    if ctx.access.unrestricted and not ctx.store.concurrent_writers:
-        return read(resource_type, resource_id, request, ctx)
+    if ctx.access.unrestricted:
+        media_type = response_media_type(request)
+        require_supported_type(resource_type)
+        stored = await ctx.store.read_unfiltered_async(resource_type, resource_id)
+        return to_http(
+            FhirResponse(
+                200,
+                body=stored.content,
+                stored=stored,
+                headers=interactions.resource_headers(ctx, stored),
+            ),
+            media_type,
+        )
     return await run_in_threadpool(read, resource_type, resource_id, request, ctx)
 
 

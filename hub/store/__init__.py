@@ -9,6 +9,7 @@ from __future__ import annotations
 from hub.search_parameters import SearchParameterRegistry, default_registry
 from hub.store.migrations import migrate
 from hub.store.model import SearchPage, StoredResource, WriteContext, WriteOutcome
+from hub.store.postgres_async import AsyncReader
 from hub.store.protocol import Store
 from hub.store.sql_store import SqlStore, UnitOfWork
 from hub.store.sqlite import refresh_statistics
@@ -53,7 +54,7 @@ def open_store(
     migrate(engine)
     if engine.dialect.name == "sqlite":
         refresh_statistics(engine)
-    return SqlStore(
+    store = SqlStore(
         engine,
         registry or default_registry(),
         insert_factory=factory,
@@ -61,3 +62,6 @@ def open_store(
         write_options=options,
         max_include=max_include,
     )
+    if engine.dialect.name == "postgresql":
+        store.async_reader = AsyncReader(url.replace("postgres://", "postgresql://", 1), pool_size)
+    return store
