@@ -59,7 +59,7 @@ from hub.store.model import (
     WriteContext,
     WriteOutcome,
 )
-from hub.store.postgres_async import AsyncReader
+from hub.store.postgres_async import READ_SQL, AsyncReader
 from hub.store.read_scope import ReadScope
 from hub.store.schema import (
     INDEX_TABLES,
@@ -108,15 +108,9 @@ _READ_CURRENT = (
 """Read by id, built once: the hot path skips statement construction."""
 
 
-_READ_SQL_QMARK = (
-    "SELECT v.res_type, v.res_id, v.version_id, v.last_updated, v.deleted, v.content,"
-    " v.method, v.patient_id, v.care_provider, v.care_unit"
-    " FROM resources r JOIN resource_versions v ON v.res_type = r.res_type"
-    " AND v.res_id = r.res_id AND v.version_id = r.version_id"
-    " WHERE r.res_type = ? AND r.res_id = ?"
-)
-_READ_SQL_FORMAT = _READ_SQL_QMARK.replace("?", "%s")
-"""_READ_CURRENT as DBAPI text, for SQLite (qmark) and psycopg (format)."""
+_READ_SQL_FORMAT = READ_SQL
+_READ_SQL_QMARK = READ_SQL.replace("%s", "?")
+"""_READ_CURRENT as DBAPI text, for psycopg (format) and SQLite (qmark)."""
 
 
 class _Row(NamedTuple):
