@@ -194,16 +194,18 @@ def _plan_transaction(ctx: ApiContext, work: UnitOfWork, entries: list[Entry]) -
             if entry.if_none_exist:
                 params = parse_qsl(entry.if_none_exist.split("?", 1)[-1], keep_blank_values=True)
                 condition = parse_search(resource_type, params, ctx.registry, base_url=ctx.base_url)
-                work.lock_conditional(resource_type, "create?" + canonical_query(params))
-                matches = work.matching_ids(
-                    condition, scope=ctx.access.write_match_scope(resource_type)
-                )
-                if len(matches) > 1:
+                try:
+                    assigned = work.single_match(
+                        "create",
+                        condition,
+                        canonical_query(params),
+                        ctx.access.write_match_scope(resource_type),
+                    )
+                except PreconditionFailed:
                     raise PreconditionFailed(
                         "ifNoneExist matched more than one resource", expression=where
-                    )
-                if matches:
-                    assigned = matches[0]
+                    ) from None
+                if assigned is not None:
                     entry.if_none_exist = None
                     entry.method = "MATCHED"
             if assigned is None:

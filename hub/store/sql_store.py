@@ -448,13 +448,26 @@ class UnitOfWork:
         match_scope: ReadScope | None = None,
     ) -> WriteOutcome:
         """If-None-Exist: return the one match, or create; 412 if several match."""
-        self.lock_conditional(query.resource_type, "create?" + canonical_query)
-        matches = self.matching_ids(query, scope=match_scope)
-        if len(matches) > 1:
-            raise PreconditionFailed("If-None-Exist matched more than one resource")
-        if matches:
-            return WriteOutcome("matched", self.read(query.resource_type, matches[0]))
+        match = self.single_match("create", query, canonical_query, match_scope)
+        if match is not None:
+            return WriteOutcome("matched", self.read(query.resource_type, match))
         return self.create(resource, ctx)
+
+    def single_match(
+        self,
+        interaction: str,
+        query: SearchQuery,
+        canonical_query: str,
+        scope: ReadScope | None,
+    ) -> str | None:
+        """Under the conditional lock: the id of the one match, None for none, 412 for more."""
+        self.lock_conditional(query.resource_type, f"{interaction}?{canonical_query}")
+        matches = self.matching_ids(query, scope=scope)
+        if len(matches) > 1:
+            raise PreconditionFailed(
+                f"The conditional {interaction} matched more than one resource"
+            )
+        return matches[0] if matches else None
 
     def update(
         self,
@@ -510,18 +523,15 @@ class UnitOfWork:
         authorize: Authorize | None = None,
     ) -> WriteOutcome:
         """PUT Type?criteria: update the one match, create if none, 412 if several."""
-        self.lock_conditional(query.resource_type, "update?" + canonical_query)
-        matches = self.matching_ids(query, scope=match_scope)
-        if len(matches) > 1:
-            raise PreconditionFailed("The conditional update matched more than one resource")
+        match = self.single_match("update", query, canonical_query, match_scope)
         body_id = resource.get("id")
-        if matches:
-            if body_id and body_id != matches[0]:
+        if match is not None:
+            if body_id and body_id != match:
                 raise InvalidRequest(
                     "The resource id does not match the resource found",
                     expression=f"{query.resource_type}.id",
                 )
-            return self.update(resource, matches[0], ctx, authorize=authorize)
+            return self.update(resource, match, ctx, authorize=authorize)
         if body_id:
             return self.update(resource, str(body_id), ctx, authorize=authorize)
         return self.create(resource, ctx)
@@ -593,13 +603,10 @@ class UnitOfWork:
         authorize: Authorize | None = None,
     ) -> WriteOutcome:
         """DELETE Type?criteria: delete the one match; none is a no-op; several is 412."""
-        self.lock_conditional(query.resource_type, "delete?" + canonical_query)
-        matches = self.matching_ids(query, scope=match_scope)
-        if len(matches) > 1:
-            raise PreconditionFailed("The conditional delete matched more than one resource")
-        if not matches:
+        match = self.single_match("delete", query, canonical_query, match_scope)
+        if match is None:
             return WriteOutcome("already-deleted", None)
-        return self.delete(query.resource_type, matches[0], authorize=authorize)
+        return self.delete(query.resource_type, match, authorize=authorize)
 
 
 class SqlStore:
