@@ -68,17 +68,46 @@ def _cache_key(principal: Principal, patient_id: str) -> tuple[str | None, ...]:
     )
 
 
+class DirectoryCache:
+    """Directory resources the decisions refer to (care units, providers, practitioners),
+    kept for `ttl` seconds: they change rarely, and each decision needs several."""
+
+    def __init__(self, ttl: float = 30.0, size: int = 50_000) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._entries: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if time.monotonic() - entry[0] > self._ttl:
+                del self._entries[key]
+                return None
+            return entry[1]
+
+    def put(self, resource: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries[(resource["resourceType"], resource["id"])] = (time.monotonic(), resource)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
 class DecisionCache:
     """Recent decisions of this process, keyed by reader and patient.
 
     An entry is used only while the patient's version (latest write, resource count,
     latest emergency grant) is the one it was computed at, and for at most `ttl` seconds.
-    Directory edits (an Organization's partOf) reach cached decisions within `ttl`.
+    Directory edits (an Organization's partOf) reach cached decisions and the directory
+    cache within `ttl`.
     """
 
     def __init__(self, ttl: float = 30.0, size: int = 10_000) -> None:
         self.ttl = ttl
         self._size = size
+        self.directory = DirectoryCache(ttl)
         self._entries: OrderedDict[tuple[str | None, ...], tuple[object, float, AccessDecision]]
         self._entries = OrderedDict()
         self._lock = threading.Lock()
@@ -154,7 +183,10 @@ class Access:
                 self._decisions[patient_id] = shared
                 return shared
         pairs, loaded, directory = self.store.patient_access_inputs(
-            patient_id, FACT_TYPES, _directory_references
+            patient_id,
+            FACT_TYPES,
+            _directory_references,
+            directory_cache=self.cache.directory if self.cache is not None else None,
         )
         sources = [Source(p, u) for p, u in pairs]
         facts = patient_facts(

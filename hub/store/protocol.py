@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from hub.search_query import SearchQuery
 from hub.store.model import HistoryPage, SearchPage, StoredResource
 from hub.store.read_scope import ReadScope
-from hub.store.sql_store import UnitOfWork
+from hub.store.sql_store import DirectoryLookup, UnitOfWork
 
 
 class Store(Protocol):
@@ -84,6 +84,7 @@ class Store(Protocol):
         fact_types: Sequence[str],
         references: Callable[[list[dict[str, Any]]], list[tuple[str, str]]],
         depth: int = 4,
+        directory_cache: DirectoryLookup | None = None,
     ) -> tuple[list[tuple[str, str | None]], list[dict[str, Any]], list[dict[str, Any]]]: ...
 
     def close(self) -> None: ...

@@ -16,7 +16,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 from sqlalchemy import (
@@ -111,6 +111,14 @@ _READ_CURRENT = (
 _READ_SQL_FORMAT = READ_SQL
 _READ_SQL_QMARK = READ_SQL.replace("%s", "?")
 """_READ_CURRENT as DBAPI text, for psycopg (format) and SQLite (qmark)."""
+
+
+class DirectoryLookup(Protocol):
+    """A cache of directory resources (Organization, Practitioner, ...) by (type, id)."""
+
+    def get(self, key: tuple[str, str]) -> dict[str, Any] | None: ...
+
+    def put(self, resource: dict[str, Any]) -> None: ...
 
 
 class _Row(NamedTuple):
@@ -1059,10 +1067,12 @@ class SqlStore:
         fact_types: Sequence[str],
         references: Callable[[list[dict[str, Any]]], list[tuple[str, str]]],
         depth: int = 4,
+        directory_cache: DirectoryLookup | None = None,
     ) -> tuple[list[tuple[str, str | None]], list[dict[str, Any]], list[dict[str, Any]]]:
         """What the access rules read about one patient, over one connection: the sources
         of its data, its live resources of `fact_types`, and the directory resources those
-        refer to (followed `depth` levels through `references`)."""
+        refer to (followed `depth` levels through `references`; `directory_cache` answers
+        what it holds, the rest is read and handed to it)."""
         with self._reading() as conn:
             sources = [
                 (row.care_provider, row.care_unit)
@@ -1091,9 +1101,24 @@ class SqlStore:
                 keys = [key for key in pending if key not in directory]
                 if not keys:
                     break
-                fetched = [
-                    orjson.loads(f.content) for f in self._fetch(conn, keys, None) if f.content
-                ]
+                fetched: list[dict[str, Any]] = []
+                missing: list[tuple[str, str]] = []
+                for key in keys:
+                    hit = directory_cache.get(key) if directory_cache is not None else None
+                    if hit is not None:
+                        fetched.append(hit)
+                    else:
+                        missing.append(key)
+                if missing:
+                    loaded = [
+                        orjson.loads(f.content)
+                        for f in self._fetch(conn, missing, None)
+                        if f.content
+                    ]
+                    if directory_cache is not None:
+                        for resource in loaded:
+                            directory_cache.put(resource)
+                    fetched.extend(loaded)
                 for resource in fetched:
                     directory[(resource["resourceType"], resource["id"])] = resource
                 pending = references(fetched)
