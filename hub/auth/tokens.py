@@ -5,10 +5,19 @@
 (or the only key when the token has no ``kid``), and checks signature, ``exp``, ``nbf``
 and ``iat`` with a small leeway, issuer, audience and the hub's claims. Every failure
 raises the same ``AuthenticationError``.
+
+A client sends the same token with every request until it expires, so the principal of a
+verified token is kept (keyed by a SHA-256 digest of the token, never the token itself)
+for at most ``cache_seconds`` and never past the token's own ``exp``. ``reload`` empties
+that cache, so a key removed from the JWKS file stops its tokens at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
+from collections import OrderedDict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +36,42 @@ _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 _MAX_TOKEN_BYTES = 16_384
 
 
+class _VerifiedTokens:
+    """Principals of recently verified tokens: digest -> (usable until, principal)."""
+
+    def __init__(self, seconds: float, size: int) -> None:
+        self._seconds = seconds
+        self._size = size
+        self._entries: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(token: str) -> bytes:
+        return hashlib.sha256(token.encode("utf-8")).digest()
+
+    def get(self, key: bytes) -> Principal | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if time.time() >= entry[0]:
+                del self._entries[key]
+                return None
+            return entry[1]
+
+    def put(self, key: bytes, principal: Principal, expires_at: float) -> None:
+        if self._seconds <= 0:
+            return
+        with self._lock:
+            self._entries[key] = (min(time.time() + self._seconds, expires_at), principal)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
 class TokenVerifier:
     """Verifies bearer tokens and turns them into principals."""
 
@@ -36,12 +81,15 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         leeway: timedelta = timedelta(seconds=30),
+        cache_seconds: float = 60.0,
+        cache_size: int = 10_000,
     ) -> None:
         self._jwks_path = Path(jwks_path)
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
         self._keys: dict[str | None, jwt.PyJWK] = {}
+        self._verified = _VerifiedTokens(cache_seconds, cache_size)
         self.reload()
 
     @property
@@ -56,11 +104,20 @@ class TokenVerifier:
         except (OSError, orjson.JSONDecodeError) as exc:
             raise KeySetError("The JWKS file cannot be read") from exc
         self._keys = _load_keys(document)
+        self._verified.clear()
 
     def verify(self, token: str) -> Principal:
         """Return the principal of a valid token or raise ``AuthenticationError``."""
+        if not token or len(token) > _MAX_TOKEN_BYTES:
+            raise AuthenticationError()
+        key = self._verified.key(token)
+        known = self._verified.get(key)
+        if known is not None:
+            return known
         claims = self.verify_claims(token)
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        self._verified.put(key, principal, float(claims["exp"]))
+        return principal
 
     def verify_claims(self, token: str) -> dict[str, Any]:
         """Return the verified claims of a token or raise ``AuthenticationError``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -273,3 +274,26 @@ def test_reload_picks_up_a_rotated_key(keys: Keys, tmp_path: Path) -> None:
     _rejected(verifier, _user_token(new))
     verifier.reload()
     assert verifier.verify(_user_token(new)).subject == EMPLOYEE
+
+
+def test_a_cached_token_is_refused_once_it_expires(keys: Keys) -> None:
+    verifier = TokenVerifier(
+        keys.jwks_path, ISSUER, AUDIENCE, leeway=timedelta(0), cache_seconds=3600
+    )
+    issued = datetime.now(UTC) - timedelta(seconds=59)
+    token = _user_token(keys.es256, now=issued, lifetime=timedelta(seconds=61))
+    assert verifier.verify(token).subject == EMPLOYEE
+    assert verifier.verify(token).subject == EMPLOYEE  # served from the cache
+    time.sleep(max(0.0, issued.timestamp() + 61 - time.time()) + 0.2)
+    _rejected(verifier, token)
+
+
+def test_reload_forgets_tokens_of_a_removed_key(keys: Keys, tmp_path: Path) -> None:
+    jwks = tmp_path / "shrinking.json"
+    old = generate_signing_key(tmp_path / "old.pem", jwks)
+    verifier = TokenVerifier(jwks, ISSUER, AUDIENCE, cache_seconds=3600)
+    token = _user_token(old)
+    assert verifier.verify(token).subject == EMPLOYEE
+    generate_signing_key(tmp_path / "replacement.pem", jwks)  # the file now holds only the new key
+    verifier.reload()
+    _rejected(verifier, token)
