@@ -20,6 +20,7 @@ from hub.ingest.routes import router as ingest_router
 from hub.search_parameters import default_registry
 from hub.settings import Settings
 from hub.store import SqlStore, open_store
+from hub.validation_pool import ValidationPool, default_workers
 
 log = logging.getLogger("hub")
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
                     log.error("audit checkpoint at shutdown failed; run `hub audit verify`")
             if app.state.store.async_reader is not None:
                 await app.state.store.async_reader.close()
+            app.state.validation.close()
             if own_store:
                 app.state.store.close()
 
@@ -79,6 +81,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     app.state.settings = settings
     app.state.registry = default_registry()
     app.state.authenticator = Authenticator(settings)
+    workers = settings.validation_workers
+    app.state.validation = ValidationPool(default_workers() if workers is None else workers)
     if store is not None:
         app.state.store = store
         attach_access_services(app, settings)

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=500, ge=1)
     max_include: int = Field(default=1000, ge=1)
     db_pool_size: int = Field(default=8, ge=1)
+    validation_workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="Processes that validate large transaction bundles while the entries "
+        "are written; 0 validates in the request thread; default one per core (at most 4, "
+        "none on one core)",
+    )
     auth: Literal["on", "off"] = Field(
         default="on",
         description="off: no authentication and no PDL filter; for local experiments only",

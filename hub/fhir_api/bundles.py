@@ -24,7 +24,8 @@ from hub.fhir_api.outcome import error_outcome
 from hub.fhir_dates import instant_from_us
 from hub.search_query import parse_search
 from hub.store.sql_store import UnitOfWork, new_id
-from hub.validation import supported_types, validate_resource
+from hub.validation import supported_types
+from hub.validation_pool import PendingValidation
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 _STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content"}
@@ -130,30 +131,17 @@ def _entry_response(
     return item
 
 
-def _rewrite_references(node: Any, mapping: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str) and value in mapping:
-                out[key] = mapping[value]
-            else:
-                out[key] = _rewrite_references(value, mapping)
-        return out
-    if isinstance(node, list):
-        return [_rewrite_references(item, mapping) for item in node]
-    return node
-
-
-def _references(node: Any) -> set[str]:
-    """Every `reference` string in a resource."""
-    found: set[str] = set()
+def _reference_holders(node: Any) -> list[dict[str, Any]]:
+    """Every object in a resource with a string `reference` (rewritten in place once the
+    transaction knows what its urn:uuid and conditional references stand for)."""
+    found: list[dict[str, Any]] = []
     stack = [node]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
             for key, value in item.items():
                 if key == "reference" and isinstance(value, str):
-                    found.add(value)
+                    found.append(item)
                 elif isinstance(value, dict | list):
                     stack.append(value)
         elif isinstance(item, list):
@@ -224,25 +212,50 @@ def _plan_transaction(ctx: ApiContext, work: UnitOfWork, entries: list[Entry]) -
 
 def transaction(ctx: ApiContext, bundle: dict[str, Any], preference: ReturnPreference) -> bytes:
     entries = _entries(bundle)
-    for entry in entries:
-        if entry.resource is not None:
-            _validate_entry(entry)
+    pending = ctx.validation.start(
+        [(entry.index, entry.resource) for entry in entries if entry.resource is not None]
+    )
+    _raise_invalid_entry(entries, pending)  # inline verdicts are known now
+    try:
+        responses = _write_transaction(ctx, entries, preference, pending)
+    except Exception:
+        _raise_invalid_entry(entries, pending)  # an invalid entry explains any failure
+        raise
+    envelope = _envelope("transaction-response", None, [])
+    envelope["entry"] = [responses[i] for i in range(len(entries))]
+    return orjson.dumps(envelope)
+
+
+def _write_transaction(
+    ctx: ApiContext,
+    entries: list[Entry],
+    preference: ReturnPreference,
+    pending: PendingValidation,
+) -> dict[int, dict[str, Any]]:
+    """Every entry in one database transaction, committed only once all are valid."""
     responses: dict[int, dict[str, Any]] = {}
     with ctx.store.unit_of_work(ctx.base_url) as work:
         mapping = _plan_transaction(ctx, work, entries)
         targets = [_split_url(ctx, e.url)[0] for e in entries if e.method in ("PUT", "DELETE")]
         work.lock_current_many([(path[0], path[1]) for path in targets if len(path) == 2])
-        references = {
-            entry.index: _references(entry.resource)
+        holders = {
+            entry.index: _reference_holders(entry.resource)
             for entry in entries
             if entry.resource is not None
         }
-        conditional = {ref for refs in references.values() for ref in refs if "?" in ref}
+        conditional = {
+            holder["reference"]
+            for found in holders.values()
+            for holder in found
+            if "?" in holder["reference"]
+        }
         for reference in sorted(conditional):
             mapping[reference] = _resolve_conditional_reference(ctx, work, reference)
         for entry in sorted(entries, key=lambda e: (_ORDER.get(e.method, 1), e.index)):
-            if entry.resource is not None and not references[entry.index].isdisjoint(mapping):
-                entry.resource = _rewrite_references(entry.resource, mapping)
+            for holder in holders.get(entry.index, ()):
+                target = mapping.get(holder["reference"])
+                if target is not None:
+                    holder["reference"] = target
             try:
                 response = _run_entry(ctx, work, entry, preference)
             except HubError as error:
@@ -257,28 +270,31 @@ def transaction(ctx: ApiContext, bundle: dict[str, Any], preference: ReturnPrefe
                 ]
                 raise
             responses[entry.index] = _entry_response(ctx, response, preference)
-    envelope = _envelope("transaction-response", None, [])
-    envelope["entry"] = [responses[i] for i in range(len(entries))]
-    return orjson.dumps(envelope)
+        _raise_invalid_entry(entries, pending)  # before the commit
+    return responses
 
 
-def _validate_entry(entry: Entry) -> None:
-    try:
-        validate_resource(entry.resource or {})
-    except HubError as error:
-        where = f"Bundle.entry[{entry.index}].resource"
-        error.issues = [
-            Issue(
-                message=f"{where}: {i.message}",
-                code=i.code,
-                expression=(i.expression or "").replace(
-                    str((entry.resource or {}).get("resourceType")), where, 1
-                )
-                or where,
-            )
-            for i in error.issues
-        ]
-        raise
+def _raise_invalid_entry(entries: list[Entry], pending: PendingValidation) -> None:
+    first = pending.first_error()
+    if first is None:
+        return
+    index, error = first
+    raise _entry_error(entries[index], error) from None
+
+
+def _entry_error(entry: Entry, error: HubError) -> HubError:
+    """A validation error of an entry, its messages and expressions naming the entry."""
+    where = f"Bundle.entry[{entry.index}].resource"
+    resource_type = str((entry.resource or {}).get("resourceType"))
+    error.issues = [
+        Issue(
+            message=f"{where}: {i.message}",
+            code=i.code,
+            expression=(i.expression or "").replace(resource_type, where, 1) or where,
+        )
+        for i in error.issues
+    ]
+    return error
 
 
 def _run_entry(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -30,6 +30,7 @@ from hub.settings import Settings
 from hub.store.model import StoredResource, WriteContext, WriteOutcome
 from hub.store.sql_store import SqlStore, UnitOfWork
 from hub.validation import require_supported_type, validate_resource
+from hub.validation_pool import ValidationPool
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 T = TypeVar("T")
@@ -45,6 +46,7 @@ class ApiContext:
     base_url: str
     write_context: WriteContext
     access: Access
+    validation: ValidationPool = field(default_factory=lambda: ValidationPool(0))
 
 
 def check_id(resource_id: str) -> str:

@@ -71,6 +71,7 @@ def _context(request: Request, principal: Principal | None) -> ApiContext:
         base_url=_base_url(request),
         write_context=write_context,
         access=access,
+        validation=state.validation,
     )
 
 

@@ -1,0 +1,145 @@
+"""Large transactions validate on worker processes while the entries are written: the
+answers must be exactly those of validation in the request thread, and an invalid entry
+must still leave the store unchanged (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from swedish_data import (
+    assert_outcome,
+    care_plan,
+    patient,
+    personnummer,
+    wrong_check_digit,
+)
+
+from hub.app import create_app
+from hub.errors import InvalidRequest, Issue, Unprocessable
+from hub.settings import Settings
+from hub.store import SqlStore
+from hub.validation_pool import MIN_PARALLEL, EntryProblem, ValidationPool
+
+SIZE = MIN_PARALLEL + 36
+
+
+def _client(store: SqlStore, workers: int) -> TestClient:
+    settings = Settings(
+        database_url="sqlite://unused", base_url=None, auth="off", validation_workers=workers
+    )
+    client = TestClient(create_app(settings, store=store), base_url="http://testserver")
+    client.headers["Content-Type"] = "application/fhir+json"
+    return client
+
+
+@pytest.fixture
+def pooled(store: SqlStore) -> Iterator[TestClient]:
+    with _client(store, 2) as client:
+        yield client
+
+
+@pytest.fixture
+def inline(store: SqlStore) -> Iterator[TestClient]:
+    with _client(store, 0) as client:
+        yield client
+
+
+def _big_transaction(invalid: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    entries: list[dict[str, Any]] = []
+    for i in range(SIZE):
+        urn = f"urn:uuid:00000000-0000-4000-8000-{i:012d}"
+        if i % 2 == 0:
+            resource = patient(personnummer("19500101", f"{i:03d}"), family=f"Ek{i}")
+        else:
+            resource = care_plan("placeholder")
+            previous = f"urn:uuid:00000000-0000-4000-8000-{i - 1:012d}"
+            resource["subject"] = {"reference": previous}
+        resource = (invalid or {}).get(i, resource)
+        entries.append(
+            {
+                "fullUrl": urn,
+                "resource": resource,
+                "request": {"method": "POST", "url": resource["resourceType"]},
+            }
+        )
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def _count(client: TestClient, resource_type: str) -> int:
+    found = client.get(f"/fhir/{resource_type}", params={"_summary": "count"}).json()
+    return int(found["total"])
+
+
+def test_a_large_valid_transaction_is_written_whole(pooled: TestClient) -> None:
+    response = pooled.post("/fhir", json=_big_transaction())
+    assert response.status_code == 200, response.text
+    entries = response.json()["entry"]
+    assert [e["response"]["status"] for e in entries] == ["201 Created"] * SIZE
+    plan = entries[1]["resource"]
+    assert plan["subject"]["reference"] == f"Patient/{entries[0]['resource']['id']}"
+    assert _count(pooled, "Patient") == SIZE // 2
+    assert _count(pooled, "CarePlan") == SIZE // 2
+
+
+@pytest.mark.parametrize(
+    ("bad", "status"),
+    [
+        ({70: {**patient(), "foo": 1}}, 400),
+        ({81: {**patient(), "foo": 1}, 90: {**patient(), "bar": 2}}, 400),
+        ({99: patient(wrong_check_digit(personnummer("19640823", "323")))}, 422),
+        ({3: {**patient(), "birthDate": "1964-13-45"}, 97: {**patient(), "foo": 1}}, 400),
+    ],
+)
+def test_an_invalid_entry_answers_as_inline_validation_does_and_stores_nothing(
+    pooled: TestClient, inline: TestClient, bad: dict[int, dict[str, Any]], status: int
+) -> None:
+    bundle = _big_transaction(bad)
+    from_pool = assert_outcome(pooled.post("/fhir", json=bundle), status)
+    from_request_thread = assert_outcome(inline.post("/fhir", json=bundle), status)
+    assert from_pool == from_request_thread
+    first = min(bad)
+    expressions = [e for issue in from_pool["issue"] for e in issue.get("expression", [])]
+    assert expressions and all(e.startswith(f"Bundle.entry[{first}]") for e in expressions)
+    assert _count(pooled, "Patient") == 0 and _count(pooled, "CarePlan") == 0
+
+
+def test_an_invalid_entry_wins_over_a_write_failure_it_causes(pooled: TestClient) -> None:
+    """Entry 5 refers to a conditional reference that matches nothing (a write-time 412);
+    entry 80 is invalid: the client hears about entry 80, as with inline validation."""
+    plan = care_plan("placeholder")
+    plan["subject"] = {"reference": "Patient?identifier=urn:oid:1.2.752.129.2.1.3.1|none"}
+    response = pooled.post("/fhir", json=_big_transaction({5: plan, 80: {**patient(), "x": 1}}))
+    outcome = assert_outcome(response, 400)
+    assert "Bundle.entry[80]" in outcome["issue"][0]["diagnostics"]
+    assert _count(pooled, "Patient") == 0
+
+
+def test_a_dead_worker_falls_back_to_the_request_thread() -> None:
+    pool = ValidationPool(2)
+    try:
+        bundle = [(i, patient(personnummer("19500101", f"{i:03d}"))) for i in range(SIZE)]
+        bundle[40] = (40, {**patient(), "foo": 1})
+        assert pool.start(bundle).first_error() is not None  # starts the workers
+        executor: Any = pool._pool()
+        for pid in list(executor._processes):
+            os.kill(pid, signal.SIGKILL)
+        found = pool.start(bundle).first_error()
+        assert found is not None and found[0] == 40
+        assert pool.start(bundle).first_error() is not None  # a new pool after the reset
+    finally:
+        pool.close()
+
+
+def test_entry_problems_cross_the_process_boundary_with_their_error_class() -> None:
+    for error in (
+        InvalidRequest("bad", issues=[Issue("bad", "structure", "error", "Patient.foo")]),
+        Unprocessable("rule", expression="Patient.identifier[0]"),
+    ):
+        rebuilt = EntryProblem.of(7, error).error()
+        assert type(rebuilt) is type(error)
+        assert rebuilt.issues == error.issues and rebuilt.status == error.status
