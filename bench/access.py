@@ -350,8 +350,8 @@ def profile_guarded(calls: dict[str, dict[str, Call]], count: int, output: Path)
         ),
         "  patient_facts": _cumulative(stats, _is("consent/extract.py", "patient_facts")),
         "  consent.decide": _cumulative(stats, _is("consent/decision.py", "decide")),
-        "row security lookup (security_of, reads)": _cumulative(
-            stats, _is("sql_store.py", "security_of")
+        "row security lookup (security_and_version, reads)": _cumulative(
+            stats, _is("sql_store.py", "security_and_version")
         ),
         "scoped store call (read/search/everything)": (
             _called_from(stats, _is("sql_store.py", "read"), "hub/access.py")

@@ -27,7 +27,7 @@ from consent.decision import AccessDecision
 from consent.facts import EmergencyGrant
 from hub.auth import Principal
 from hub.errors import Forbidden, NotFound, StoreUnavailable
-from hub.search_query import ReferenceValue, SearchQuery
+from hub.search_query import Criterion, ReferenceValue, SearchQuery, linked_types
 from hub.store.indexing import split_reference
 from hub.store.model import HistoryPage, SearchPage, StoredResource
 from hub.store.read_scope import DIRECTORY_TYPES, ReadScope
@@ -55,6 +55,21 @@ def _directory_references(resources: Iterable[Any]) -> list[tuple[str, str]]:
         elif isinstance(node, list):
             stack.extend(node)
     return list(dict.fromkeys(found))
+
+
+def _reaches_clinical_data(query: SearchQuery) -> bool:
+    """Whether a chained or _has criterion of the search goes through a clinical type."""
+    return any(t not in DIRECTORY_TYPES for t in linked_types(query.criteria))
+
+
+def _patient_found_by(store: SqlStore, criterion: Criterion) -> str | None:
+    """The one Patient a chain on patient/subject (patient.identifier=...) finds, if exactly
+    one: Patients are directory data, so finding it needs no decision."""
+    if [link.resource_type for link in criterion.links] != ["Patient"]:
+        return None
+    lookup = SearchQuery("Patient", criteria=(criterion.links[0].criterion,), count=1, total="none")
+    page = store.search(lookup, ReadScope.directory_only())
+    return page.matches[0].id if len(page.matches) == 1 and not page.has_next else None
 
 
 def _cache_key(principal: Principal, patient_id: str) -> tuple[str | None, ...]:
@@ -164,11 +179,14 @@ class Access:
     def unrestricted(self) -> bool:
         return self.principal is None
 
-    def decision(self, patient_id: str) -> AccessDecision:
+    def decision(
+        self, patient_id: str, version: tuple[int, int, int] | None = None
+    ) -> AccessDecision:
         """consent.decide for this reader and patient, from the store's facts.
 
         Cached for the request, and across requests in `cache` while the patient's data
-        and emergency grants are unchanged (checked with one indexed query) and for at most
+        and emergency grants are unchanged (checked with one indexed query, or `version`
+        when the caller read the patient's version already) and for at most
         DecisionCache.ttl seconds (time-bound rules: periods, grant ends).
         """
         cached = self._decisions.get(patient_id)
@@ -176,7 +194,10 @@ class Access:
             return cached
         assert self.principal is not None
         key = _cache_key(self.principal, patient_id)
-        version = self.store.patient_version(patient_id) if self.cache is not None else None
+        if self.cache is None:
+            version = None
+        elif version is None:
+            version = self.store.patient_version(patient_id)
         if self.cache is not None and version is not None:
             shared = self.cache.get(key, version)
             if shared is not None:
@@ -281,10 +302,11 @@ class Access:
             return self.scope()
         if resource_type in DIRECTORY_TYPES:
             return ReadScope.directory_only()
-        row = self.store.security_of(resource_type, resource_id)
+        row, version = self.store.security_and_version(resource_type, resource_id)
         if row is None or row.patient_id is None:
             return ReadScope.directory_only()
-        return self.scope([row.patient_id])
+        decided = self.decision(row.patient_id, version)
+        return ReadScope(grants={row.patient_id: decided.visible_pairs})
 
     def read(
         self, resource_type: str, resource_id: str, work: UnitOfWork | None = None
@@ -330,7 +352,9 @@ class Access:
         return page
 
     def patient_in_context(self, query: SearchQuery) -> str | None:
-        """The single patient a search names with patient= or subject=, if any."""
+        """The single patient a search names with patient= or subject= (a reference, or a
+        chain such as patient.identifier= that finds exactly one Patient), or with one _id
+        in a Patient search; None if it names no single patient."""
         for criterion in query.criteria:
             if criterion.name in PATIENT_PARAMETERS and criterion.kind == "reference":
                 values = [v for v in criterion.values if isinstance(v, ReferenceValue)]
@@ -340,17 +364,31 @@ class Access:
             for criterion in query.criteria:
                 if criterion.kind == "id" and len(criterion.ids) == 1:
                     return criterion.ids[0]
+        for criterion in query.criteria:
+            if criterion.name in PATIENT_PARAMETERS and criterion.kind == "chain":
+                found = _patient_found_by(self.store, criterion)
+                if found is not None:
+                    return found
         return None
 
     def search(self, query: SearchQuery, work: UnitOfWork | None = None) -> SearchPage:
+        """One scope for the matches, totals, pages, includes and every chain or _has link.
+
+        A user's directory search whose chains or _has reach clinical data sees that data
+        only for the patient in context (one _id of a Patient search); without one, those
+        criteria match nothing (needs_patient_notice says why)."""
         self.require_search(query.resource_type)
         for spec in (*query.includes, *query.revincludes):
             self.require_read(spec.source_type)
+        for linked in sorted(linked_types(query.criteria)):
+            self.require_read(linked)
         reader: Any = work if work is not None else self.store
         if self.principal is None or self.principal.kind == "system":
             page: SearchPage = reader.search(query, self.scope())
         elif query.resource_type in DIRECTORY_TYPES:
-            page = reader.search(query, ReadScope.directory_only())
+            context = self.patient_in_context(query) if _reaches_clinical_data(query) else None
+            first = self.scope([context]) if context else ReadScope.directory_only()
+            page = reader.search(query, first)
             if query.revincludes or query.includes:
                 patients = [m.id for m in page.matches if m.resource_type == "Patient"]
                 page = reader.search(query, self.scope(patients))
@@ -364,13 +402,13 @@ class Access:
         return page
 
     def needs_patient_notice(self, query: SearchQuery) -> bool:
-        """A user's clinical search without a patient finds nothing: say why."""
-        return (
-            self.principal is not None
-            and self.principal.kind == "user"
-            and query.resource_type not in DIRECTORY_TYPES
-            and self.patient_in_context(query) is None
-        )
+        """A user's search of clinical data (its type, or a chain or _has through clinical
+        types) without a patient in context finds nothing there: say why."""
+        if self.principal is None or self.principal.kind != "user":
+            return False
+        if query.resource_type in DIRECTORY_TYPES and not _reaches_clinical_data(query):
+            return False
+        return self.patient_in_context(query) is None
 
     def everything(
         self, patient_id: str, *, count: int, offset: int, since: int | None

@@ -4,11 +4,17 @@
 that the store compiles to SQL. It refuses (UnknownSearchParameter) any parameter, modifier
 or prefix it does not implement unless `lenient` is set, in which case such parameters are
 dropped and listed in `ignored`.
+
+Chained parameters (`subject:Patient.identifier=...`, several levels) and reverse chains
+(`_has:Encounter:patient:status=...`, nestable) become criteria whose `links` hold the
+criterion to evaluate on the other resource type; together they are at most MAX_LINKS deep.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 from hub.errors import InvalidRequest, UnknownSearchParameter
@@ -18,6 +24,9 @@ from hub.search_parameters import SearchParameter, SearchParameterRegistry
 DatePrefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb"]
 DATE_PREFIXES: tuple[DatePrefix, ...] = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 TotalMode = Literal["none", "estimate", "accurate"]
+MAX_LINKS = 3
+"""Links one chained or `_has` parameter may follow (`a.b.c=` and `_has:..:_has:..` count
+one per step); deeper parameters are refused."""
 
 
 @dataclass(frozen=True)
@@ -50,14 +59,43 @@ Value = TokenValue | StringValue | DateValue | ReferenceValue
 
 @dataclass(frozen=True)
 class Criterion:
-    """One occurrence of a parameter: its values are alternatives (OR)."""
+    """One occurrence of a parameter: its values are alternatives (OR).
+
+    kind "chain": `name` is a reference parameter of the searched type; a resource matches
+    when that reference points at a live resource matching one of `links` (one per target
+    type). kind "has": `name` is a reference parameter of `links[0].resource_type`; a
+    resource matches when a live resource of that type refers to it through `name` and
+    matches `links[0].criterion`. `written` is the parameter as the client wrote it.
+    """
 
     name: str
-    kind: Literal["token", "string", "date", "reference", "id", "lastUpdated", "missing"]
+    kind: Literal[
+        "token", "string", "date", "reference", "id", "lastUpdated", "missing", "chain", "has"
+    ]
     modifier: str | None
     values: tuple[Value, ...] = ()
     missing: bool | None = None
     ids: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
+    written: str = ""
+
+
+@dataclass(frozen=True)
+class Link:
+    """One step of a chained or `_has` criterion: `criterion`, evaluated on `resource_type`."""
+
+    resource_type: str
+    criterion: Criterion
+
+
+def linked_types(criteria: Iterable[Criterion]) -> set[str]:
+    """Every resource type that chained or `_has` criteria search, at any depth."""
+    found: set[str] = set()
+    for criterion in criteria:
+        for link in criterion.links:
+            found.add(link.resource_type)
+            found |= linked_types([link.criterion])
+    return found
 
 
 @dataclass(frozen=True)
@@ -156,9 +194,140 @@ def _reference(
     return ReferenceValue(target_type=target_type, target_id=target_id)
 
 
-def _criterion(
-    name: str, raw: str, resource_type: str, registry: SearchParameterRegistry, base_url: str | None
+def _check_depth(name: str, depth: int) -> None:
+    if depth >= MAX_LINKS:
+        raise InvalidRequest(
+            f"Chained and _has parameters may follow at most {MAX_LINKS} links", expression=name
+        )
+
+
+def _linked(name: str, parse: Callable[[], Criterion]) -> Criterion:
+    """Parse the criterion of one link; its errors name the parameter as the client wrote it."""
+    try:
+        return parse()
+    except InvalidRequest as error:
+        raise type(error)(error.message, expression=name) from None
+
+
+def _leading_code(rest: str) -> str:
+    """The parameter code a chain's remainder starts with (`name` of `name:exact`)."""
+    if rest.startswith("_has:"):
+        return "_has"
+    return rest.partition(".")[0].partition(":")[0]
+
+
+def _accepts(registry: SearchParameterRegistry, target: str, rest: str) -> bool:
+    """Whether a chain may continue with `rest` on `target` (has the parameter it names)."""
+    if target not in registry.by_type:
+        return False
+    code = _leading_code(rest)
+    if code in ("_id", "_lastUpdated"):
+        return True
+    if code == "_has":
+        parts = rest.split(":", 3)
+        param = registry.get(parts[1], parts[2]) if len(parts) == 4 else None
+        return param is not None and (not param.targets or target in param.targets)
+    return registry.get(target, code) is not None
+
+
+def _chain(
+    name: str,
+    raw: str,
+    resource_type: str,
+    registry: SearchParameterRegistry,
+    base_url: str | None,
+    depth: int,
 ) -> Criterion:
+    """`ref[:Type].rest`: resources whose reference `ref` points at a match of `rest`."""
+    head, _, rest = name.partition(".")
+    code, _, type_name = head.partition(":")
+    _check_depth(name, depth)
+    param = registry.get(resource_type, code)
+    if param is None:
+        raise UnknownSearchParameter(
+            f"Unknown search parameter '{code}' for resource type {resource_type}",
+            expression=name,
+        )
+    if param.type != "reference":
+        raise InvalidRequest(
+            f"Parameter '{code}' is not a reference parameter and cannot be chained",
+            expression=name,
+        )
+    if type_name and not type_name[:1].isupper():
+        raise UnknownSearchParameter(
+            f"Unsupported modifier ':{type_name}' on chained parameter '{code}'", expression=name
+        )
+    if type_name and param.targets and type_name not in param.targets:
+        raise InvalidRequest(f"Parameter '{code}' does not refer to {type_name}", expression=name)
+    if not rest:
+        raise InvalidRequest(f"Chained parameter '{code}' names no parameter", expression=name)
+    candidates = [type_name] if type_name else sorted(param.targets or registry.by_type)
+    links = tuple(
+        Link(
+            target,
+            _linked(name, partial(_criterion, rest, raw, target, registry, base_url, depth + 1)),
+        )
+        for target in candidates
+        if _accepts(registry, target, rest)
+    )
+    if not links:
+        raise UnknownSearchParameter(
+            f"No resource type that '{code}' refers to has the search parameter "
+            f"'{_leading_code(rest)}'",
+            expression=name,
+        )
+    return Criterion(name=code, kind="chain", modifier=None, links=links, written=name)
+
+
+def _has(
+    name: str,
+    raw: str,
+    resource_type: str,
+    registry: SearchParameterRegistry,
+    base_url: str | None,
+    depth: int,
+) -> Criterion:
+    """`_has:Type:ref:rest`: resources that a `Type` matching `rest` refers to through `ref`."""
+    parts = name.split(":", 3)
+    if len(parts) != 4 or not all(parts[1:]):
+        raise InvalidRequest("_has takes _has:Type:reference:parameter", expression=name)
+    _, source, code, rest = parts
+    _check_depth(name, depth)
+    if source not in registry.by_type:
+        raise UnknownSearchParameter(
+            f"_has names a resource type without search parameters: {source}", expression=name
+        )
+    param = registry.get(source, code)
+    if param is None:
+        raise UnknownSearchParameter(
+            f"_has: {source} has no search parameter '{code}'", expression=name
+        )
+    if param.type != "reference":
+        raise InvalidRequest(
+            f"_has: parameter '{code}' of {source} is not a reference parameter", expression=name
+        )
+    if param.targets and resource_type not in param.targets:
+        raise InvalidRequest(
+            f"_has: {source}:{code} does not refer to {resource_type}", expression=name
+        )
+    inner = _linked(name, partial(_criterion, rest, raw, source, registry, base_url, depth + 1))
+    return Criterion(
+        name=code, kind="has", modifier=None, links=(Link(source, inner),), written=name
+    )
+
+
+def _criterion(
+    name: str,
+    raw: str,
+    resource_type: str,
+    registry: SearchParameterRegistry,
+    base_url: str | None,
+    depth: int = 0,
+) -> Criterion:
+    if name == "_has" or name.startswith("_has:"):
+        return _has(name, raw, resource_type, registry, base_url, depth)
+    if "." in name:
+        return _chain(name, raw, resource_type, registry, base_url, depth)
     code, _, modifier_text = name.partition(":")
     modifier = modifier_text or None
     if code == "_id":

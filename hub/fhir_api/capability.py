@@ -1,4 +1,10 @@
-"""The CapabilityStatement, built from fhir/ data and from what the server implements."""
+"""The CapabilityStatement, built from fhir/ data and from what the server implements.
+
+R4 has no structured element for chaining on a CapabilityStatement (DSTU2's searchParam.chain
+moved to SearchParameter.chain), so chained parameters and `_has` are declared in words: in
+each reference parameter's `documentation` (the types it chains to) and in each resource's
+`documentation`, whose `_has` references are exactly the `searchRevInclude` list.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from hub.search_parameters import FHIR_DATA_DIR, SearchParameterRegistry
+from hub.search_parameters import FHIR_DATA_DIR, SearchParameter, SearchParameterRegistry
+from hub.search_query import MAX_LINKS
 
 TYPE_INTERACTIONS = (
     "read",
@@ -47,6 +54,38 @@ def _software_version() -> str:
 _CACHE: dict[tuple[str, int], bytes] = {}
 
 
+def _param_documentation(param: SearchParameter, registry: SearchParameterRegistry) -> str:
+    """The definition's description, plus for a reference parameter the types it chains to."""
+    if param.type != "reference":
+        return param.description
+    chainable = sorted(t for t in (param.targets or registry.by_type) if t in registry.by_type)
+    if not chainable:
+        return param.description
+    return (
+        f"{param.description} Chained search: {param.code}.[parameter] or "
+        f"{param.code}:[Type].[parameter], on {', '.join(chainable)}."
+    ).strip()
+
+
+def _resource_documentation(chains: bool, reverse: bool) -> str | None:
+    """What a resource type offers of chained search and `_has`, in words."""
+    parts = []
+    if chains:
+        parts.append("Chained search on the reference parameters (see their documentation).")
+    if reverse:
+        parts.append(
+            "Reverse chaining: _has:[Type]:[reference]:[parameter] for every "
+            "[Type]:[reference] listed in searchRevInclude."
+        )
+    if not parts:
+        return None
+    parts.append(
+        f"Chains and _has follow at most {MAX_LINKS} links, are refused in conditional "
+        "criteria, and match only resources the reader may see (PDL) at every link."
+    )
+    return " ".join(parts)
+
+
 def _capability_bytes(base_url: str, registry: SearchParameterRegistry) -> bytes:
     statement: dict[str, Any] = json.loads(
         (FHIR_DATA_DIR / "capability-base.json").read_text("utf-8")
@@ -58,6 +97,15 @@ def _capability_bytes(base_url: str, registry: SearchParameterRegistry) -> bytes
         resource_type = resource["type"]
         params = registry.for_type(resource_type)
         reference_params = [p for p in params.values() if p.type == "reference"]
+        rev_includes = sorted(
+            f"{source}:{p.code}"
+            for source, source_params in registry.by_type.items()
+            for p in source_params.values()
+            if p.type == "reference" and (not p.targets or resource_type in p.targets)
+        )
+        documentation = _resource_documentation(bool(reference_params), bool(rev_includes))
+        if documentation:
+            resource["documentation"] = documentation
         resource.update(
             {
                 "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
@@ -71,12 +119,7 @@ def _capability_bytes(base_url: str, registry: SearchParameterRegistry) -> bytes
                 "conditionalDelete": "single",
                 "referencePolicy": ["literal", "logical"],
                 "searchInclude": [f"{resource_type}:{p.code}" for p in reference_params],
-                "searchRevInclude": sorted(
-                    f"{source}:{p.code}"
-                    for source, source_params in registry.by_type.items()
-                    for p in source_params.values()
-                    if p.type == "reference" and (not p.targets or resource_type in p.targets)
-                ),
+                "searchRevInclude": rev_includes,
                 "searchParam": [
                     *COMMON_PARAMS,
                     *[
@@ -84,7 +127,7 @@ def _capability_bytes(base_url: str, registry: SearchParameterRegistry) -> bytes
                             "name": p.code,
                             "definition": p.url,
                             "type": p.type,
-                            "documentation": p.description,
+                            "documentation": _param_documentation(p, registry),
                         }
                         for p in params.values()
                     ],

@@ -13,7 +13,7 @@ history, $everything), so hidden rows are never fetched, counted or paged over.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
@@ -58,6 +58,50 @@ class ReadScope:
             return False
         return (care_provider, care_unit) in self.grants.get(patient_id, frozenset())
 
+    def _units_by_provider(self, pairs: Pairs) -> list[tuple[str, list[str], bool]]:
+        """(provider, named units, whether rows without a unit count) per provider."""
+        by_provider: dict[str, set[str | None]] = {}
+        for provider, unit in pairs:
+            by_provider.setdefault(provider, set()).add(unit)
+        return [
+            (provider, sorted(u for u in units if u is not None), None in units)
+            for provider, units in sorted(by_provider.items())
+        ]
+
+    def sql_text(self, alias: str, mark: str) -> tuple[str, list[str]]:
+        """The same rule as `condition`, as DBAPI SQL text over `alias` with `mark` as the
+        placeholder ("?" or "%s") and its parameters, for hand-written hot-path queries."""
+        if self.types is not None:
+            inner, inner_params = replace(self, types=None).sql_text(alias, mark)
+            kinds = sorted(self.types)
+            if not kinds:
+                return "1 = 0", []
+            marks = ", ".join([mark] * len(kinds))
+            return f"({alias}.res_type IN ({marks}) AND {inner})", [*kinds, *inner_params]
+        if self.unrestricted:
+            return "1 = 1", []
+        directory = sorted(DIRECTORY_TYPES)
+        parts = [f"{alias}.res_type IN ({', '.join([mark] * len(directory))})"]
+        params: list[str] = list(directory)
+        if self.provider is not None:
+            parts.append(f"{alias}.care_provider = {mark}")
+            params.append(self.provider)
+        for patient_id, pairs in sorted(self.grants.items()):
+            sources: list[str] = []
+            source_params: list[str] = []
+            for provider, named, unitless in self._units_by_provider(pairs):
+                unit_tests = []
+                if named:
+                    unit_tests.append(f"{alias}.care_unit IN ({', '.join([mark] * len(named))})")
+                if unitless:
+                    unit_tests.append(f"{alias}.care_unit IS NULL")
+                sources.append(f"({alias}.care_provider = {mark} AND ({' OR '.join(unit_tests)}))")
+                source_params += [provider, *named]
+            if sources:
+                parts.append(f"({alias}.patient_id = {mark} AND ({' OR '.join(sources)}))")
+                params += [patient_id, *source_params]
+        return "(" + " OR ".join(parts) + ")", params
+
     def condition(self, columns: Any) -> ColumnElement[bool]:
         """WHERE clause over a table with res_type, patient_id, care_provider, care_unit."""
         if self.types is not None:
@@ -71,14 +115,10 @@ class ReadScope:
         if self.provider is not None:
             parts.append(columns.care_provider == self.provider)
         for patient_id, pairs in sorted(self.grants.items()):
-            by_provider: dict[str, set[str | None]] = {}
-            for provider, unit in pairs:
-                by_provider.setdefault(provider, set()).add(unit)
             sources: list[ColumnElement[bool]] = []
-            for provider, units in sorted(by_provider.items()):
-                named = sorted(u for u in units if u is not None)
+            for provider, named, unitless in self._units_by_provider(pairs):
                 unit_test = [columns.care_unit.in_(named)] if named else []
-                if None in units:
+                if unitless:
                     unit_test.append(columns.care_unit.is_(None))
                 sources.append(and_(columns.care_provider == provider, or_(*unit_test)))
             if sources:

@@ -2,6 +2,11 @@
 
 Every value is a bound parameter. Each criterion becomes `res_id IN (SELECT res_id FROM
 search_x WHERE ...)`, so the database uses the (res_type, param, value) indexes.
+
+Chained and `_has` criteria are subqueries over search_reference whose other end is a
+subquery over the resources rows of the linked type, and the reader's ReadScope applies to
+those rows at every link: a chain never passes through a row the reader may not see, so it
+cannot reveal one by what it matches or counts. Deleted rows never match a link.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from hub.search_query import (
     TokenValue,
 )
 from hub.store.indexing import normalize_string
+from hub.store.read_scope import ReadScope
 from hub.store.schema import (
     resources,
     search_date,
@@ -102,13 +108,81 @@ def _value_condition(
     raise InvalidRequest("unsupported search value")
 
 
-def _criterion_condition(
-    resource_type: str, criterion: Criterion, correlated: bool = False
+def _linked_rows(resource_type: str, criterion: Criterion, scope: ReadScope | None) -> Select[Any]:
+    """Ids of the live `resource_type` rows the scope shows that match `criterion`: the far
+    end of one link (a fresh alias, so that nesting never correlates with an outer query)."""
+    rows = resources.alias()
+    conditions = [
+        rows.c.res_type == resource_type,
+        rows.c.deleted.is_(False),
+        _criterion_condition(resource_type, criterion, rows.c, scope),
+    ]
+    if scope is not None:
+        conditions.append(scope.condition(rows.c))
+    return select(rows.c.res_id).where(*conditions)
+
+
+def _chain_condition(
+    resource_type: str, criterion: Criterion, rc: Any, scope: ReadScope | None, correlated: bool
 ) -> ColumnElement[bool]:
-    """One criterion. The driving criterion is `res_id IN (SELECT ...)` over the value index;
-    the others (`correlated`) are EXISTS probes on the owner index of the rows it found, so
-    an unselective criterion such as category=SIP never lists all its matches."""
-    rc = resources.c
+    """The reference `criterion.name` points at a visible match of one of the links."""
+    ref = search_reference.alias()
+    targets = or_(
+        *[
+            and_(
+                ref.c.target_type == link.resource_type,
+                ref.c.target_id.in_(_linked_rows(link.resource_type, link.criterion, scope)),
+            )
+            for link in criterion.links
+        ]
+    )
+    if correlated:
+        return exists().where(
+            ref.c.res_type == rc.res_type,
+            ref.c.res_id == rc.res_id,
+            ref.c.param == criterion.name,
+            targets,
+        )
+    owners = select(ref.c.res_id).where(
+        ref.c.res_type == resource_type, ref.c.param == criterion.name, targets
+    )
+    return rc.res_id.in_(owners)
+
+
+def _has_condition(
+    resource_type: str, criterion: Criterion, rc: Any, scope: ReadScope | None, correlated: bool
+) -> ColumnElement[bool]:
+    """A visible match of the link refers to the row through its parameter `criterion.name`."""
+    (link,) = criterion.links
+    ref = search_reference.alias()
+    referrers = (
+        ref.c.res_type == link.resource_type,
+        ref.c.param == criterion.name,
+        ref.c.res_id.in_(_linked_rows(link.resource_type, link.criterion, scope)),
+    )
+    if correlated:
+        return exists().where(
+            ref.c.target_type == rc.res_type, ref.c.target_id == rc.res_id, *referrers
+        )
+    targets = select(ref.c.target_id).where(ref.c.target_type == resource_type, *referrers)
+    return rc.res_id.in_(targets)
+
+
+def _criterion_condition(
+    resource_type: str,
+    criterion: Criterion,
+    rc: Any,
+    scope: ReadScope | None,
+    correlated: bool = False,
+) -> ColumnElement[bool]:
+    """One criterion over the resources columns `rc`. The driving criterion is
+    `res_id IN (SELECT ...)` over the value index; the others (`correlated`) are EXISTS
+    probes on the owner index of the rows it found, so an unselective criterion such as
+    category=SIP never lists all its matches. `scope` filters the rows of chain links."""
+    if criterion.kind == "chain":
+        return _chain_condition(resource_type, criterion, rc, scope, correlated)
+    if criterion.kind == "has":
+        return _has_condition(resource_type, criterion, rc, scope, correlated)
     if criterion.kind == "id":
         return rc.res_id.in_(criterion.ids)
     if criterion.kind == "lastUpdated":
@@ -150,22 +224,28 @@ def _criterion_condition(
 
 
 def _selective(criterion: Criterion) -> bool:
-    """Criteria that usually match few resources: ids, references, identifiers."""
+    """Criteria that usually match few resources: ids, references, identifiers, and chains
+    that end in one of those."""
     if criterion.modifier in ("not", "missing"):
         return False
+    if criterion.links:
+        return all(_selective(link.criterion) for link in criterion.links)
     return criterion.kind in ("id", "reference") or (
         criterion.kind == "token" and criterion.name == "identifier"
     )
 
 
-def where_clauses(query: SearchQuery) -> list[ColumnElement[bool]]:
-    """The filter of a search: type, not deleted, and every criterion (AND)."""
+def where_clauses(query: SearchQuery, scope: ReadScope | None) -> list[ColumnElement[bool]]:
+    """The filter of a search: type, not deleted, what `scope` shows (None: everything,
+    for internal use), and every criterion (AND), whose chain links `scope` filters too."""
     rc = resources.c
     clauses: list[ColumnElement[bool]] = [rc.res_type == query.resource_type, rc.deleted.is_(False)]
+    if scope is not None:
+        clauses.append(scope.condition(rc))
     driver = next((c for c in query.criteria if _selective(c)), None)
     clauses.extend(
         _criterion_condition(
-            query.resource_type, c, correlated=driver is not None and c is not driver
+            query.resource_type, c, rc, scope, correlated=driver is not None and c is not driver
         )
         for c in query.criteria
     )

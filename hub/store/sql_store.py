@@ -13,6 +13,8 @@ round trips instead of several per resource.
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,7 +30,6 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
-    bindparam,
     delete,
     func,
     literal,
@@ -64,7 +65,6 @@ from hub.store.read_scope import ReadScope
 from hub.store.schema import (
     INDEX_TABLES,
     conditional_locks,
-    emergency_grants,
     resource_versions,
     resources,
     search_date,
@@ -100,17 +100,44 @@ _VERSION_COLUMNS = (
 )
 
 
-_READ_CURRENT = (
-    select(*_VERSION_COLUMNS)
-    .select_from(_CURRENT)
-    .where(_r.res_type == bindparam("res_type"), _r.res_id == bindparam("res_id"))
-)
-"""Read by id, built once: the hot path skips statement construction."""
-
-
 _READ_SQL_FORMAT = READ_SQL
 _READ_SQL_QMARK = READ_SQL.replace("%s", "?")
-"""_READ_CURRENT as DBAPI text, for psycopg (format) and SQLite (qmark)."""
+"""Read by id as DBAPI text, for psycopg (format) and SQLite (qmark): the hot path skips
+statement construction; a scope is appended as `ReadScope.sql_text`."""
+
+
+_SECURITY_AND_VERSION_SQL = (
+    "SELECT r.res_type, r.res_id, r.version_id, r.last_updated, r.deleted, NULL, 'PUT',"
+    " r.patient_id, r.care_provider, r.care_unit,"
+    " (SELECT max(p.last_updated) FROM resources p WHERE p.patient_id = r.patient_id),"
+    " (SELECT count(*) FROM resources p WHERE p.patient_id = r.patient_id),"
+    " (SELECT max(g.created_us) FROM emergency_grants g WHERE g.patient_id = r.patient_id)"
+    " FROM resources r WHERE r.res_type = ? AND r.res_id = ? AND r.version_id > 0"
+)
+"""A row's metadata and security columns (no content) with its patient's `patient_version`,
+in one statement (kept in step with `patient_version`)."""
+
+
+_PATIENT_VERSION_SQL = (
+    "SELECT (SELECT max(last_updated) FROM resources WHERE patient_id = ?),"
+    " (SELECT count(*) FROM resources WHERE patient_id = ?),"
+    " (SELECT max(created_us) FROM emergency_grants WHERE patient_id = ?)"
+)
+_PATIENT_SOURCES_SQL = (
+    "SELECT DISTINCT care_provider, care_unit FROM resource_versions"
+    " WHERE patient_id = ? AND care_provider IS NOT NULL"
+)
+_PATIENT_FACTS_SQL = (
+    "SELECT v.content FROM resources r JOIN resource_versions v ON v.res_type = r.res_type"
+    " AND v.res_id = r.res_id AND v.version_id = r.version_id"
+    " WHERE r.patient_id = ? AND r.res_type IN ({types}) AND r.deleted = false"
+)
+_CURRENT_CONTENTS_SQL = (
+    "SELECT v.content FROM resources r JOIN resource_versions v ON v.res_type = r.res_type"
+    " AND v.res_id = r.res_id AND v.version_id = r.version_id"
+    " WHERE r.res_type = ? AND r.res_id IN ({ids}) AND r.deleted = false"
+)
+"""The access rules' inputs as DBAPI text ("?" becomes the driver's placeholder)."""
 
 
 class DirectoryLookup(Protocol):
@@ -162,8 +189,21 @@ def _without_version_meta(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def new_id() -> str:
-    """A server-assigned logical id."""
-    return str(uuid.uuid4())
+    """A server-assigned logical id: a time-ordered UUID (version 7 layout, RFC 9562).
+
+    48 bits of Unix milliseconds, then 74 random bits. Ids made close in time sort close
+    together, so a bulk load appends to the primary-key and owner indexes instead of
+    touching a random page of each for every resource (fewer dirty pages per commit)."""
+    millis = time.time_ns() // 1_000_000
+    random = int.from_bytes(os.urandom(10), "big")
+    value = (
+        (millis & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76
+        | (random >> 62 & 0xFFF) << 64
+        | 0b10 << 62
+        | (random & (1 << 62) - 1)
+    )
+    return str(uuid.UUID(int=value))
 
 
 def _check_if_match(current: StoredResource, if_match: int | None) -> None:
@@ -194,21 +234,21 @@ class UnitOfWork:
         self._base_url = base_url or store.base_url
         self.rows_written = 0
         self._known: dict[tuple[str, str], StoredResource | None] = {}
-        self._pending: dict[Table, list[dict[str, Any]]] = {}
+        self._pending: dict[Table, list[tuple[Any, ...]]] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def _flush(self) -> None:
         for table, rows in self._pending.items():
             if rows and self._store.dialect == "sqlite":
-                sql, columns = self._store.insert_sql(table)
-                self._conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
+                sql, _columns = self._store.insert_sql(table)
+                self._conn.exec_driver_sql(sql, rows)
             elif rows:
                 self._copy(table, rows)
             self.rows_written += len(rows)
         self._pending = {}
 
-    def _copy(self, table: Table, rows: list[dict[str, Any]]) -> None:
+    def _copy(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
         """PostgreSQL: COPY ... FROM STDIN on the transaction's own connection."""
         _, columns = self._store.insert_sql(table)
         driver = self._conn.connection.driver_connection
@@ -217,14 +257,22 @@ class UnitOfWork:
             statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
             with cursor.copy(statement) as copy:
                 for row in rows:
-                    copy.write_row(tuple(row[c] for c in columns))
+                    copy.write_row(row)
 
     def _execute(self, statement: Any) -> Any:
         self._flush()
         return self._conn.execute(statement)
 
     def _queue(self, table: Table, row: dict[str, Any]) -> None:
-        self._pending.setdefault(table, []).append(row)
+        """Queue one INSERT of `row` (column name -> value) until the next flush."""
+        _, columns = self._store.insert_sql(table)
+        self._pending.setdefault(table, []).append(tuple(row[c] for c in columns))
+
+    def _queue_index_rows(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        """Queue INSERTs of ready tuples in the index tables' column order (res_type,
+        res_id, param, and the two value columns)."""
+        if rows:
+            self._pending.setdefault(table, []).extend(rows)
 
     def finish(self) -> None:
         self._flush()
@@ -311,7 +359,16 @@ class UnitOfWork:
     def matching_ids(
         self, query: SearchQuery, limit: int = 2, scope: ReadScope | None = None
     ) -> list[str]:
-        clauses = [*where_clauses(query), _scoped(scope, _r)]
+        """The ids a conditional write or reference matches. Chained and _has criteria are
+        refused here: a write's match scope is not a reader's PDL scope (directory types
+        match unscoped), so following links under it could reveal hidden rows."""
+        linked = next((c for c in query.criteria if c.links), None)
+        if linked is not None:
+            raise InvalidRequest(
+                "Chained parameters and _has are not supported in conditional criteria",
+                expression=linked.written,
+            )
+        clauses = where_clauses(query, scope)
         stmt = select(_r.res_id).where(*clauses).order_by(_r.res_id).limit(limit)
         return [row.res_id for row in self._execute(stmt)]
 
@@ -414,22 +471,16 @@ class UnitOfWork:
 
     def _index(self, document: dict[str, Any], resource_id: str) -> None:
         rows = index_resource(document, self._store.registry, self._base_url)
-        owner = {"res_type": document["resourceType"], "res_id": resource_id}
-        for param, system, code in rows.tokens:
-            self._queue(
-                search_token, {**owner, "param": param, "system": system, "code": code[:255]}
-            )
-        for param, norm, exact in rows.strings:
-            self._queue(
-                search_string, {**owner, "param": param, "value_norm": norm, "value_exact": exact}
-            )
-        for param, low, high in rows.dates:
-            self._queue(search_date, {**owner, "param": param, "low": low, "high": high})
-        for param, target_type, target_id in rows.references:
-            self._queue(
-                search_reference,
-                {**owner, "param": param, "target_type": target_type, "target_id": target_id},
-            )
+        rt = document["resourceType"]
+        self._queue_index_rows(
+            search_token,
+            [(rt, resource_id, p, system, code[:255]) for p, system, code in rows.tokens],
+        )
+        self._queue_index_rows(search_string, [(rt, resource_id, *row) for row in rows.strings])
+        self._queue_index_rows(search_date, [(rt, resource_id, *row) for row in rows.dates])
+        self._queue_index_rows(
+            search_reference, [(rt, resource_id, *row) for row in rows.references]
+        )
 
     def _delete_index_rows(self, resource_type: str, resource_id: str) -> None:
         for table in INDEX_TABLES:
@@ -740,9 +791,11 @@ class SqlStore:
         if scope is None or scope.unrestricted:
             row: Any = self._read_unfiltered(resource_type, resource_id)
         else:
-            stmt = _READ_CURRENT.where(scope.condition(_r))
-            with self._reading() as conn:
-                row = conn.execute(stmt, {"res_type": resource_type, "res_id": resource_id}).first()
+            condition, params = scope.sql_text("r", self._mark)
+            found = self._fetch_one(
+                f"{self._read_sql} AND {condition}", (resource_type, resource_id, *params)
+            )
+            row = None if found is None else _Row(*found)
         if row is None:
             raise NotFound(f"{resource_type}/{resource_id} is not known")
         if row.deleted:
@@ -771,19 +824,37 @@ class SqlStore:
     def _read_unfiltered(self, resource_type: str, resource_id: str) -> Any:
         """Read by id on the DBAPI connection itself: one indexed SELECT, no statement
         building, no transaction bracket (the hot path of GET [type]/[id])."""
+        found = self._fetch_one(self._read_sql, (resource_type, resource_id))
+        return None if found is None else _Row(*found)
+
+    @property
+    def _mark(self) -> str:
+        """The DBAPI placeholder: qmark for sqlite3, format for psycopg."""
+        return "?" if self.dialect == "sqlite" else "%s"
+
+    @contextmanager
+    def _dbapi(self) -> Iterator[Callable[[str, Sequence[object]], list[tuple[Any, ...]]]]:
+        """Hand-written SELECTs on one pooled DBAPI connection in autocommit: one round trip
+        each, no statement building, no BEGIN/ROLLBACK bracket. Yields run(sql, params)."""
         try:
             raw = self.engine.raw_connection()
         except OperationalError:
             raise StoreUnavailable("The database is unavailable or busy; retry") from None
         driver: Any = raw.driver_connection
         autocommit = self.dialect == "postgresql" and not driver.autocommit
-        try:
-            if autocommit:  # one round trip: no BEGIN before, no ROLLBACK after
-                driver.autocommit = True
+
+        def run(sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
             cursor = raw.cursor()
-            cursor.execute(self._read_sql, (resource_type, resource_id))
-            found = cursor.fetchone()
-            cursor.close()
+            try:
+                cursor.execute(sql, tuple(params))
+                return [tuple(row) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+
+        try:
+            if autocommit:
+                driver.autocommit = True
+            yield run
         except DBAPIError:
             raise StoreUnavailable("The database is unavailable or busy; retry") from None
         except Exception as error:
@@ -794,7 +865,12 @@ class SqlStore:
             if autocommit:
                 driver.autocommit = False
             raw.close()
-        return None if found is None else _Row(*found)
+
+    def _fetch_one(self, sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
+        """One hand-written SELECT (see `_dbapi`); its first row or None."""
+        with self._dbapi() as run:
+            found = run(sql, params)
+        return found[0] if found else None
 
     def vread(
         self,
@@ -817,23 +893,21 @@ class SqlStore:
             raise Gone(f"Version {version_id} of {resource_type}/{resource_id} is a deletion")
         return _stored(row)
 
-    def security_of(self, resource_type: str, resource_id: str) -> StoredResource | None:
-        """The current version's metadata and security columns, without content."""
-        stmt = select(
-            _r.res_type,
-            _r.res_id,
-            _r.version_id,
-            _r.last_updated,
-            _r.deleted,
-            literal(None).label("content"),
-            literal("PUT").label("method"),
-            _r.patient_id,
-            _r.care_provider,
-            _r.care_unit,
-        ).where(_r.res_type == resource_type, _r.res_id == resource_id, _r.version_id > 0)
-        with self._reading() as conn:
-            row = conn.execute(stmt).first()
-        return _stored(row) if row else None
+    def security_and_version(
+        self, resource_type: str, resource_id: str
+    ) -> tuple[StoredResource | None, tuple[int, int, int] | None]:
+        """The current version's metadata and security columns (without content) and, for
+        a row about a patient, that patient's `patient_version`, in one query (one
+        snapshot): what a guarded read needs before its scoped read."""
+        sql = _SECURITY_AND_VERSION_SQL.replace("?", self._mark)
+        found = self._fetch_one(sql, (resource_type, resource_id))
+        if found is None:
+            return None, None
+        stored = _stored(_Row(*found[:10]))
+        if stored.patient_id is None:
+            return stored, None
+        latest, count, granted = found[10:]
+        return stored, (int(latest or 0), int(count or 0), int(granted or 0))
 
     def history(
         self,
@@ -908,7 +982,7 @@ class SqlStore:
     def _search(
         self, conn: Connection, query: SearchQuery, scope: ReadScope | None = None
     ) -> SearchPage:
-        clauses = [*where_clauses(query), _scoped(scope, _r)]
+        clauses = where_clauses(query, scope)
         total: int | None = None
         if query.summary_count or query.count == 0 or query.total in ("accurate", "estimate"):
             total = int(
@@ -1048,18 +1122,9 @@ class SqlStore:
     def patient_version(self, patient_id: str) -> tuple[int, int, int]:
         """Changes whenever anything about the patient is written or an emergency grant is
         made: (latest write, number of resources, latest grant), one indexed query."""
-        latest = (
-            select(func.max(_r.last_updated)).where(_r.patient_id == patient_id).scalar_subquery()
-        )
-        count = select(func.count()).where(_r.patient_id == patient_id).scalar_subquery()
-        granted = (
-            select(func.max(emergency_grants.c.created_us))
-            .where(emergency_grants.c.patient_id == patient_id)
-            .scalar_subquery()
-        )
-        with self._reading() as conn:
-            row = conn.execute(select(latest, count, granted)).one()
-        return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+        found = self._fetch_one(_PATIENT_VERSION_SQL.replace("?", self._mark), [patient_id] * 3)
+        latest, count, granted = found or (None, None, None)
+        return int(latest or 0), int(count or 0), int(granted or 0)
 
     def patient_access_inputs(
         self,
@@ -1073,27 +1138,20 @@ class SqlStore:
         of its data, its live resources of `fact_types`, and the directory resources those
         refer to (followed `depth` levels through `references`; `directory_cache` answers
         what it holds, the rest is read and handed to it)."""
-        with self._reading() as conn:
+        mark = self._mark
+        with self._dbapi() as run:
             sources = [
-                (row.care_provider, row.care_unit)
-                for row in conn.execute(
-                    select(_v.care_provider, _v.care_unit)
-                    .where(_v.patient_id == patient_id, _v.care_provider.is_not(None))
-                    .distinct()
-                )
+                (provider, unit)
+                for provider, unit in run(_PATIENT_SOURCES_SQL.replace("?", mark), [patient_id])
             ]
+            type_marks = ", ".join([mark] * len(fact_types))
             facts = [
-                orjson.loads(row.content)
-                for row in conn.execute(
-                    select(_v.content)
-                    .select_from(_CURRENT)
-                    .where(
-                        _r.patient_id == patient_id,
-                        _r.res_type.in_(fact_types),
-                        _r.deleted.is_(False),
-                    )
+                orjson.loads(content)
+                for (content,) in run(
+                    _PATIENT_FACTS_SQL.replace("?", mark).replace("{types}", type_marks),
+                    [patient_id, *fact_types],
                 )
-                if row.content
+                if content
             ]
             directory: dict[tuple[str, str], dict[str, Any]] = {}
             pending = references(facts)
@@ -1110,11 +1168,7 @@ class SqlStore:
                     else:
                         missing.append(key)
                 if missing:
-                    loaded = [
-                        orjson.loads(f.content)
-                        for f in self._fetch(conn, missing, None)
-                        if f.content
-                    ]
+                    loaded = [orjson.loads(c) for c in self._current_contents(run, missing) if c]
                     if directory_cache is not None:
                         for resource in loaded:
                             directory_cache.put(resource)
@@ -1123,6 +1177,26 @@ class SqlStore:
                     directory[(resource["resourceType"], resource["id"])] = resource
                 pending = references(fetched)
         return sources, facts, list(directory.values())
+
+    def _current_contents(
+        self,
+        run: Callable[[str, Sequence[object]], list[tuple[Any, ...]]],
+        keys: Sequence[tuple[str, str]],
+    ) -> list[bytes | None]:
+        """Current live contents of (type, id) keys, one query per type."""
+        by_type: dict[str, list[str]] = {}
+        for resource_type, resource_id in keys:
+            by_type.setdefault(resource_type, []).append(resource_id)
+        mark = self._mark
+        contents: list[bytes | None] = []
+        for resource_type, ids in by_type.items():
+            sql = _CURRENT_CONTENTS_SQL.replace("?", mark).replace(
+                "{ids}", ", ".join([mark] * len(ids))
+            )
+            contents.extend(
+                bytes(c) if c is not None else None for (c,) in run(sql, [resource_type, *ids])
+            )
+        return contents
 
     def close(self) -> None:
         self.engine.dispose()

@@ -237,10 +237,3 @@ def test_a_transaction_cannot_probe_for_hidden_resources(scenario: Hub) -> None:
     probe["entry"][0]["resource"]["addresses"] = [{"reference": "CarePlan?_id=none"}]
     missing = scenario.client.post("/fhir", json=probe, headers=scenario.nurse)
     assert hidden.status_code == missing.status_code == 412
-
-
-def test_chained_and_has_criteria_are_refused_rather_than_evaluated(scenario: Hub) -> None:
-    chained = scenario.get(scenario.nurse, "CarePlan", **{"subject.identifier": "191212121212"})
-    has = scenario.get(scenario.nurse, "Patient", **{"_has:CarePlan:patient:category": "VP"})
-    assert chained.status_code == has.status_code == 400
-    assert chained.json()["issue"][0]["code"] == "not-supported"

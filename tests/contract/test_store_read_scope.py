@@ -1,0 +1,146 @@
+"""Store contract: a ReadScope hides the same rows on every read path (SQLite and PostgreSQL).
+
+The read-by-id hot path applies the scope as hand-written SQL (`ReadScope.sql_text`),
+searches as SQLAlchemy conditions (`ReadScope.condition`), and single rows already in hand
+are checked with `ReadScope.allows`: the three must agree on every row.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from hub.errors import NotFound
+from hub.search_parameters import default_registry
+from hub.search_query import parse_search
+from hub.store import SqlStore, WriteContext
+from hub.store.read_scope import ReadScope
+
+PROVIDER_A, PROVIDER_B = "SE2120002122-0000", "SE2120000001-0000"
+UNIT_A1, UNIT_A2, UNIT_B1 = "SE2120002122-1001", "SE2120002122-1002", "SE2120000001-2001"
+SOURCES = [
+    WriteContext(PROVIDER_A, UNIT_A1),
+    WriteContext(PROVIDER_A, UNIT_A2),
+    WriteContext(PROVIDER_A, None),
+    WriteContext(PROVIDER_B, UNIT_B1),
+]
+
+
+def _plan(patient_id: str) -> dict[str, Any]:
+    return {
+        "resourceType": "CarePlan",
+        "status": "active",
+        "intent": "plan",
+        "subject": {"reference": f"Patient/{patient_id}"},
+    }
+
+
+@pytest.fixture
+def rows(store: SqlStore) -> dict[str, Any]:
+    """Two patients, a CarePlan from every source about each, and an Organization."""
+    made: dict[str, Any] = {"plans": []}
+    with store.unit_of_work() as work:
+        patients = []
+        for name in ("Ek", "Björk"):
+            outcome = work.create(
+                {"resourceType": "Patient", "name": [{"family": name}]}, SOURCES[0]
+            )
+            assert outcome.stored is not None
+            patients.append(outcome.stored.id)
+        for patient_id, source in itertools.product(patients, SOURCES):
+            outcome = work.create(_plan(patient_id), source)
+            assert outcome.stored is not None
+            made["plans"].append(outcome.stored)
+        organization = work.create({"resourceType": "Organization", "name": "Tybble"}, SOURCES[3])
+        assert organization.stored is not None
+    made["patients"] = patients
+    made["organization"] = organization.stored.id
+    return made
+
+
+def _scopes(patients: list[str]) -> list[ReadScope]:
+    first, second = patients
+    return [
+        ReadScope.directory_only(),
+        ReadScope.everything(),
+        ReadScope(provider=PROVIDER_A),
+        ReadScope(provider=PROVIDER_B, types=frozenset({"Patient"})),
+        ReadScope(grants={first: frozenset({(PROVIDER_A, UNIT_A1)})}),
+        ReadScope(grants={first: frozenset({(PROVIDER_A, None)})}),
+        ReadScope(grants={first: frozenset({(PROVIDER_A, UNIT_A2), (PROVIDER_A, None)})}),
+        ReadScope(
+            grants={
+                first: frozenset({(PROVIDER_B, UNIT_B1), (PROVIDER_A, UNIT_A1)}),
+                second: frozenset({(PROVIDER_A, UNIT_A2)}),
+            }
+        ),
+        ReadScope(grants={second: frozenset()}),
+        ReadScope(grants={first: frozenset({(PROVIDER_A, UNIT_A1)})}, types=frozenset()),
+        ReadScope(
+            grants={first: frozenset({(PROVIDER_A, UNIT_A1)})}, types=frozenset({"CarePlan"})
+        ),
+    ]
+
+
+def test_read_search_and_allows_agree_on_every_row(store: SqlStore, rows: dict[str, Any]) -> None:
+    registry = default_registry()
+    for scope in _scopes(rows["patients"]):
+        query = parse_search("CarePlan", [("_count", "100")], registry)
+        found = {m.id for m in store.search(query, scope).matches}
+        for plan in rows["plans"]:
+            allowed = scope.allows("CarePlan", plan.patient_id, plan.care_provider, plan.care_unit)
+            try:
+                store.read("CarePlan", plan.id, scope)
+                readable = True
+            except NotFound:
+                readable = False
+            assert readable == allowed == (plan.id in found), (scope, plan.care_unit)
+        organization_visible = scope.allows("Organization", None, PROVIDER_B, UNIT_B1)
+        try:
+            store.read("Organization", rows["organization"], scope)
+            assert organization_visible
+        except NotFound:
+            assert not organization_visible
+
+
+def test_a_scope_with_grants_shows_some_rows_and_hides_others(
+    store: SqlStore, rows: dict[str, Any]
+) -> None:
+    first = rows["patients"][0]
+    scope = ReadScope(grants={first: frozenset({(PROVIDER_A, UNIT_A1)})})
+    visible = [p for p in rows["plans"] if p.patient_id == first and p.care_unit == UNIT_A1]
+    hidden = [p for p in rows["plans"] if p not in visible]
+    assert len(visible) == 1 and len(hidden) == 7
+    assert store.read("CarePlan", visible[0].id, scope).id == visible[0].id
+    for plan in hidden:
+        with pytest.raises(NotFound):
+            store.read("CarePlan", plan.id, scope)
+
+
+def test_security_and_version_reads_the_row_and_its_patients_version(
+    store: SqlStore, rows: dict[str, Any]
+) -> None:
+    plan = rows["plans"][1]
+    row, version = store.security_and_version("CarePlan", plan.id)
+    assert row is not None and row.content is None
+    assert (row.patient_id, row.care_provider, row.care_unit) == (
+        plan.patient_id,
+        plan.care_provider,
+        plan.care_unit,
+    )
+    assert version == store.patient_version(plan.patient_id)
+    with store.unit_of_work() as work:
+        work.create(_plan(plan.patient_id), SOURCES[0])
+    _, changed = store.security_and_version("CarePlan", plan.id)
+    assert changed is not None and changed != version
+    assert changed == store.patient_version(plan.patient_id)
+
+
+def test_security_and_version_of_unknown_and_patientless_rows(
+    store: SqlStore, rows: dict[str, Any]
+) -> None:
+    assert store.security_and_version("CarePlan", "no-such-plan") == (None, None)
+    row, version = store.security_and_version("Organization", rows["organization"])
+    assert row is not None and row.patient_id is None and version is None
