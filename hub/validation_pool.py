@@ -92,6 +92,11 @@ class PendingValidation:
         self._futures = list(futures)
         self._fallback = fallback
 
+    @property
+    def settled(self) -> bool:
+        """Whether the verdicts are known without waiting (validated inline)."""
+        return self._problems is not None
+
     def problems(self) -> list[EntryProblem]:
         """Every invalid entry, lowest index first (waits for the workers)."""
         if self._problems is None:

@@ -215,7 +215,8 @@ def transaction(ctx: ApiContext, bundle: dict[str, Any], preference: ReturnPrefe
     pending = ctx.validation.start(
         [(entry.index, entry.resource) for entry in entries if entry.resource is not None]
     )
-    _raise_invalid_entry(entries, pending)  # inline verdicts are known now
+    if pending.settled:  # validated inline: refuse before touching the database
+        _raise_invalid_entry(entries, pending)
     try:
         responses = _write_transaction(ctx, entries, preference, pending)
     except Exception:
