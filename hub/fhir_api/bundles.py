@@ -22,17 +22,14 @@ from hub.fhir_api.interactions import ApiContext, canonical_query, dispatch
 from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
 from hub.fhir_api.outcome import error_outcome
 from hub.fhir_dates import instant_from_us
-from hub.references import reference_holders, rewrite_references
 from hub.search_query import parse_search
 from hub.store.sql_store import UnitOfWork, new_id
 from hub.validation import supported_types
-from hub.validation_pool import PendingPreparation, PreparedCreate
+from hub.validation_pool import PendingValidation
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 _STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content"}
 MAX_ENTRIES = 10_000
-FLUSH_ROWS = 1_000
-"""Queued rows (resources, versions, index rows) a transaction sends at a time."""
 
 
 @dataclass
@@ -134,6 +131,24 @@ def _entry_response(
     return item
 
 
+def _reference_holders(node: Any) -> list[dict[str, Any]]:
+    """Every object in a resource with a string `reference` (rewritten in place once the
+    transaction knows what its urn:uuid and conditional references stand for)."""
+    found: list[dict[str, Any]] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "reference" and isinstance(value, str):
+                    found.append(item)
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, dict | list))
+    return found
+
+
 def _resolve_conditional_reference(ctx: ApiContext, work: UnitOfWork, reference: str) -> str:
     resource_type, _, query_text = reference.partition("?")
     if resource_type not in supported_types():
@@ -195,80 +210,55 @@ def _plan_transaction(ctx: ApiContext, work: UnitOfWork, entries: list[Entry]) -
     return mapping
 
 
-def transaction(
-    ctx: ApiContext,
-    bundle: dict[str, Any],
-    preference: ReturnPreference,
-    raw: bytes | None = None,
-) -> bytes:
-    """All entries in one database transaction; `raw` (the request body, when there is
-    one) lets the planner skip the search for conditional references it cannot hold."""
+def transaction(ctx: ApiContext, bundle: dict[str, Any], preference: ReturnPreference) -> bytes:
     entries = _entries(bundle)
-    sent = [(entry.index, entry.resource) for entry in entries if entry.resource is not None]
-    preparation: list[PendingPreparation] = []
-    try:
-        responses = _write_transaction(ctx, entries, preference, raw, preparation)
-    except Exception:
-        # The first invalid entry explains any failure: check the bundle as it was sent
-        # if the failure came before the entries were prepared.
-        pending = preparation[0] if preparation else ctx.validation.validate(sent)
+    pending = ctx.validation.start(
+        [(entry.index, entry.resource) for entry in entries if entry.resource is not None]
+    )
+    if pending.settled:  # validated inline: refuse before touching the database
         _raise_invalid_entry(entries, pending)
+    try:
+        responses = _write_transaction(ctx, entries, preference, pending)
+    except Exception:
+        _raise_invalid_entry(entries, pending)  # an invalid entry explains any failure
         raise
     envelope = _envelope("transaction-response", None, [])
     envelope["entry"] = [responses[i] for i in range(len(entries))]
     return orjson.dumps(envelope)
 
 
-def _may_hold_conditional_references(raw: bytes | None) -> bool:
-    """False only when the body cannot contain a `Type?query` reference: no '?' at all,
-    not even JSON-escaped."""
-    return raw is None or b"?" in raw or b"\\u003" in raw
-
-
 def _write_transaction(
     ctx: ApiContext,
     entries: list[Entry],
     preference: ReturnPreference,
-    raw: bytes | None,
-    preparation: list[PendingPreparation],
+    pending: PendingValidation,
 ) -> dict[int, dict[str, Any]]:
-    """Plan, prepare (validate and index, on the worker pool for large bundles) and write
-    every entry in one database transaction, committed only once all are valid."""
+    """Every entry in one database transaction, committed only once all are valid."""
     responses: dict[int, dict[str, Any]] = {}
     with ctx.store.unit_of_work(ctx.base_url) as work:
         mapping = _plan_transaction(ctx, work, entries)
         targets = [_split_url(ctx, e.url)[0] for e in entries if e.method in ("PUT", "DELETE")]
         work.lock_current_many([(path[0], path[1]) for path in targets if len(path) == 2])
-        if _may_hold_conditional_references(raw):
-            conditional = {
-                holder["reference"]
-                for entry in entries
-                if entry.resource is not None
-                for holder in reference_holders(entry.resource)
-                if "?" in holder["reference"]
-            }
-            for reference in sorted(conditional):
-                mapping[reference] = _resolve_conditional_reference(ctx, work, reference)
-        items = [
-            (entry.index, entry.resource, entry.method == "CREATE")
+        holders = {
+            entry.index: _reference_holders(entry.resource)
             for entry in entries
             if entry.resource is not None
-        ]
-        pending = ctx.validation.start(items, mapping, ctx.base_url)
-        preparation.append(pending)
-        if pending.settled:  # prepared inline: refuse before writing anything
-            _raise_invalid_entry(entries, pending)
+        }
+        conditional = {
+            holder["reference"]
+            for found in holders.values()
+            for holder in found
+            if "?" in holder["reference"]
+        }
+        for reference in sorted(conditional):
+            mapping[reference] = _resolve_conditional_reference(ctx, work, reference)
         for entry in sorted(entries, key=lambda e: (_ORDER.get(e.method, 1), e.index)):
-            prepared = pending.verdict(entry.index) if entry.method == "CREATE" else None
-            if entry.method == "CREATE" and not isinstance(prepared, PreparedCreate):
-                _raise_invalid_entry(entries, pending)
-            if entry.resource is not None and entry.method != "CREATE":
-                rewrite_references(entry.resource, mapping)
+            for holder in holders.get(entry.index, ()):
+                target = mapping.get(holder["reference"])
+                if target is not None:
+                    holder["reference"] = target
             try:
-                if isinstance(prepared, PreparedCreate):
-                    response = _create_prepared(ctx, work, entry, prepared)
-                else:
-                    response = _run_entry(ctx, work, entry, preference)
+                response = _run_entry(ctx, work, entry, preference)
             except HubError as error:
                 where = f"Bundle.entry[{entry.index}]"
                 error.issues = [
@@ -281,35 +271,11 @@ def _write_transaction(
                 ]
                 raise
             responses[entry.index] = _entry_response(ctx, response, preference)
-            work.flush_when(FLUSH_ROWS)
         _raise_invalid_entry(entries, pending)  # before the commit
     return responses
 
 
-def _create_prepared(
-    ctx: ApiContext, work: UnitOfWork, entry: Entry, prepared: PreparedCreate
-) -> FhirResponse:
-    resource = entry.resource or {}
-    outcome = work.create_prepared(
-        resource["resourceType"],
-        resource["id"],
-        prepared.body,
-        prepared.meta,
-        prepared.patient_id,
-        prepared.rows,
-        ctx.write_context,
-    )
-    stored = outcome.stored
-    assert stored is not None
-    return FhirResponse(
-        201,
-        body=stored.content,
-        stored=stored,
-        location=f"{ctx.base_url}/{stored.resource_type}/{stored.id}/_history/{stored.version_id}",
-    )
-
-
-def _raise_invalid_entry(entries: list[Entry], pending: PendingPreparation) -> None:
+def _raise_invalid_entry(entries: list[Entry], pending: PendingValidation) -> None:
     first = pending.first_error()
     if first is None:
         return
@@ -335,6 +301,18 @@ def _entry_error(entry: Entry, error: HubError) -> HubError:
 def _run_entry(
     ctx: ApiContext, work: UnitOfWork, entry: Entry, preference: ReturnPreference
 ) -> FhirResponse:
+    if entry.method == "CREATE":
+        resource = entry.resource or {}
+        result = work.create(resource, ctx.write_context, resource_id=resource["id"])
+        stored = result.stored
+        assert stored is not None
+        return FhirResponse(
+            201,
+            body=stored.content,
+            stored=stored,
+            location=f"{ctx.base_url}/{stored.resource_type}/{stored.id}"
+            f"/_history/{stored.version_id}",
+        )
     if entry.method == "MATCHED":
         path, _ = _split_url(ctx, entry.url)
         stored = ctx.access.read(path[0], path[1], work)
@@ -371,12 +349,7 @@ def batch(ctx: ApiContext, bundle: dict[str, Any], preference: ReturnPreference)
     return orjson.dumps(envelope)
 
 
-def process_bundle(
-    ctx: ApiContext,
-    body: dict[str, Any],
-    preference: ReturnPreference,
-    raw: bytes | None = None,
-) -> bytes:
+def process_bundle(ctx: ApiContext, body: dict[str, Any], preference: ReturnPreference) -> bytes:
     if body.get("resourceType") != "Bundle":
         raise InvalidRequest(
             "POST to the base URL takes a Bundle of type transaction or batch",
@@ -384,7 +357,7 @@ def process_bundle(
         )
     kind = body.get("type")
     if kind == "transaction":
-        return transaction(ctx, body, preference, raw)
+        return transaction(ctx, body, preference)
     if kind == "batch":
         return batch(ctx, body, preference)
     raise InvalidRequest("Bundle.type must be transaction or batch", expression="Bundle.type")

@@ -178,9 +178,8 @@ def capabilities(request: Request, ctx: OpenContext) -> Response:
 @router.post("/", include_in_schema=False)
 async def bundle(request: Request, ctx: Context) -> Response:
     media_type = response_media_type(request)
-    raw = await read_body(request, ctx.settings.max_body_bytes)
-    body = parse_json_body(raw)
-    content = await run_in_threadpool(process_bundle, ctx, body, return_preference(request), raw)
+    body = parse_json_body(await read_body(request, ctx.settings.max_body_bytes))
+    content = await run_in_threadpool(process_bundle, ctx, body, return_preference(request))
     return Response(content=content, media_type=media_type)
 
 

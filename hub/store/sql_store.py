@@ -52,7 +52,7 @@ from hub.errors import (
 from hub.fhir_dates import instant_from_us, now_us
 from hub.search_parameters import SearchParameterRegistry
 from hub.search_query import SearchQuery
-from hub.store.indexing import IndexRows, index_resource, patient_of
+from hub.store.indexing import index_resource, patient_of
 from hub.store.model import (
     HistoryPage,
     SearchPage,
@@ -206,29 +206,6 @@ def new_id() -> str:
     return str(uuid.UUID(int=value))
 
 
-def version_meta(client_meta: dict[str, Any] | None, version_id: int, now: int) -> dict[str, Any]:
-    """Resource.meta of a stored version: the server's versionId and lastUpdated first,
-    then what the client sent (its own versionId and lastUpdated are replaced)."""
-    kept = {k: v for k, v in (client_meta or {}).items() if k not in ("versionId", "lastUpdated")}
-    return {"versionId": str(version_id), "lastUpdated": instant_from_us(now), **kept}
-
-
-def compose_content(
-    resource_type: str, resource_id: str, meta: dict[str, Any], body: bytes
-) -> bytes:
-    """The stored JSON of a version from its parts: the bytes orjson gives for
-    {"resourceType", "id", "meta", **rest} when `body` is orjson's bytes for rest."""
-    head = (
-        b'{"resourceType":'
-        + orjson.dumps(resource_type)
-        + b',"id":'
-        + orjson.dumps(resource_id)
-        + b',"meta":'
-        + orjson.dumps(meta)
-    )
-    return head + (b"," + body[1:] if body != b"{}" else b"}")
-
-
 def _check_if_match(current: StoredResource, if_match: int | None) -> None:
     """412 unless If-Match (when given) names the current version."""
     if if_match is not None and if_match != current.version_id:
@@ -299,12 +276,6 @@ class UnitOfWork:
 
     def finish(self) -> None:
         self._flush()
-
-    def flush_when(self, queued_rows: int) -> None:
-        """Send the queued INSERTs once at least `queued_rows` wait (a long transaction
-        writes as it goes instead of all at its end)."""
-        if sum(len(rows) for rows in self._pending.values()) >= queued_rows:
-            self._flush()
 
     # -- reads inside the transaction --------------------------------------------------------
 
@@ -434,76 +405,27 @@ class UnitOfWork:
         created the resource first."""
         now = now_us()
         resource_type = resource["resourceType"]
-        meta = version_meta(resource.get("meta"), version_id, now)
+        self._known.pop((resource_type, resource_id), None)
+        meta = {
+            k: v
+            for k, v in (resource.get("meta") or {}).items()
+            if k not in ("versionId", "lastUpdated")
+        }
+        meta = {"versionId": str(version_id), "lastUpdated": instant_from_us(now), **meta}
         document: dict[str, Any] = {"resourceType": resource_type, "id": resource_id, "meta": meta}
         document.update(
             (k, v) for k, v in resource.items() if k not in ("resourceType", "id", "meta")
         )
-        return self._persist(
-            resource_type,
-            resource_id,
-            version_id,
-            now,
-            orjson.dumps(document),
-            patient_of(document, self._base_url),
-            index_resource(document, self._store.registry, self._base_url),
-            ctx,
-            previous,
-            method,
-            claim=claim,
-        )
-
-    def create_prepared(
-        self,
-        resource_type: str,
-        resource_id: str,
-        body: bytes,
-        client_meta: dict[str, Any] | None,
-        patient_id: str | None,
-        rows: IndexRows,
-        ctx: WriteContext,
-    ) -> WriteOutcome:
-        """`create` of a resource whose JSON (without resourceType, id and meta), patient
-        and index rows were worked out beforehand (by `prepare_create`, possibly on
-        another process): the same rows and bytes `create` writes, without walking the
-        resource again."""
-        now = now_us()
-        content = compose_content(
-            resource_type, resource_id, version_meta(client_meta, 1, now), body
-        )
-        stored = self._persist(
-            resource_type, resource_id, 1, now, content, patient_id, rows, ctx, None, "POST"
-        )
-        assert stored is not None
-        return WriteOutcome("created", stored)
-
-    def _persist(
-        self,
-        resource_type: str,
-        resource_id: str,
-        version_id: int,
-        now: int,
-        content: bytes,
-        patient_id: str | None,
-        rows: IndexRows,
-        ctx: WriteContext,
-        previous: StoredResource | None,
-        method: str,
-        *,
-        claim: bool = False,
-    ) -> StoredResource | None:
-        self._known.pop((resource_type, resource_id), None)
-        care_provider, care_unit = ctx.care_provider, ctx.care_unit
-        if previous is not None and care_provider is None and care_unit is None:
-            care_provider, care_unit = previous.care_provider, previous.care_unit
-        row = {
-            "version_id": version_id,
-            "last_updated": now,
-            "deleted": False,
-            "patient_id": patient_id,
-            "care_provider": care_provider,
-            "care_unit": care_unit,
+        content = orjson.dumps(document)
+        security = {
+            "patient_id": patient_of(document, self._base_url),
+            "care_provider": ctx.care_provider,
+            "care_unit": ctx.care_unit,
         }
+        if previous is not None and ctx.care_provider is None and ctx.care_unit is None:
+            security["care_provider"] = previous.care_provider
+            security["care_unit"] = previous.care_unit
+        row = {"version_id": version_id, "last_updated": now, "deleted": False, **security}
         key = {"res_type": resource_type, "res_id": resource_id}
         if previous is None and claim:
             # No flush first: the queued rows belong to other resources, and sending them
@@ -533,7 +455,7 @@ class UnitOfWork:
             resource_versions,
             {**key, **row, "method": method, "content": content},
         )
-        self._queue_index(resource_type, resource_id, rows)
+        self._index(document, resource_id)
         return StoredResource(
             resource_type,
             resource_id,
@@ -542,12 +464,14 @@ class UnitOfWork:
             False,
             content,
             method,
-            patient_id=patient_id,
-            care_provider=care_provider,
-            care_unit=care_unit,
+            patient_id=security["patient_id"],
+            care_provider=security["care_provider"],
+            care_unit=security["care_unit"],
         )
 
-    def _queue_index(self, rt: str, resource_id: str, rows: IndexRows) -> None:
+    def _index(self, document: dict[str, Any], resource_id: str) -> None:
+        rows = index_resource(document, self._store.registry, self._base_url)
+        rt = document["resourceType"]
         self._queue_index_rows(
             search_token,
             [(rt, resource_id, p, system, code[:255]) for p, system, code in rows.tokens],

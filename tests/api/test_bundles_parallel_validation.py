@@ -124,13 +124,13 @@ def test_a_dead_worker_falls_back_to_the_request_thread() -> None:
     try:
         bundle = [(i, patient(personnummer("19500101", f"{i:03d}"))) for i in range(SIZE)]
         bundle[40] = (40, {**patient(), "foo": 1})
-        assert pool.validate(bundle).first_error() is not None  # starts the workers
+        assert pool.start(bundle).first_error() is not None  # starts the workers
         executor: Any = pool._pool()
         for pid in list(executor._processes):
             os.kill(pid, signal.SIGKILL)
-        found = pool.validate(bundle).first_error()
+        found = pool.start(bundle).first_error()
         assert found is not None and found[0] == 40
-        assert pool.validate(bundle).first_error() is not None  # a new pool after the reset
+        assert pool.start(bundle).first_error() is not None  # a new pool after the reset
     finally:
         pool.close()
 
