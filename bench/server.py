@@ -134,10 +134,10 @@ def _install_thread_profiling(profiles: _ThreadProfiles) -> None:
 
 def _make_app(name: str) -> Any:
     if name == "hub":
-        from hub.app import create_app
+        from hub.app import serving_app
         from hub.settings import Settings
 
-        return create_app(Settings())
+        return serving_app(Settings())  # as `hub serve` builds it
     from bench.bare import create_bare_app
 
     return create_bare_app()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -34,6 +35,23 @@ def attach_access_services(app: FastAPI, settings: Settings) -> None:
     if settings.auth != "off":
         key = load_or_create_audit_key(settings.audit_key_path)
         app.state.audit = AuditLog(engine, key, settings.audit_checkpoint_interval)
+
+
+def freeze_startup_heap() -> None:
+    """For a serving process, once its app is built: move the objects that live as long
+    as the process (model classes, search parameters, settings) out of the garbage
+    collector's sight, so that its full collections stop walking them in the middle of
+    requests. Not for processes that build many apps (tests)."""
+    gc.collect()
+    gc.freeze()
+
+
+def serving_app(settings: Settings | None = None) -> FastAPI:
+    """The app of a server process (`hub serve`, hub.asgi): create_app, then the heap
+    settled with freeze_startup_heap."""
+    app = create_app(settings)
+    freeze_startup_heap()
+    return app
 
 
 def create_app(settings: Settings | None = None, store: SqlStore | None = None) -> FastAPI:

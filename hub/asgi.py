@@ -1,5 +1,5 @@
 """ASGI entry point for multi-worker servers: `uvicorn hub.asgi:app` (settings from env)."""
 
-from hub.app import create_app
+from hub.app import serving_app
 
-app = create_app()
+app = serving_app()

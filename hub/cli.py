@@ -40,9 +40,9 @@ def serve(
     if workers > 1:
         uvicorn.run("hub.asgi:app", host=host, port=port, workers=workers, log_level="warning")
         return
-    from hub.app import create_app
+    from hub.app import serving_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(serving_app(settings), host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -30,6 +30,8 @@ from hub.validation_pool import PendingValidation
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 _STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content"}
 MAX_ENTRIES = 10_000
+FLUSH_ROWS = 1_000
+"""Queued rows (resources, versions, index rows) a transaction sends at a time."""
 
 
 @dataclass
@@ -271,6 +273,7 @@ def _write_transaction(
                 ]
                 raise
             responses[entry.index] = _entry_response(ctx, response, preference)
+            work.flush_when(FLUSH_ROWS)
         _raise_invalid_entry(entries, pending)  # before the commit
     return responses
 

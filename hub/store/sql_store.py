@@ -277,6 +277,12 @@ class UnitOfWork:
     def finish(self) -> None:
         self._flush()
 
+    def flush_when(self, queued_rows: int) -> None:
+        """Send the queued INSERTs once at least `queued_rows` wait (a long transaction
+        writes as it goes instead of all at its end)."""
+        if sum(len(rows) for rows in self._pending.values()) >= queued_rows:
+            self._flush()
+
     # -- reads inside the transaction --------------------------------------------------------
 
     def current(

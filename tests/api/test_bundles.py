@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi.testclient import TestClient
 from swedish_data import (
     PNR_SYSTEM,
@@ -327,3 +328,15 @@ def test_transaction_entries_with_absolute_urls_of_another_server_are_refused(
     entry["request"]["url"] = "https://annan.example.org/fhir/Patient"
     assert_outcome(client.post("/fhir", json=transaction(entry)), 400)
     assert count(client, "Patient") == 0
+
+
+def test_a_json_escaped_conditional_reference_is_resolved(any_client: TestClient) -> None:
+    existing = create(any_client, patient())
+    plan = care_plan("placeholder")
+    plan["subject"] = {"reference": f"Patient?identifier={PNR_SYSTEM}|{TOLVAN}"}
+    body = orjson.dumps(transaction(post(plan))).replace(b"Patient?", b"Patient\\u003f")
+    assert b"?" not in body
+    response = any_client.post("/fhir", content=body)
+    assert response.status_code == 200, response.text
+    created = response.json()["entry"][0]["resource"]
+    assert created["subject"]["reference"] == f"Patient/{existing['id']}"

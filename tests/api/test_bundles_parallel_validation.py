@@ -143,3 +143,17 @@ def test_entry_problems_cross_the_process_boundary_with_their_error_class() -> N
         rebuilt = EntryProblem.of(7, error).error()
         assert type(rebuilt) is type(error)
         assert rebuilt.issues == error.issues and rebuilt.status == error.status
+
+
+def test_rows_flushed_during_a_transaction_roll_back_with_it(
+    pooled: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large transactions send their queued rows as they go (every FLUSH_ROWS rows); an
+    invalid entry found after several flushes still leaves nothing behind."""
+    monkeypatch.setattr("hub.fhir_api.bundles.FLUSH_ROWS", 10)
+    bad = _big_transaction({SIZE - 1: {**patient(), "foo": 1}})
+    assert_outcome(pooled.post("/fhir", json=bad), 400)
+    assert _count(pooled, "Patient") == 0 and _count(pooled, "CarePlan") == 0
+    response = pooled.post("/fhir", json=_big_transaction())
+    assert response.status_code == 200, response.text
+    assert _count(pooled, "Patient") == SIZE // 2 and _count(pooled, "CarePlan") == SIZE // 2
