@@ -1093,7 +1093,7 @@ class SqlStore:
             conditions.append(_r.last_updated >= since)
         joined = _CURRENT.join(members, and_(members.c.t == _r.res_type, members.c.i == _r.res_id))
         stmt = (
-            select(*_VERSION_COLUMNS)
+            select(*_VERSION_COLUMNS, func.count().over().label("everything_total"))
             .select_from(joined)
             .where(*conditions)
             .order_by((_r.res_type != literal("Patient")), _r.res_type, _r.res_id)
@@ -1111,11 +1111,14 @@ class SqlStore:
             if patient.deleted:
                 raise Gone(f"Patient/{patient_id} was deleted")
             rows = conn.execute(stmt).all()
-            total = int(
-                conn.execute(
-                    select(func.count()).select_from(joined).where(*conditions)
-                ).scalar_one()
-            )
+            if rows or offset == 0:  # the window count saw every member, before the LIMIT
+                total = int(rows[0].everything_total) if rows else 0
+            else:  # a page past the end: count on its own
+                total = int(
+                    conn.execute(
+                        select(func.count()).select_from(joined).where(*conditions)
+                    ).scalar_one()
+                )
         return SearchPage(
             matches=[_stored(r) for r in rows[:count]],
             included=[],

@@ -124,3 +124,15 @@ def test_everything_is_only_defined_on_patient(client: TestClient) -> None:
 def test_everything_with_an_unknown_parameter_is_400(client: TestClient) -> None:
     pid = create(client, patient())["id"]
     assert_outcome(client.get(f"/fhir/Patient/{pid}/$everything", params={"typ": "x"}), 400)
+
+
+def test_everything_total_is_the_same_on_every_page_and_past_the_end(
+    any_client: TestClient,
+) -> None:
+    ids = _record(any_client)
+    url = f"Patient/{ids['asa']}/$everything"
+    size = len(EXPECTED_TYPES)
+    for offset in (0, 4, size - 1, size, size + 5):
+        bundle = search(any_client, url, {"_count": "4", "_offset": str(offset)})
+        assert bundle["total"] == size, offset
+        assert len(bundle.get("entry", [])) == max(0, min(4, size - offset))
