@@ -46,14 +46,15 @@ def _directory_references(resources: Iterable[Any]) -> list[tuple[str, str]]:
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            reference = node.get("reference")
-            if isinstance(reference, str):
-                target = split_reference(reference)
-                if target and target[0] in DIRECTORY_LOOKUP_TYPES:
-                    found.append(target)
-            stack.extend(v for v in node.values() if isinstance(v, dict | list))
+            for key, value in node.items():
+                if isinstance(value, dict | list):
+                    stack.append(value)
+                elif key == "reference" and isinstance(value, str):
+                    target = split_reference(value)
+                    if target and target[0] in DIRECTORY_LOOKUP_TYPES:
+                        found.append(target)
         elif isinstance(node, list):
-            stack.extend(node)
+            stack.extend(item for item in node if isinstance(item, dict | list))
     return list(dict.fromkeys(found))
 
 

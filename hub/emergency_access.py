@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 
 from consent.emergency import (
     EmergencyRequestError,
@@ -32,6 +32,13 @@ from hub.store.schema import emergency_grants
 
 def _us(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
+
+
+_ACTIVE_GRANTS = select(emergency_grants.c.grant).where(
+    emergency_grants.c.patient_id == bindparam("patient_id"),
+    emergency_grants.c.start_us <= bindparam("moment"),
+    emergency_grants.c.end_us > bindparam("moment"),
+)
 
 
 class GrantStore:
@@ -56,14 +63,16 @@ class GrantStore:
             )
 
     def active_grants(self, patient_id: str, now: datetime) -> list[EmergencyGrant]:
-        moment = _us(now)
-        stmt = select(emergency_grants.c.grant).where(
-            emergency_grants.c.patient_id == patient_id,
-            emergency_grants.c.start_us <= moment,
-            emergency_grants.c.end_us > moment,
+        """One indexed SELECT outside any transaction bracket (every cold decision runs it)."""
+        options: dict[str, Any] = (
+            {"sqlite_begin": "NONE"}
+            if self._engine.dialect.name == "sqlite"
+            else {"isolation_level": "AUTOCOMMIT"}
         )
+        params = {"patient_id": patient_id, "moment": _us(now)}
         with self._engine.connect() as conn:
-            return [grant_from_dict(orjson.loads(row.grant)) for row in conn.execute(stmt)]
+            rows = conn.execution_options(**options).execute(_ACTIVE_GRANTS, params)
+            return [grant_from_dict(orjson.loads(row.grant)) for row in rows]
 
 
 def open_emergency_access(
