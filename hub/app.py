@@ -6,6 +6,7 @@ import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -35,6 +36,11 @@ def attach_access_services(app: FastAPI, settings: Settings) -> None:
     if settings.auth != "off":
         key = load_or_create_audit_key(settings.audit_key_path)
         app.state.audit = AuditLog(engine, key, settings.audit_checkpoint_interval)
+
+
+def _read_executor(settings: Settings) -> ThreadPoolExecutor:
+    """Threads for the guarded read-by-id path (see hub.fhir_api.routes.read_by_id)."""
+    return ThreadPoolExecutor(max_workers=2 * settings.db_pool_size, thread_name_prefix="hub-read")
 
 
 def freeze_startup_heap() -> None:
@@ -68,6 +74,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
             max_include=settings.max_include,
         )
         attach_access_services(app, settings)
+        app.state.read_executor = _read_executor(settings)  # a new one each time it starts
         if settings.auth == "off":
             warning = (
                 "WARNING: HUB_AUTH=off: no authentication and no PDL filter; every "
@@ -85,6 +92,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
                     log.error("audit checkpoint at shutdown failed; run `hub audit verify`")
             if app.state.store.async_reader is not None:
                 await app.state.store.async_reader.close()
+            app.state.read_executor.shutdown(wait=False)
             app.state.validation.close()
             if own_store:
                 app.state.store.close()
@@ -101,6 +109,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     app.state.authenticator = Authenticator(settings)
     workers = settings.validation_workers
     app.state.validation = ValidationPool(default_workers() if workers is None else workers)
+    app.state.read_executor = _read_executor(settings)
     if store is not None:
         app.state.store = store
         attach_access_services(app, settings)
