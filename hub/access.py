@@ -13,6 +13,7 @@ response leaves; if that append fails, the data is not returned (StoreUnavailabl
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import orjson
+
 from consent import Source, decide, patient_facts
 from consent.audit import AccessEntry
 from consent.decision import AccessDecision
@@ -28,7 +31,6 @@ from consent.facts import EmergencyGrant
 from hub.auth import Principal
 from hub.errors import Forbidden, NotFound, StoreUnavailable
 from hub.search_query import Criterion, ReferenceValue, SearchQuery, linked_types
-from hub.store.indexing import split_reference
 from hub.store.model import HistoryPage, SearchPage, StoredResource
 from hub.store.read_scope import DIRECTORY_TYPES, ReadScope
 from hub.store.sql_store import SqlStore, UnitOfWork
@@ -39,22 +41,25 @@ DIRECTORY_LOOKUP_TYPES = ("Organization", "PractitionerRole", "Practitioner", "R
 PATIENT_PARAMETERS = ("patient", "subject")
 
 
+_DIRECTORY_REFERENCE = re.compile(
+    rb'"reference":"('
+    + "|".join(DIRECTORY_LOOKUP_TYPES).encode()
+    + rb')/((?:[^"\\/]|\\.)+)(?:/_history/(?:[^"\\/]|\\.)*)?"'
+)
+"""A relative literal reference to a directory resource (split_reference's `Type/id` and
+`Type/id/_history/n` shapes) in orjson's compact output, which escapes only quotes,
+backslashes and control characters (never a slash)."""
+
+
 def _directory_references(resources: Iterable[Any]) -> list[tuple[str, str]]:
-    """Every literal reference to a directory resource inside the given JSON."""
+    """Every literal reference to a directory resource inside the given JSON: one pass of
+    a compiled pattern over each resource's compact bytes (cold decisions read dozens)."""
     found: list[tuple[str, str]] = []
-    stack: list[Any] = list(resources)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if isinstance(value, dict | list):
-                    stack.append(value)
-                elif key == "reference" and isinstance(value, str):
-                    target = split_reference(value)
-                    if target and target[0] in DIRECTORY_LOOKUP_TYPES:
-                        found.append(target)
-        elif isinstance(node, list):
-            stack.extend(item for item in node if isinstance(item, dict | list))
+    for resource in resources:
+        for match in _DIRECTORY_REFERENCE.finditer(orjson.dumps(resource)):
+            raw_id = match.group(2)
+            resource_id = orjson.loads(b'"' + raw_id + b'"') if b"\\" in raw_id else raw_id.decode()
+            found.append((match.group(1).decode(), resource_id))
     return list(dict.fromkeys(found))
 
 
