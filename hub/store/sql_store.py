@@ -839,6 +839,23 @@ class SqlStore:
         return "?" if self.dialect == "sqlite" else "%s"
 
     @contextmanager
+    def _generic_plans(self, conn: Connection, wanted: bool = True) -> Iterator[None]:
+        """PostgreSQL: plan this connection's prepared statements once (generic plans)
+        while the block runs. `$everything`'s scoped statement, with the PDL scope's OR
+        branches, costs twice as much to plan as to run and would otherwise be planned
+        anew on every execution (unscoped, its plain form is cheap to plan). Only for
+        statements keyed by a patient id, whose one plan fits every patient; the session
+        setting is reset before the connection goes back to the pool."""
+        if self.dialect != "postgresql" or not wanted:
+            yield
+            return
+        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql("RESET plan_cache_mode")
+
+    @contextmanager
     def _dbapi(self) -> Iterator[Callable[[str, Sequence[object]], list[tuple[Any, ...]]]]:
         """Hand-written SELECTs on one pooled DBAPI connection in autocommit: one round trip
         each, no statement building, no BEGIN/ROLLBACK bracket. Yields run(sql, params)."""
@@ -1100,7 +1117,8 @@ class SqlStore:
             .limit(count + 1)
             .offset(offset)
         )
-        with self._reading() as conn:
+        restricted = scope is not None and not scope.unrestricted
+        with self._reading() as conn, self._generic_plans(conn, restricted):
             patient = conn.execute(
                 select(_r.deleted, _r.version_id).where(
                     _r.res_type == "Patient", _r.res_id == patient_id, _r.version_id > 0

@@ -15,7 +15,7 @@ import pytest
 from hub.errors import NotFound
 from hub.search_parameters import default_registry
 from hub.search_query import parse_search
-from hub.store import SqlStore, WriteContext
+from hub.store import SqlStore, WriteContext, open_store
 from hub.store.read_scope import ReadScope
 
 PROVIDER_A, PROVIDER_B = "SE2120002122-0000", "SE2120000001-0000"
@@ -144,3 +144,26 @@ def test_security_and_version_of_unknown_and_patientless_rows(
     assert store.security_and_version("CarePlan", "no-such-plan") == (None, None)
     row, version = store.security_and_version("Organization", rows["organization"])
     assert row is not None and row.patient_id is None and version is None
+
+
+def test_generic_plans_are_set_only_inside_the_block(postgres_url: str) -> None:
+    class Boom(Exception):
+        pass
+
+    def mode(conn: Any) -> str:
+        return str(conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one())
+
+    store = open_store(postgres_url)
+    try:
+        with store.engine.connect() as conn:
+            before = mode(conn)
+            with store._generic_plans(conn):
+                assert mode(conn) == "force_generic_plan"
+            assert mode(conn) == before
+            with pytest.raises(Boom), store._generic_plans(conn):
+                raise Boom
+            assert mode(conn) == before
+            with store._generic_plans(conn, wanted=False):
+                assert mode(conn) == before
+    finally:
+        store.close()
