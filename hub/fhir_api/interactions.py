@@ -294,7 +294,10 @@ def search(
     notice = None
     if ctx.access.needs_patient_notice(query):
         notice = information(
-            "Searches of clinical data by a user are made per patient: add patient= "
+            "Searches of clinical data by a user are made per patient: add _id= to this "
+            "Patient search so that its chains or _has can reach the patient's data"
+            if query.resource_type == "Patient"
+            else "Searches of clinical data by a user are made per patient: add patient= "
             "(or subject=) to find the data this user may see"
         )
     body = bundle_builder.searchset(
