@@ -25,9 +25,10 @@ from typing import Any, Protocol
 import orjson
 
 from consent import Source, decide, patient_facts
-from consent.audit import AccessEntry
+from consent.audit import AccessEntry, AuditRecord
 from consent.decision import AccessDecision
 from consent.facts import EmergencyGrant
+from hub.audit_log import AuditLog
 from hub.auth import Principal
 from hub.errors import Forbidden, NotFound, StoreUnavailable
 from hub.search_query import Criterion, ReferenceValue, SearchQuery, linked_types
@@ -429,6 +430,27 @@ class Access:
             page = SearchPage(matches=allowed, included=[], total=None, has_next=page.has_next)
         self.record("everything", [patient_id])
         return page
+
+    def access_log(self, patient_id: str) -> list[AuditRecord]:
+        """The patient's log extract as a care provider hands it out (PDL 4 kap. 9 §): the
+        accesses to this provider's data about the patient, and the accesses its own staff
+        and systems made, from the signed records. Only for a system client of that
+        provider with AuditEvent read scope; the extract itself is logged."""
+        if self.principal is None or self.principal.kind != "system":
+            raise Forbidden("The access log extract is for a care provider's system client")
+        if not self.principal.can_read("AuditEvent"):
+            raise Forbidden("The token's scopes do not allow reading AuditEvent")
+        if not isinstance(self.audit, AuditLog):
+            raise NotFound("No access log is kept by this server")
+        self.store.read("Patient", patient_id, ReadScope.directory_only())
+        own = self.principal.care_provider
+        found = [
+            record
+            for record in self.audit.records(patient_id=patient_id)
+            if own is not None and (record.care_provider == own or own in record.shown_providers)
+        ]
+        self.record("access-log", [patient_id])
+        return found
 
     # -- writes ----------------------------------------------------------------------------
 

@@ -83,5 +83,8 @@ def to_http(result: FhirResponse, media_type: str) -> Response:
     if result.body is None:
         return Response(status_code=result.status, headers=headers)
     return Response(
-        content=result.body, status_code=result.status, headers=headers, media_type=media_type
+        content=result.body,
+        status_code=result.status,
+        headers=headers,
+        media_type=result.media_type or media_type,
     )

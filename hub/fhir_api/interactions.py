@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from consent.audit_export import audit_event_bundle, to_csv
 from hub.access import Access
 from hub.emergency_access import open_emergency_access
 from hub.errors import InvalidRequest, MethodNotAllowed, NotFound, UnknownSearchParameter
@@ -371,6 +372,29 @@ def everything(ctx: ApiContext, request: FhirRequest, patient_id: str) -> FhirRe
     )
 
 
+def access_log(ctx: ApiContext, request: FhirRequest, patient_id: str) -> FhirResponse:
+    """GET Patient/[id]/$access-log[?format=fhir|csv]: the patient's log extract."""
+    output = "fhir"
+    for name, value in request.query:
+        if name == "format" and value in ("fhir", "csv"):
+            output = value
+        elif name == "format":
+            raise InvalidRequest("format is fhir or csv", expression="format")
+        elif name not in ("_format", "_pretty") and not request.lenient:
+            raise UnknownSearchParameter(
+                f"Unknown parameter '{name[:40]}' for $access-log", expression=name[:40]
+            )
+    records = ctx.access.access_log(patient_id)
+    if output == "csv":
+        return FhirResponse(
+            200,
+            body=to_csv(records).encode("utf-8-sig"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="access-log.csv"'},
+        )
+    return FhirResponse(200, body=orjson.dumps(audit_event_bundle(records, ctx.base_url)))
+
+
 def emergency_access(ctx: ApiContext, request: FhirRequest, patient_id: str) -> FhirResponse:
     answer = open_emergency_access(
         ctx.access, patient_id, request.body, ctx.settings.emergency_access_hours
@@ -431,6 +455,8 @@ def dispatch(ctx: ApiContext, request: FhirRequest, work: UnitOfWork | None = No
             handlers = {"GET": lambda: vread(ctx, resource_type, check_id(resource_id), path[3])}
         elif len(path) == 3 and path[2] == "$emergency-access" and resource_type == "Patient":
             handlers = {"POST": lambda: emergency_access(ctx, request, check_id(resource_id))}
+        elif len(path) == 3 and path[2] == "$access-log" and resource_type == "Patient":
+            handlers = {"GET": lambda: access_log(ctx, request, check_id(resource_id))}
         elif len(path) == 3 and path[2] == "$everything" and resource_type == "Patient":
             handlers = {"GET": lambda: everything(ctx, request, check_id(resource_id))}
         elif len(path) == 3 and path[2].startswith("$"):

@@ -36,3 +36,5 @@ class FhirResponse:
     location: str | None = None
     outcome: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    media_type: str | None = None
+    """Overrides the negotiated FHIR JSON type (the CSV log extract)."""

@@ -1,0 +1,108 @@
+"""GET Patient/[id]/$access-log: the patient's log extract as a care provider hands it out
+(SQLite and PostgreSQL): accesses to the provider's data and by its own staff, as a Bundle
+of AuditEvent or as CSV, for the provider's system client only, and itself logged."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from conftest import MH, Hub, M, R, consent
+
+from hub.audit_log import AuditLog
+
+
+def audit_log(hub: Hub) -> AuditLog:
+    log: AuditLog = hub.client.app.state.audit  # type: ignore[attr-defined]
+    return log
+
+
+def accesses(scenario: Hub) -> None:
+    """With Tolvan's consent for the municipal unit MH, the nurse there reads the municipal
+    SIP and the region's VP; she also searches another patient's plans. The region's
+    physician, with no care relationship, sees nothing (and nothing is logged for that)."""
+    scenario.put(scenario.municipal_system, consent("samtycke", "permit", "IRCP", "mh"))
+    assert scenario.get(scenario.nurse, "CarePlan/sip").status_code == 200
+    assert scenario.get(scenario.nurse, "CarePlan/vp").status_code == 200
+    assert scenario.get(scenario.physician, "CarePlan", patient="tolvan").status_code == 200
+    assert scenario.get(scenario.nurse, "CarePlan", patient="other").status_code == 200
+
+
+def events(response: Any) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["resourceType"] == "Bundle"
+    return [e["resource"] for e in body.get("entry", [])]
+
+
+def _concerning(hub: Hub, provider: str) -> list[Any]:
+    return [
+        r
+        for r in audit_log(hub).records(patient_id="tolvan")
+        if r.care_provider == provider or provider in r.shown_providers
+    ]
+
+
+def test_the_provider_gets_the_accesses_to_its_data_and_by_its_staff(scenario: Hub) -> None:
+    accesses(scenario)
+    expected = _concerning(scenario, M)
+    extract = events(scenario.get(scenario.municipal_system, "Patient/tolvan/$access-log"))
+    assert len(extract) == len(expected) >= 2
+    assert all(e["resourceType"] == "AuditEvent" for e in extract)
+    text = str(extract)
+    assert "SE2120002122-P001" in text  # the nurse
+    assert "SE2321000164-P001" not in text  # the physician saw nothing
+    assert "Patient/other" not in text
+
+
+def test_another_provider_sees_only_what_concerns_it(scenario: Hub) -> None:
+    accesses(scenario)
+    events(scenario.get(scenario.municipal_system, "Patient/tolvan/$access-log"))
+    expected = _concerning(scenario, R)
+    extract = events(scenario.get(scenario.region_system, "Patient/tolvan/$access-log"))
+    assert len(extract) == len(expected) >= 1  # the nurse saw the region's data
+    assert len(extract) < len(_concerning(scenario, M))
+    assert "SE2120002122-P001" in str(extract)
+    assert "SE2120002122-S001" not in str(extract)  # the municipality's own extract
+
+
+def test_the_extract_as_csv(scenario: Hub) -> None:
+    accesses(scenario)
+    expected = _concerning(scenario, M)
+    response = scenario.get(scenario.municipal_system, "Patient/tolvan/$access-log", format="csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    text = response.content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == len(expected) >= 2
+    assert any("SE2120002122-P001" in ",".join(row.values()) for row in rows)
+    assert any(MH in ",".join(row.values()) for row in rows)
+
+
+def test_the_extract_is_itself_logged(scenario: Hub) -> None:
+    before = audit_log(scenario).count()
+    events(scenario.get(scenario.municipal_system, "Patient/tolvan/$access-log"))
+    last = audit_log(scenario).records(patient_id="tolvan")[-1]
+    assert audit_log(scenario).count() == before + 1
+    assert (last.action, last.subject) == ("access-log", "SE2120002122-S001")
+
+
+def test_users_and_narrow_tokens_are_refused(scenario: Hub) -> None:
+    for headers in (
+        scenario.nurse,
+        scenario.physician,
+        scenario.token("SE2120002122-S002", "system/CarePlan.read", "SE2120002122-0000"),
+    ):
+        response = scenario.get(headers, "Patient/tolvan/$access-log")
+        assert response.status_code == 403
+        assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_unknown_patients_and_parameters(scenario: Hub) -> None:
+    assert scenario.get(scenario.municipal_system, "Patient/nobody/$access-log").status_code == 404
+    bad = scenario.get(scenario.municipal_system, "Patient/tolvan/$access-log", format="xml")
+    assert bad.status_code == 400
+    odd = scenario.get(scenario.municipal_system, "Patient/tolvan/$access-log", since="2026")
+    assert odd.status_code == 400
+    assert scenario.client.get("/fhir/Patient/tolvan/$access-log").status_code == 401
