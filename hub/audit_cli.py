@@ -137,10 +137,17 @@ def extract_command(
     output: Path | None = typer.Option(None, "--output", help="Write to FILE, not stdout."),
 ) -> None:
     """The patient's log extract: who read their data, when, from which unit and provider."""
-    with _read_only_log() as log:
-        records = log.records(patient_id=patient)
+    from hub.audit_names import directory_names
+    from hub.store import open_store
+
+    store = open_store(_database_url())
+    try:
+        records = AuditLog(store.engine, None).records(patient_id=patient)
+        names = directory_names(store, records) if output_format is ExtractFormat.csv else {}
+    finally:
+        store.close()
     if output_format is ExtractFormat.csv:
-        text = to_csv(records)
+        text = to_csv(records, names)
         encoding = "utf-8-sig"  # spreadsheet programs then read å, ä, ö correctly
     else:
         bundle = audit_event_bundle(records, _base_url())

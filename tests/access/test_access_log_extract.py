@@ -8,7 +8,7 @@ import csv
 import io
 from typing import Any
 
-from conftest import MH, Hub, M, R, consent
+from conftest import HSA, MH, Hub, M, R, consent
 
 from hub.audit_log import AuditLog
 
@@ -106,3 +106,23 @@ def test_unknown_patients_and_parameters(scenario: Hub) -> None:
     odd = scenario.get(scenario.municipal_system, "Patient/tolvan/$access-log", since="2026")
     assert odd.status_code == 400
     assert scenario.client.get("/fhir/Patient/tolvan/$access-log").status_code == 401
+
+
+def test_the_csv_names_the_units_and_employees_the_directory_knows(scenario: Hub) -> None:
+    scenario.put(
+        scenario.municipal_system,
+        {
+            "resourceType": "Practitioner",
+            "id": "nurse",
+            "identifier": [{"system": HSA, "value": "SE2120002122-P001"}],
+            "name": [{"family": "Sjöberg", "given": ["Karin"]}],
+        },
+    )
+    accesses(scenario)
+    response = scenario.get(scenario.municipal_system, "Patient/tolvan/$access-log", format="csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    nurse_rows = [row for row in rows if row["employee"] == "SE2120002122-P001"]
+    assert nurse_rows and all(row["employee_name"] == "Karin Sjöberg" for row in nurse_rows)
+    assert all(row["care_unit_name"] == "mh" for row in nurse_rows)  # Organization.name
+    unknown = [row for row in rows if row["employee"] == "SE2120002122-S001"]
+    assert all(row["employee_name"] == "" for row in unknown)
