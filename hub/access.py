@@ -29,6 +29,7 @@ from consent.audit import AccessEntry, AuditRecord
 from consent.decision import AccessDecision
 from consent.facts import EmergencyGrant
 from hub.audit_log import AuditLog
+from hub.audit_names import directory_names
 from hub.auth import Principal
 from hub.errors import Forbidden, NotFound, StoreUnavailable
 from hub.search_query import Criterion, ReferenceValue, SearchQuery, linked_types
@@ -451,6 +452,11 @@ class Access:
         ]
         self.record("access-log", [patient_id])
         return found
+
+    def directory_names(self, records: list[AuditRecord]) -> dict[str, str]:
+        """Names of the employees, units and providers in log records (directory data,
+        which every authenticated reader may see)."""
+        return directory_names(self.store, records)
 
     # -- writes ----------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from hub.access import Access
 from hub.errors import Forbidden, InvalidRequest, StoreUnavailable
 from hub.fhir_dates import now_us
 from hub.store.schema import emergency_grants
+from hub.store.sql_store import read_options
 
 
 def _us(moment: datetime) -> int:
@@ -64,11 +65,7 @@ class GrantStore:
 
     def active_grants(self, patient_id: str, now: datetime) -> list[EmergencyGrant]:
         """One indexed SELECT outside any transaction bracket (every cold decision runs it)."""
-        options: dict[str, Any] = (
-            {"sqlite_begin": "NONE"}
-            if self._engine.dialect.name == "sqlite"
-            else {"isolation_level": "AUTOCOMMIT"}
-        )
+        options = read_options(self._engine.dialect.name)
         params = {"patient_id": patient_id, "moment": _us(now)}
         with self._engine.connect() as conn:
             rows = conn.execution_options(**options).execute(_ACTIVE_GRANTS, params)

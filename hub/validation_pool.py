@@ -66,13 +66,7 @@ class EntryProblem:
 
 def validate_chunk(payload: bytes) -> list[EntryProblem]:
     """Worker side: validate [index, resource] pairs; the problems of the invalid ones."""
-    problems: list[EntryProblem] = []
-    for index, resource in orjson.loads(payload):
-        try:
-            validate_resource(resource)
-        except HubError as error:
-            problems.append(EntryProblem.of(index, error))
-    return problems
+    return validate_inline([(int(index), resource) for index, resource in orjson.loads(payload)])
 
 
 def _warm_up() -> None:
@@ -121,6 +115,7 @@ class PendingValidation:
 
 
 def validate_inline(resources: Sequence[tuple[int, dict[str, Any]]]) -> list[EntryProblem]:
+    """Validate (index, resource) pairs here; the problems of the invalid ones."""
     problems: list[EntryProblem] = []
     for index, resource in resources:
         try:

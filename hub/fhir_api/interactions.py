@@ -18,7 +18,6 @@ import orjson
 
 from consent.audit_export import audit_event_bundle, to_csv
 from hub.access import Access
-from hub.audit_names import directory_names
 from hub.emergency_access import open_emergency_access
 from hub.errors import InvalidRequest, MethodNotAllowed, NotFound, UnknownSearchParameter
 from hub.fhir_api import bundle_builder
@@ -389,7 +388,7 @@ def access_log(ctx: ApiContext, request: FhirRequest, patient_id: str) -> FhirRe
     if output == "csv":
         return FhirResponse(
             200,
-            body=to_csv(records, directory_names(ctx.store, records)).encode("utf-8-sig"),
+            body=to_csv(records, ctx.access.directory_names(records)).encode("utf-8-sig"),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="access-log.csv"'},
         )

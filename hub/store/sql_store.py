@@ -106,37 +106,35 @@ _READ_SQL_QMARK = READ_SQL.replace("%s", "?")
 statement construction; a scope is appended as `ReadScope.sql_text`."""
 
 
+def _patient_version_columns(patient: str) -> str:
+    """The three values of `patient_version` for the patient id expression `patient`."""
+    return (
+        f"(SELECT max(p.last_updated) FROM resources p WHERE p.patient_id = {patient}),"  # noqa: S608 - `patient` is "?" or a column
+        f" (SELECT count(*) FROM resources p WHERE p.patient_id = {patient}),"
+        f" (SELECT max(g.created_us) FROM emergency_grants g WHERE g.patient_id = {patient})"
+    )
+
+
 _SECURITY_AND_VERSION_SQL = (
-    "SELECT r.res_type, r.res_id, r.version_id, r.last_updated, r.deleted, NULL, 'PUT',"
-    " r.patient_id, r.care_provider, r.care_unit,"
-    " (SELECT max(p.last_updated) FROM resources p WHERE p.patient_id = r.patient_id),"
-    " (SELECT count(*) FROM resources p WHERE p.patient_id = r.patient_id),"
-    " (SELECT max(g.created_us) FROM emergency_grants g WHERE g.patient_id = r.patient_id)"
-    " FROM resources r WHERE r.res_type = ? AND r.res_id = ? AND r.version_id > 0"
+    "SELECT r.res_type, r.res_id, r.version_id, r.last_updated, r.deleted, NULL, 'PUT',"  # noqa: S608 - constant text
+    " r.patient_id, r.care_provider, r.care_unit, "
+    + _patient_version_columns("r.patient_id")
+    + " FROM resources r WHERE r.res_type = ? AND r.res_id = ? AND r.version_id > 0"
 )
 """A row's metadata and security columns (no content) with its patient's `patient_version`,
-in one statement (kept in step with `patient_version`)."""
+in one statement."""
 
-
-_PATIENT_VERSION_SQL = (
-    "SELECT (SELECT max(last_updated) FROM resources WHERE patient_id = ?),"
-    " (SELECT count(*) FROM resources WHERE patient_id = ?),"
-    " (SELECT max(created_us) FROM emergency_grants WHERE patient_id = ?)"
-)
+_PATIENT_VERSION_SQL = "SELECT " + _patient_version_columns("?")
 _PATIENT_SOURCES_SQL = (
     "SELECT DISTINCT care_provider, care_unit FROM resource_versions"
     " WHERE patient_id = ? AND care_provider IS NOT NULL"
 )
-_PATIENT_FACTS_SQL = (
+_CURRENT_CONTENT = (
     "SELECT v.content FROM resources r JOIN resource_versions v ON v.res_type = r.res_type"
-    " AND v.res_id = r.res_id AND v.version_id = r.version_id"
-    " WHERE r.patient_id = ? AND r.res_type IN ({types}) AND r.deleted = false"
+    " AND v.res_id = r.res_id AND v.version_id = r.version_id WHERE r.deleted = false"
 )
-_CURRENT_CONTENTS_SQL = (
-    "SELECT v.content FROM resources r JOIN resource_versions v ON v.res_type = r.res_type"
-    " AND v.res_id = r.res_id AND v.version_id = r.version_id"
-    " WHERE r.res_type = ? AND r.res_id IN ({ids}) AND r.deleted = false"
-)
+_PATIENT_FACTS_SQL = _CURRENT_CONTENT + " AND r.patient_id = ? AND r.res_type IN ({types})"
+_CURRENT_CONTENTS_SQL = _CURRENT_CONTENT + " AND r.res_type = ? AND r.res_id IN ({ids})"
 """The access rules' inputs as DBAPI text ("?" becomes the driver's placeholder)."""
 
 
@@ -204,6 +202,16 @@ def new_id() -> str:
         | (random & (1 << 62) - 1)
     )
     return str(uuid.UUID(int=value))
+
+
+def read_options(dialect: str) -> dict[str, Any]:
+    """Execution options of a read outside a BEGIN/ROLLBACK bracket: on SQLite each SELECT
+    reads its own WAL snapshot, and PostgreSQL's READ COMMITTED gives every statement its
+    own snapshot inside a transaction too, so the bracket would only cost round trips."""
+    options: dict[str, Any] = {"sqlite_begin": "NONE"}
+    if dialect == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    return options
 
 
 def _check_if_match(current: StoredResource, if_match: int | None) -> None:
@@ -702,10 +710,9 @@ class SqlStore:
         cached = self._insert_sql.get(table.name)
         if cached is None:
             columns = tuple(c.name for c in table.columns)
-            mark = "?" if self.dialect == "sqlite" else "%s"
             sql = (
                 f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - schema names
-                f"VALUES ({', '.join(mark for _ in columns)})"
+                f"VALUES ({', '.join(self._mark for _ in columns)})"
             )
             cached = self._insert_sql[table.name] = (sql, columns)
         return cached
@@ -778,12 +785,9 @@ class SqlStore:
         """A connection for reads, without a BEGIN/ROLLBACK bracket: on SQLite each SELECT
         reads its own WAL snapshot, and PostgreSQL's READ COMMITTED gives every statement
         its own snapshot inside a transaction too, so the bracket only cost round trips."""
-        options: dict[str, Any] = {"sqlite_begin": "NONE"}
-        if self.dialect == "postgresql":  # READ COMMITTED: every statement has its own snapshot
-            options["isolation_level"] = "AUTOCOMMIT"
         try:
             with self.engine.connect() as conn:
-                yield conn.execution_options(**options)
+                yield conn.execution_options(**read_options(self.dialect))
         except OperationalError:
             raise StoreUnavailable("The database is unavailable or busy; retry") from None
 
