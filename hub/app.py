@@ -53,9 +53,10 @@ def freeze_startup_heap() -> None:
 
 
 def serving_app(settings: Settings | None = None) -> FastAPI:
-    """The app of a server process (`hub serve`, hub.asgi): create_app, then the heap
-    settled with freeze_startup_heap."""
+    """The app of a server process (`hub serve`, hub.asgi): create_app, its validation
+    workers started, then the heap settled with freeze_startup_heap."""
     app = create_app(settings)
+    app.state.validation.start_workers()
     freeze_startup_heap()
     return app
 

@@ -37,6 +37,8 @@ class SearchParameter:
         """Every value the parameter's paths reach in `resource` (arrays flattened)."""
         found: list[Any] = []
         for path in self.paths:
+            if resource.get(path[0]) is None:  # most parameters' elements are absent
+                continue
             nodes: list[Any] = [resource]
             for key in path:
                 step: list[Any] = []

@@ -144,6 +144,18 @@ class ValidationPool:
                 atexit.register(self.close)
             return self._executor
 
+    def start_workers(self) -> None:
+        """Spawn the workers now instead of at the first large transaction (a serving
+        process calls this at start-up; a worker's start takes a second or two)."""
+        if self.workers == 0:
+            return
+        try:
+            pool = self._pool()
+            for _ in range(self.workers):
+                pool.submit(int)
+        except (BrokenProcessPool, RuntimeError):
+            self.reset()
+
     def start(self, resources: Sequence[tuple[int, dict[str, Any]]]) -> PendingValidation:
         """Begin validating (index, resource) pairs. The resources are serialised before
         this returns, so the caller may change them afterwards."""
@@ -176,6 +188,8 @@ class ValidationPool:
 
 
 def default_workers() -> int:
-    """One worker per core, at most four; none on a single core."""
+    """One worker per core but the request thread's, at most four: none on one core, one
+    on two. A worker more than that shares a core with the request thread, which does the
+    writing and is the slower side (docs/benchmarks.md)."""
     cores = os.cpu_count() or 1
-    return 0 if cores < 2 else min(cores, 4)
+    return max(0, min(cores - 1, 4))

@@ -133,22 +133,27 @@ def _entry_response(
     return item
 
 
-def _reference_holders(node: Any) -> list[dict[str, Any]]:
+def _reference_holders(node: dict[str, Any]) -> list[dict[str, Any]]:
     """Every object in a resource with a string `reference` (rewritten in place once the
     transaction knows what its urn:uuid and conditional references stand for)."""
     found: list[dict[str, Any]] = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for key, value in item.items():
-                if key == "reference" and isinstance(value, str):
-                    found.append(item)
-                elif isinstance(value, dict | list):
-                    stack.append(value)
-        elif isinstance(item, list):
-            stack.extend(v for v in item if isinstance(v, dict | list))
+    _collect_holders(node, found)
     return found
+
+
+def _collect_holders(node: dict[str, Any], found: list[dict[str, Any]]) -> None:
+    for key, value in node.items():
+        if type(value) is str:
+            if key == "reference":
+                found.append(node)
+        elif isinstance(value, dict):
+            _collect_holders(value, found)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    _collect_holders(item, found)
+                elif isinstance(item, list):
+                    _collect_holders({"": item}, found)
 
 
 def _resolve_conditional_reference(ctx: ApiContext, work: UnitOfWork, reference: str) -> str:

@@ -23,6 +23,8 @@ MAX_STRING_INDEX = 200
 
 def normalize_string(value: str) -> str:
     """Case- and accent-insensitive form used by string search (FHIR string matching)."""
+    if value.isascii():  # nothing to decompose or strip
+        return value.lower()[:MAX_STRING_INDEX]
     decomposed = unicodedata.normalize("NFKD", value.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))[:MAX_STRING_INDEX]
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
 import orjson
@@ -201,7 +201,8 @@ def new_id() -> str:
         | 0b10 << 62
         | (random & (1 << 62) - 1)
     )
-    return str(uuid.UUID(int=value))
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def read_options(dialect: str) -> dict[str, Any]:
@@ -273,8 +274,7 @@ class UnitOfWork:
 
     def _queue(self, table: Table, row: dict[str, Any]) -> None:
         """Queue one INSERT of `row` (column name -> value) until the next flush."""
-        _, columns = self._store.insert_sql(table)
-        self._pending.setdefault(table, []).append(tuple(row[c] for c in columns))
+        self._pending.setdefault(table, []).append(self._store.row_values(table)(row))
 
     def _queue_index_rows(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
         """Queue INSERTs of ready tuples in the index tables' column order (res_type,
@@ -702,6 +702,7 @@ class SqlStore:
         self._insert_factory = insert_factory
         self._rows_since_statistics = 0
         self._insert_sql: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._row_values: dict[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {}
         self.async_reader: AsyncReader | None = None
         self._write_options = write_options or {}
 
@@ -716,6 +717,13 @@ class SqlStore:
             )
             cached = self._insert_sql[table.name] = (sql, columns)
         return cached
+
+    def row_values(self, table: Table) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+        """A function from a row (column name -> value) to its values in INSERT order."""
+        getter = self._row_values.get(table.name)
+        if getter is None:
+            getter = self._row_values[table.name] = itemgetter(*self.insert_sql(table)[1])
+        return getter
 
     @property
     def _read_sql(self) -> str:
