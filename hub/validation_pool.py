@@ -35,8 +35,13 @@ log = logging.getLogger("hub.validation")
 
 MIN_PARALLEL = 64
 """Bundles with fewer resources validate inline: the hand-off would cost more than it saves."""
-CHUNK = 48
-"""Resources per task: small enough to spread over the workers, large enough to amortise."""
+
+
+def chunk_size(resources: int, workers: int) -> int:
+    """Resources per task: one task per worker. Each further task would be handed to a
+    worker by the pool's feeder thread, which needs the interpreter lock that the busy
+    request thread holds, so a worker with small tasks idled between them."""
+    return max(1, -(-resources // max(1, workers)))
 
 
 @dataclass(frozen=True)
@@ -161,8 +166,9 @@ class ValidationPool:
         this returns, so the caller may change them afterwards."""
         if self.workers == 0 or len(resources) < MIN_PARALLEL:
             return PendingValidation(problems=validate_inline(resources))
+        size = chunk_size(len(resources), self.workers)
         payloads = [
-            orjson.dumps(list(resources[i : i + CHUNK])) for i in range(0, len(resources), CHUNK)
+            orjson.dumps(list(resources[i : i + size])) for i in range(0, len(resources), size)
         ]
 
         def inline() -> list[EntryProblem]:

@@ -38,6 +38,7 @@ def open_store(
     if url.startswith("sqlite"):
         from hub.store.sqlite import (
             WRITE_OPTIONS,
+            WalCheckpointer,
             create_sqlite_engine,
             sqlite_insert_factory,
         )
@@ -62,6 +63,8 @@ def open_store(
         write_options=options,
         max_include=max_include,
     )
+    if engine.dialect.name == "sqlite":
+        store.checkpointer = WalCheckpointer(engine)
     if engine.dialect.name == "postgresql":
         store.async_reader = AsyncReader(url.replace("postgres://", "postgresql://", 1), pool_size)
     return store

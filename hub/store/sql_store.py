@@ -16,7 +16,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
@@ -61,6 +61,7 @@ from hub.store.model import (
     WriteOutcome,
 )
 from hub.store.postgres_async import READ_SQL, AsyncReader
+from hub.store.postgres_copy import CopyAhead
 from hub.store.read_scope import ReadScope
 from hub.store.schema import (
     INDEX_TABLES,
@@ -73,11 +74,13 @@ from hub.store.schema import (
     search_token,
 )
 from hub.store.search_sql import order_by, where_clauses
-from hub.store.sqlite import refresh_statistics
+from hub.store.sqlite import WalCheckpointer, refresh_statistics
 
 InsertFactory = Callable[[Table], Insert]
 Authorize = Callable[[StoredResource | None], None]
 STATISTICS_REFRESH_ROWS = 10_000
+COPY_AHEAD_ROWS = 200
+"""The smallest batch a PostgreSQL transaction sends ahead (a COPY costs a round trip)."""
 EVERYTHING_REFERENCED_TYPES = ("Organization", "Practitioner", "PractitionerRole", "Location")
 
 _r = resources.c
@@ -244,29 +247,54 @@ class UnitOfWork:
         self.rows_written = 0
         self._known: dict[tuple[str, str], StoredResource | None] = {}
         self._pending: dict[Table, list[tuple[Any, ...]]] = {}
+        self._ahead: CopyAhead | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def _flush(self) -> None:
+        self._settle()
         for table, rows in self._pending.items():
             if rows and self._store.dialect == "sqlite":
                 sql, _columns = self._store.insert_sql(table)
                 self._conn.exec_driver_sql(sql, rows)
             elif rows:
-                self._copy(table, rows)
+                copier = self._copier()
+                copier.send(table.name, self._store.insert_sql(table)[1], rows)
+                copier.collect()
             self.rows_written += len(rows)
         self._pending = {}
 
-    def _copy(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
-        """PostgreSQL: COPY ... FROM STDIN on the transaction's own connection."""
-        _, columns = self._store.insert_sql(table)
-        driver = self._conn.connection.driver_connection
-        assert driver is not None
-        with driver.cursor() as cursor:
-            statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-            with cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
+    def _copier(self) -> CopyAhead:
+        if self._ahead is None:
+            driver = self._conn.connection.driver_connection
+            assert driver is not None
+            self._ahead = CopyAhead(driver)
+        return self._ahead
+
+    def _settle(self) -> None:
+        """Read the answer of a COPY batch still in flight (the connection takes nothing
+        else until then); its error is raised here."""
+        if self._ahead is not None:
+            self._ahead.collect()
+
+    def _copy_ahead(self, queued_rows: int) -> None:
+        """PostgreSQL: whenever the server has answered the last batch, hand it the
+        largest table's queued rows without waiting for its answer, so that it inserts
+        them while this thread prepares the next entries. Wait for the server only once
+        `queued_rows` rows are queued."""
+        copier = self._copier()
+        if not copier.done() and self._queued() < queued_rows:
+            return
+        copier.collect()
+        table, rows = max(self._pending.items(), key=lambda item: len(item[1]), default=(None, []))
+        if table is None or len(rows) < COPY_AHEAD_ROWS:
+            return
+        del self._pending[table]
+        copier.send(table.name, self._store.insert_sql(table)[1], rows)
+        self.rows_written += len(rows)
+
+    def _queued(self) -> int:
+        return sum(len(rows) for rows in self._pending.values())
 
     def _execute(self, statement: Any) -> Any:
         self._flush()
@@ -285,10 +313,19 @@ class UnitOfWork:
     def finish(self) -> None:
         self._flush()
 
+    def abandon(self) -> None:
+        """Before a rollback: read the answer of a batch in flight (its error no longer
+        matters), so that the connection takes the ROLLBACK."""
+        with suppress(DBAPIError):
+            self._settle()
+
     def flush_when(self, queued_rows: int) -> None:
-        """Send the queued INSERTs once at least `queued_rows` wait (a long transaction
-        writes as it goes instead of all at its end)."""
-        if sum(len(rows) for rows in self._pending.values()) >= queued_rows:
+        """Send queued INSERTs as the transaction goes instead of all at its end: on SQLite
+        all of them once at least `queued_rows` wait, on PostgreSQL a table's batch ahead
+        whenever the server is free (`_copy_ahead`)."""
+        if self._store.dialect == "postgresql":
+            self._copy_ahead(queued_rows)
+        elif self._queued() >= queued_rows:
             self._flush()
 
     # -- reads inside the transaction --------------------------------------------------------
@@ -444,6 +481,7 @@ class UnitOfWork:
         if previous is None and claim:
             # No flush first: the queued rows belong to other resources, and sending them
             # before every claim would cost a round trip per table and resource.
+            self._settle()
             claimed = self._conn.execute(
                 self._store.insert_ignore(resources, {**key, **row})
             ).first()
@@ -704,6 +742,7 @@ class SqlStore:
         self._insert_sql: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._row_values: dict[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {}
         self.async_reader: AsyncReader | None = None
+        self.checkpointer: WalCheckpointer | None = None
         self._write_options = write_options or {}
 
     def insert_sql(self, table: Table) -> tuple[str, tuple[str, ...]]:
@@ -763,8 +802,12 @@ class SqlStore:
                 conn = raw.execution_options(**self._write_options)
                 with conn.begin():
                     work = UnitOfWork(self, conn, base_url)
-                    yield work
-                    work.finish()
+                    try:
+                        yield work
+                        work.finish()
+                    except BaseException:
+                        work.abandon()
+                        raise
             self._after_commit(work.rows_written)
         except IntegrityError:
             raise Conflict("A concurrent write conflicted with this one; retry") from None
@@ -779,10 +822,12 @@ class SqlStore:
             raise StoreUnavailable("The database rejected the operation") from None
 
     def _after_commit(self, rows: int) -> None:
-        """After large loads, let SQLite's planner see the new table sizes (PostgreSQL's
-        autovacuum does this by itself)."""
+        """SQLite upkeep after a commit: wake the log checkpointer, and after large loads
+        let the planner see the new table sizes (PostgreSQL's autovacuum does both)."""
         if self.dialect != "sqlite":
             return
+        if self.checkpointer is not None:
+            self.checkpointer.committed(rows)
         self._rows_since_statistics += rows
         if self._rows_since_statistics >= STATISTICS_REFRESH_ROWS:
             self._rows_since_statistics = 0
@@ -1238,4 +1283,6 @@ class SqlStore:
         return contents
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.engine.dispose()

@@ -3,16 +3,30 @@
 pysqlite's own transaction handling is switched off so that the store can open write
 transactions with BEGIN IMMEDIATE (one writer at a time, no deadlock on lock upgrade)
 and read transactions with a plain deferred BEGIN.
+
+The write-ahead log is checkpointed by a WalCheckpointer on its own thread, after every
+CHECKPOINT_ROWS committed rows, instead of by the committing request; a commit still
+checkpoints by itself if the log passes BACKSTOP_PAGES (the thread fell behind or stopped).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+
+log = logging.getLogger("hub.store")
+
+CHECKPOINT_ROWS = 2_000
+"""Committed rows (resources, versions and index rows) between background checkpoints:
+roughly the 1000 pages at which SQLite checkpoints by itself."""
+BACKSTOP_PAGES = 10_000
+"""Log pages (4 KiB) past which a commit checkpoints by itself after all."""
 
 
 def create_sqlite_engine(url: str, pool_size: int = 8) -> Engine:
@@ -35,6 +49,7 @@ def create_sqlite_engine(url: str, pool_size: int = 8) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -58,3 +73,61 @@ def refresh_statistics(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
         conn.exec_driver_sql("ANALYZE")
+
+
+class WalCheckpointer:
+    """Checkpoints the write-ahead log on a thread of its own (PASSIVE: never waits for
+    readers or writers). The thread starts at the first checkpoint and sleeps between them;
+    SQLite does the copying with the interpreter lock released, so requests go on."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._rows = 0
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def committed(self, rows: int) -> None:
+        """Count rows a transaction committed; wake the thread every CHECKPOINT_ROWS."""
+        with self._lock:
+            self._rows += rows
+            if self._rows < CHECKPOINT_ROWS or self._closed:
+                return
+            self._rows = 0
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="hub-wal-checkpoint", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+
+    def checkpoint(self) -> None:
+        """One PASSIVE checkpoint on a pooled connection (outside any transaction)."""
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            cursor.fetchall()
+            cursor.close()
+        finally:
+            connection.close()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closed:
+                return
+            try:
+                self.checkpoint()
+            except Exception as error:  # the next commit past BACKSTOP_PAGES checkpoints
+                log.warning("WAL checkpoint failed (%s)", type(error).__name__)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join(timeout=30)

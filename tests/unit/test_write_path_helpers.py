@@ -20,7 +20,7 @@ from hub.fhir_api.bundles import _reference_holders
 from hub.fhir_dates import now_us
 from hub.store.indexing import MAX_STRING_INDEX, normalize_string
 from hub.store.sql_store import new_id
-from hub.validation_pool import ValidationPool, default_workers
+from hub.validation_pool import ValidationPool, chunk_size, default_workers
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "r4-examples"
 
@@ -133,3 +133,12 @@ def test_start_workers_without_workers_spawns_nothing() -> None:
     before = {p.pid for p in multiprocessing.active_children()}
     ValidationPool(0).start_workers()
     assert {p.pid for p in multiprocessing.active_children()} == before
+
+
+@pytest.mark.parametrize(
+    ("resources", "workers", "size"), [(495, 1, 495), (495, 2, 248), (64, 4, 16), (10, 3, 4)]
+)
+def test_a_bundle_is_one_task_per_worker(resources: int, workers: int, size: int) -> None:
+    assert chunk_size(resources, workers) == size
+    tasks = -(-resources // size)
+    assert tasks == min(workers, resources)

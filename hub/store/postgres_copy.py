@@ -1,0 +1,91 @@
+"""COPY batches on PostgreSQL whose answer is read later, so that the server inserts one
+batch while the request thread prepares the next.
+
+psycopg's COPY waits for the server's answer when it ends; here the end is sent and the
+answer stays in the socket until `collect()`. A connection with an unread answer takes no
+other statement, so the unit of work collects before every other use of it (statements,
+the commit, the rollback). Only one batch is in flight at a time.
+"""
+
+from __future__ import annotations
+
+import select
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg import pq
+from psycopg.copy import LibpqWriter
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+
+def _wait(pgconn: pq.abc.PGconn, writing: bool) -> None:
+    """Block (without the interpreter lock) until the socket is ready."""
+    if writing:
+        select.select([], [pgconn.socket], [])
+    else:
+        select.select([pgconn.socket], [], [])
+
+
+class _EndWithoutAnswer(LibpqWriter):
+    """Ends a successful COPY without waiting for the server to finish it."""
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        if exc is not None:
+            super().finish(exc)
+            return
+        pgconn = self._pgconn
+        while pgconn.put_copy_end(None) == 0:
+            _wait(pgconn, writing=True)
+        while pgconn.flush() != 0:
+            _wait(pgconn, writing=True)
+
+
+class CopyAhead:
+    """COPY ... FROM STDIN on one psycopg connection, answers read later."""
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self._connection = connection
+        self.in_flight = False
+
+    def send(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        """Start a batch (the previous one must have been collected)."""
+        assert not self.in_flight, "collect the batch in flight first"
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with self._connection.cursor() as cursor:
+            with cursor.copy(statement, writer=_EndWithoutAnswer(cursor)) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            self.in_flight = True
+
+    def done(self) -> bool:
+        """Whether the batch in flight (if any) is answered: collect() will not wait."""
+        if not self.in_flight:
+            return True
+        pgconn = self._connection.pgconn
+        pgconn.consume_input()
+        return not pgconn.is_busy()
+
+    def collect(self) -> None:
+        """Wait for the batch in flight; its error, if any, as SQLAlchemy's exception."""
+        if not self.in_flight:
+            return
+        self.in_flight = False
+        pgconn = self._connection.pgconn
+        result = self._next_result(pgconn)
+        while self._next_result(pgconn) is not None:
+            pass
+        if result is None or result.status == pq.ExecStatus.COMMAND_OK:
+            return
+        error = psycopg.errors.error_from_result(result, encoding=pgconn._encoding)
+        if isinstance(error, psycopg.errors.IntegrityError):
+            raise IntegrityError("COPY", None, error)
+        raise DBAPIError("COPY", None, error)
+
+    @staticmethod
+    def _next_result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult | None:
+        while True:
+            pgconn.consume_input()
+            if not pgconn.is_busy():
+                return pgconn.get_result()
+            _wait(pgconn, writing=False)

@@ -1,0 +1,133 @@
+"""Store contract: long transactions send their rows as they go (SQLite: batches of
+INSERTs; PostgreSQL: COPY batches whose answers are read later) and still commit all or
+nothing, on SQLite and PostgreSQL. Also the SQLite log checkpointer's thread."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.errors import Conflict, PreconditionFailed
+from hub.fhir_api.bundles import FLUSH_ROWS
+from hub.search_parameters import default_registry
+from hub.search_query import parse_search
+from hub.store import SqlStore, WriteContext, open_store
+from hub.store.schema import resources, search_string, search_token
+from hub.store.sqlite import CHECKPOINT_ROWS
+
+CTX = WriteContext(care_provider="SE2120002122-0000", care_unit="SE2120002122-1001")
+SYSTEM = "urn:test:bulk"
+COUNT = 400
+
+
+def patient(n: int) -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": SYSTEM, "value": f"p{n}"}],
+        "name": [{"family": f"Family{n}", "given": ["Anna", "Maria"]}],
+        "gender": "female",
+        "birthDate": "1950-01-01",
+    }
+
+
+def _load(store: SqlStore, count: int = COUNT, fail_at_end: bool = False) -> int:
+    """Create `count` patients in one transaction as a bundle does; the rows it had sent
+    before its last flush."""
+    sent_before_end = 0
+    with store.unit_of_work() as work:
+        for n in range(count):
+            work.create(patient(n), CTX)
+            work.flush_when(FLUSH_ROWS)
+        sent_before_end = work.rows_written
+        if fail_at_end:
+            raise PreconditionFailed("the last entry failed")
+    return sent_before_end
+
+
+def _count(store: SqlStore, table: Any = resources) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def _find(store: SqlStore, value: str) -> list[str]:
+    query = parse_search("Patient", [("identifier", f"{SYSTEM}|{value}")], default_registry())
+    return [stored.id for stored in store.search(query).matches]
+
+
+def test_a_long_transaction_sends_rows_before_its_end_and_commits_them_all(
+    store: SqlStore,
+) -> None:
+    sent = _load(store)
+    assert sent > 0  # rows went to the database before the transaction's last flush
+    assert _count(store) == COUNT
+    assert _count(store, search_token) >= 2 * COUNT  # identifier and gender of each
+    assert _count(store, search_string) >= COUNT
+    for n in (0, COUNT // 2, COUNT - 1):
+        assert len(_find(store, f"p{n}")) == 1
+
+
+def test_a_failure_after_rows_were_sent_leaves_nothing_stored(store: SqlStore) -> None:
+    with pytest.raises(PreconditionFailed):
+        _load(store, fail_at_end=True)
+    assert _count(store) == 0
+    assert _count(store, search_token) == 0
+    _load(store, count=5)  # the connection went back to the pool able to work
+    assert _count(store) == 5
+
+
+def test_a_rejected_batch_fails_the_transaction_as_a_conflict(store: SqlStore) -> None:
+    with store.unit_of_work() as work:
+        taken = work.create(patient(-1), CTX, resource_id="taken-id").stored
+    assert taken is not None
+    with pytest.raises(Conflict), store.unit_of_work() as work:
+        work.create(patient(-2), CTX, resource_id="taken-id")  # its INSERT is queued
+        for n in range(COUNT):
+            work.create(patient(n), CTX)
+            work.flush_when(FLUSH_ROWS)
+    assert _count(store) == 1
+    assert store.read("Patient", "taken-id").version_id == 1
+    assert _find(store, "p0") == []
+
+
+def _checkpoint_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "hub-wal-checkpoint"]
+
+
+def test_the_sqlite_log_is_checkpointed_by_a_thread_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    others = set(_checkpoint_threads())
+    opened = open_store(f"sqlite:///{path}")
+    started: set[threading.Thread] = set()
+    try:
+        before = os.path.getsize(path)
+        with opened.unit_of_work() as work:
+            for n in range(COUNT):
+                work.create(patient(n), CTX)
+        assert work.rows_written >= CHECKPOINT_ROWS
+        # Commits leave pages in the log until a checkpoint copies them into the file;
+        # the commit itself only checkpoints past 10,000 pages.
+        deadline = time.monotonic() + 30
+        while os.path.getsize(path) <= before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os.path.getsize(path) > before
+        started = set(_checkpoint_threads()) - others
+        assert len(started) == 1
+    finally:
+        opened.close()
+    assert not any(t.is_alive() for t in started)
+
+
+def test_a_small_commit_wakes_no_checkpoint_thread(tmp_path: Path) -> None:
+    before = set(_checkpoint_threads())
+    opened = open_store(f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        _load(opened, count=3)
+        assert set(_checkpoint_threads()) == before
+    finally:
+        opened.close()
