@@ -85,8 +85,17 @@ def date_range(value: str) -> tuple[int, int]:
 
 def instant_from_us(value: int) -> str:
     """Epoch microseconds as a FHIR instant in UTC."""
+    global _last_instant
+    last = _last_instant  # one immutable pair, read once: safe across threads
+    if last[0] == value:  # a write asks twice: meta.lastUpdated, then the response
+        return last[1]
     moment = _EPOCH + timedelta(microseconds=value)
-    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
+    text = moment.isoformat(timespec="microseconds")[:-6] + "Z"
+    _last_instant = (value, text)
+    return text
+
+
+_last_instant: tuple[int | None, str] = (None, "")
 
 
 def now_us() -> int:

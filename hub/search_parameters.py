@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,12 @@ class SearchParameter:
     targets: frozenset[str]
     url: str
     description: str
+
+    @cached_property
+    def root(self) -> str | None:
+        """The first element of every path, when they share one (most parameters)."""
+        roots = {path[0] for path in self.paths}
+        return roots.pop() if len(roots) == 1 else None
 
     def values(self, resource: dict[str, Any]) -> list[Any]:
         """Every value the parameter's paths reach in `resource` (arrays flattened)."""

@@ -14,15 +14,15 @@ issues. Smaller bundles, and every bundle when the pool is off or broken, valida
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import logging
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Sequence
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 import orjson
@@ -38,9 +38,7 @@ MIN_PARALLEL = 64
 
 
 def chunk_size(resources: int, workers: int) -> int:
-    """Resources per task: one task per worker. Each further task would be handed to a
-    worker by the pool's feeder thread, which needs the interpreter lock that the busy
-    request thread holds, so a worker with small tasks idled between them."""
+    """Resources per task: one task per worker (each task costs a hand-off)."""
     return max(1, -(-resources // max(1, workers)))
 
 
@@ -83,18 +81,68 @@ def _warm_up() -> None:
     gc.freeze()
 
 
+class _Worker:
+    """One validation process and the pipe to it. The request thread writes the task and
+    reads the verdicts itself: a pool's feeder threads would need the interpreter lock,
+    which the busy request thread holds, and handed tasks over 10-20 ms late."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        self.process = context.Process(
+            target=_serve, args=(theirs,), name="hub-validation", daemon=True
+        )
+        self.process.start()
+        theirs.close()
+        self.connection: Connection = ours
+
+    def send(self, payload: bytes) -> None:
+        self.connection.send_bytes(payload)
+
+    def receive(self) -> list[EntryProblem]:
+        return [
+            EntryProblem(index, error_class, message, tuple(tuple(i) for i in issues))
+            for index, error_class, message, issues in orjson.loads(self.connection.recv_bytes())
+        ]
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.send_bytes(b"")
+        self.connection.close()
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=5)
+
+
+def _serve(connection: Connection) -> None:
+    """Worker side: validate each task received until an empty one or a closed pipe."""
+    _warm_up()
+    while True:
+        try:
+            payload = connection.recv_bytes()
+        except (EOFError, OSError):
+            return
+        if not payload:
+            return
+        problems = validate_chunk(payload)
+        connection.send_bytes(
+            orjson.dumps([[p.index, p.error_class, p.message, p.issues] for p in problems])
+        )
+
+
 class PendingValidation:
     """The verdicts of one bundle's resources: known already (inline) or on their way."""
 
     def __init__(
         self,
         problems: list[EntryProblem] | None = None,
-        futures: Sequence[Future[list[EntryProblem]]] = (),
-        fallback: Callable[[], list[EntryProblem]] | None = None,
+        tasks: Sequence[tuple[_Worker, bytes]] = (),
+        pool: ValidationPool | None = None,
     ) -> None:
         self._problems = problems
-        self._futures = list(futures)
-        self._fallback = fallback
+        self._tasks = list(tasks)
+        self._pool = pool
 
     @property
     def settled(self) -> bool:
@@ -102,15 +150,23 @@ class PendingValidation:
         return self._problems is not None
 
     def problems(self) -> list[EntryProblem]:
-        """Every invalid entry, lowest index first (waits for the workers)."""
+        """Every invalid entry, lowest index first (waits for the workers, then gives them
+        back to the pool). A worker that died makes the whole bundle validate here."""
         if self._problems is None:
             found: list[EntryProblem] = []
-            try:
-                for future in self._futures:
-                    found.extend(future.result())
-            except BrokenProcessPool:
+            healthy: list[_Worker] = []
+            broken: list[_Worker] = []
+            for worker, _payload in self._tasks:
+                try:
+                    found.extend(worker.receive())
+                    healthy.append(worker)
+                except (EOFError, OSError, orjson.JSONDecodeError, ValueError):
+                    broken.append(worker)
+            if broken:
                 log.error("a validation worker died; validating in the request thread")
-                found = self._fallback() if self._fallback is not None else []
+                found = [p for _, payload in self._tasks for p in validate_chunk(payload)]
+            if self._pool is not None:
+                self._pool.give_back(healthy, broken)
             self._problems = sorted(found, key=lambda p: p.index)
         return self._problems
 
@@ -131,66 +187,98 @@ def validate_inline(resources: Sequence[tuple[int, dict[str, Any]]]) -> list[Ent
 
 
 class ValidationPool:
-    """A lazily started pool of `workers` processes (0: always inline)."""
+    """Up to `workers` validation processes, started on first use (0: always inline).
+    Concurrent transactions share them; one that finds none free validates inline."""
 
     def __init__(self, workers: int) -> None:
         self.workers = max(0, workers)
-        self._executor: ProcessPoolExecutor | None = None
+        self._idle: list[_Worker] = []
+        self._running = 0
         self._lock = threading.Lock()
-
-    def _pool(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ProcessPoolExecutor(
-                    max_workers=self.workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_warm_up,
-                )
-                atexit.register(self.close)
-            return self._executor
+        self._closed = False
+        self._exit_hook = False
 
     def start_workers(self) -> None:
         """Spawn the workers now instead of at the first large transaction (a serving
         process calls this at start-up; a worker's start takes a second or two)."""
-        if self.workers == 0:
-            return
-        try:
-            pool = self._pool()
-            for _ in range(self.workers):
-                pool.submit(int)
-        except (BrokenProcessPool, RuntimeError):
-            self.reset()
+        self.give_back(self._take(self.workers), [])
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the idle workers (for tests and operators)."""
+        with self._lock:
+            return [w.process.pid for w in self._idle if w.process.pid is not None]
+
+    def _take(self, wanted: int) -> list[_Worker]:
+        with self._lock:
+            if self._closed:
+                return []
+            taken = self._idle[:wanted]
+            del self._idle[:wanted]
+            spawn = max(0, min(wanted - len(taken), self.workers - self._running))
+            self._running += spawn
+            if spawn and not self._exit_hook:
+                self._exit_hook = True
+                atexit.register(self.close)
+        for _ in range(spawn):
+            try:
+                taken.append(_Worker())
+            except OSError:
+                with self._lock:
+                    self._running -= 1
+                log.error("a validation worker could not be started")
+        return taken
+
+    def give_back(self, healthy: list[_Worker], broken: list[_Worker]) -> None:
+        broken = broken + [w for w in healthy if not w.process.is_alive()]
+        healthy = [w for w in healthy if w not in broken]
+        for worker in broken:
+            worker.stop()
+        with self._lock:
+            self._running -= len(broken)
+            if not self._closed:
+                self._idle.extend(healthy)
+                healthy = []
+            else:
+                self._running -= len(healthy)
+        for worker in healthy:  # the pool was closed meanwhile
+            worker.stop()
 
     def start(self, resources: Sequence[tuple[int, dict[str, Any]]]) -> PendingValidation:
         """Begin validating (index, resource) pairs. The resources are serialised before
         this returns, so the caller may change them afterwards."""
         if self.workers == 0 or len(resources) < MIN_PARALLEL:
             return PendingValidation(problems=validate_inline(resources))
-        size = chunk_size(len(resources), self.workers)
+        workers = self._take(self.workers)
+        if not workers:
+            return PendingValidation(problems=validate_inline(resources))
+        size = chunk_size(len(resources), len(workers))
         payloads = [
             orjson.dumps(list(resources[i : i + size])) for i in range(0, len(resources), size)
         ]
-
-        def inline() -> list[EntryProblem]:
-            return [problem for payload in payloads for problem in validate_chunk(payload)]
-
-        try:
-            pool = self._pool()
-            futures = [pool.submit(validate_chunk, payload) for payload in payloads]
-        except (BrokenProcessPool, RuntimeError):
-            self.reset()
-            return PendingValidation(problems=inline())
-        return PendingValidation(futures=futures, fallback=inline)
-
-    def reset(self) -> None:
-        """Drop a broken pool; the next large bundle starts a new one."""
-        with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+        tasks: list[tuple[_Worker, bytes]] = []
+        broken: list[_Worker] = []
+        self.give_back(workers[len(payloads) :], [])
+        for worker, payload in zip(workers, payloads, strict=False):
+            try:
+                worker.send(payload)
+                tasks.append((worker, payload))
+            except OSError:
+                broken.append(worker)
+        if broken:  # validate everything here once the others have answered
+            log.error("a validation worker died; validating in the request thread")
+            PendingValidation(tasks=tasks, pool=self).problems()
+            self.give_back([], broken)
+            return PendingValidation(problems=validate_inline(resources))
+        return PendingValidation(tasks=tasks, pool=self)
 
     def close(self) -> None:
-        self.reset()
+        """Stop the idle workers; busy ones stop when their bundle gives them back."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._running -= len(idle)
+        for worker in idle:
+            worker.stop()
 
 
 def default_workers() -> int:

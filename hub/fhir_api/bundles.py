@@ -10,6 +10,7 @@ itself.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -86,7 +87,14 @@ def _entries(bundle: dict[str, Any]) -> list[Entry]:
     return entries
 
 
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
+"""An entry URL that is a bare relative path (`Patient`, `Patient/123`): no query, no
+scheme, nothing for urlsplit to find."""
+
+
 def _split_url(ctx: ApiContext, url: str) -> tuple[list[str], list[tuple[str, str]]]:
+    if _PLAIN_PATH.fullmatch(url):
+        return url.split("/"), []
     if url.startswith(ctx.base_url + "/"):
         url = url[len(ctx.base_url) + 1 :]
     parts = urlsplit(url)
@@ -222,13 +230,16 @@ def transaction(ctx: ApiContext, bundle: dict[str, Any], preference: ReturnPrefe
     pending = ctx.validation.start(
         [(entry.index, entry.resource) for entry in entries if entry.resource is not None]
     )
-    if pending.settled:  # validated inline: refuse before touching the database
-        _raise_invalid_entry(entries, pending)
     try:
-        responses = _write_transaction(ctx, entries, preference, pending)
-    except Exception:
-        _raise_invalid_entry(entries, pending)  # an invalid entry explains any failure
-        raise
+        if pending.settled:  # validated inline: refuse before touching the database
+            _raise_invalid_entry(entries, pending)
+        try:
+            responses = _write_transaction(ctx, entries, preference, pending)
+        except Exception:
+            _raise_invalid_entry(entries, pending)  # an invalid entry explains any failure
+            raise
+    finally:
+        pending.problems()  # every verdict read: the workers are free for the next bundle
     envelope = _envelope("transaction-response", None, [])
     envelope["entry"] = [responses[i] for i in range(len(entries))]
     return orjson.dumps(envelope)

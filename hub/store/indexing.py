@@ -114,6 +114,8 @@ def index_resource(
     rows = IndexRows()
     params: dict[str, SearchParameter] = registry.for_type(resource["resourceType"])
     for param in params.values():
+        if param.root is not None and param.root not in resource:
+            continue  # the parameter's element is absent (most are)
         for value in param.values(resource):
             if param.type == "token":
                 rows.tokens.extend((param.code, s, c) for s, c in _tokens(value))

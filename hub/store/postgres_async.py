@@ -29,6 +29,16 @@ READ_SQL = (
     " WHERE r.res_type = %s AND r.res_id = %s"
 )
 
+CURRENT_SQL = (
+    "SELECT res_type, res_id, version_id, last_updated, deleted, content,"
+    " method, patient_id, care_provider, care_unit FROM resource_versions"
+    " WHERE res_type = %s AND res_id = %s ORDER BY version_id DESC LIMIT 1"
+)
+"""The unfiltered read: the newest version is the current one (a write adds version n+1
+and moves `resources` to it in one transaction), found with one backward probe of the
+versions' primary key instead of a join. Not for scoped reads: a scope must judge the
+current version, not pick the newest one it may see."""
+
 
 class AsyncReader:
     """Up to `size` autocommit connections, opened on demand inside the running loop."""
@@ -47,7 +57,7 @@ class AsyncReader:
         conn = await self._acquire()
         healthy = False
         try:
-            cursor = await conn.execute(READ_SQL, (resource_type, resource_id))
+            cursor = await conn.execute(CURRENT_SQL, (resource_type, resource_id))
             row = await cursor.fetchone()
             healthy = True
             return row

@@ -5,9 +5,11 @@ conditional writes, search, history); the dialect modules only build the engine 
 dialect's INSERT ... ON CONFLICT. A UnitOfWork is one database transaction: single
 interactions and whole transaction bundles run in one.
 
-Writes buffer their INSERTs and send them as executemany batches right before the next
-read in the same transaction or at commit, so a transaction bundle of creates costs a few
-round trips instead of several per resource.
+Writes buffer their INSERTs and send them in batches (executemany on SQLite, COPY on
+PostgreSQL) right before the next read in the same transaction, at commit, or as a long
+transaction goes (`flush_when`; on PostgreSQL without waiting for the server's answer, see
+hub.store.postgres_copy), so a transaction bundle of creates costs a few round trips
+instead of several per resource.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ from hub.store.model import (
     WriteContext,
     WriteOutcome,
 )
-from hub.store.postgres_async import READ_SQL, AsyncReader
+from hub.store.postgres_async import CURRENT_SQL, READ_SQL, AsyncReader
 from hub.store.postgres_copy import CopyAhead
 from hub.store.read_scope import ReadScope
 from hub.store.schema import (
@@ -107,6 +109,7 @@ _READ_SQL_FORMAT = READ_SQL
 _READ_SQL_QMARK = READ_SQL.replace("%s", "?")
 """Read by id as DBAPI text, for psycopg (format) and SQLite (qmark): the hot path skips
 statement construction; a scope is appended as `ReadScope.sql_text`."""
+_CURRENT_SQL_QMARK = CURRENT_SQL.replace("%s", "?")
 
 
 def _patient_version_columns(patient: str) -> str:
@@ -887,7 +890,8 @@ class SqlStore:
     def _read_unfiltered(self, resource_type: str, resource_id: str) -> Any:
         """Read by id on the DBAPI connection itself: one indexed SELECT, no statement
         building, no transaction bracket (the hot path of GET [type]/[id])."""
-        found = self._fetch_one(self._read_sql, (resource_type, resource_id))
+        sql = _CURRENT_SQL_QMARK if self.dialect == "sqlite" else CURRENT_SQL
+        found = self._fetch_one(sql, (resource_type, resource_id))
         return None if found is None else _Row(*found)
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -125,12 +126,16 @@ def test_a_dead_worker_falls_back_to_the_request_thread() -> None:
         bundle = [(i, patient(personnummer("19500101", f"{i:03d}"))) for i in range(SIZE)]
         bundle[40] = (40, {**patient(), "foo": 1})
         assert pool.start(bundle).first_error() is not None  # starts the workers
-        executor: Any = pool._pool()
-        for pid in list(executor._processes):
+        killed = pool.worker_pids()
+        assert len(killed) == 2
+        for pid in killed:
             os.kill(pid, signal.SIGKILL)
         found = pool.start(bundle).first_error()
         assert found is not None and found[0] == 40
-        assert pool.start(bundle).first_error() is not None  # a new pool after the reset
+        found = pool.start(bundle).first_error()  # new workers replace the dead ones
+        assert found is not None and found[0] == 40
+        replaced = pool.worker_pids()
+        assert len(replaced) == 2 and not set(replaced) & set(killed)
     finally:
         pool.close()
 
@@ -157,3 +162,52 @@ def test_rows_flushed_during_a_transaction_roll_back_with_it(
     response = pooled.post("/fhir", json=_big_transaction())
     assert response.status_code == 200, response.text
     assert _count(pooled, "Patient") == SIZE // 2 and _count(pooled, "CarePlan") == SIZE // 2
+
+
+def test_a_worker_dying_while_it_validates_falls_back_to_the_request_thread() -> None:
+    pool = ValidationPool(1)
+    try:
+        # large enough that the worker is still validating when it is killed
+        bundle = [(i, patient(personnummer("19500101", f"{i % 1000:03d}"))) for i in range(1500)]
+        bundle[50] = (50, {**patient(), "foo": 1})
+        pool.start_workers()
+        (pid,) = pool.worker_pids()
+        pending = pool.start(bundle)  # the task is with the worker now
+        assert pool.worker_pids() == []
+        os.kill(pid, signal.SIGKILL)
+        found = pending.first_error()
+        assert found is not None and found[0] == 50
+        assert pool.worker_pids() == []  # the dead worker is not given back
+        found = pool.start(bundle).first_error()
+        assert found is not None and found[0] == 50
+        assert len(pool.worker_pids()) == 1 and pool.worker_pids() != [pid]
+    finally:
+        pool.close()
+
+
+def test_concurrent_bundles_share_the_workers_and_get_their_own_verdicts() -> None:
+    pool = ValidationPool(1)
+    results: dict[int, tuple[int, Any] | None] = {}
+
+    def run(bad: int) -> None:
+        bundle = [(i, patient(personnummer("19500101", f"{i:03d}"))) for i in range(SIZE)]
+        bundle[bad] = (bad, {**patient(), "foo": 1})
+        results[bad] = pool.start(bundle).first_error()
+
+    try:
+        pool.start_workers()
+        threads = [threading.Thread(target=run, args=(bad,)) for bad in (3, 30, 60, 90)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert {bad: found[0] for bad, found in results.items() if found} == {
+            3: 3,
+            30: 30,
+            60: 60,
+            90: 90,
+        }
+        assert len(pool.worker_pids()) == 1
+    finally:
+        pool.close()
+    assert pool.worker_pids() == []

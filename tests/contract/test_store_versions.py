@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -214,3 +215,38 @@ def test_bulk_locking_then_writing_gives_the_same_outcomes_as_single_writes(
     ]
     assert store.read("Patient", existing).version_id == 2
     assert store.read("Patient", "bulk-new").version_id == 1
+
+
+def test_the_unfiltered_reads_serve_the_current_version_through_every_change(
+    store: SqlStore,
+) -> None:
+    """Read by id (synchronous, and awaited on PostgreSQL's async connections) takes the
+    newest version row; after updates, a delete and a restore it is the current one."""
+
+    async def awaited() -> int:
+        try:
+            return (await store.read_unfiltered_async("Patient", resource_id)).version_id
+        finally:
+            if store.async_reader is not None:
+                await store.async_reader.close()
+
+    def both() -> tuple[int, int]:
+        return store.read("Patient", resource_id).version_id, asyncio.run(awaited())
+
+    resource_id = create(store, patient("Andersson"))
+    assert both() == (1, 1)
+    for family in ("Berg", "Ek"):
+        with store.unit_of_work() as work:
+            work.update({**patient(family), "id": resource_id}, resource_id, CTX)
+    assert both() == (3, 3)
+    with store.unit_of_work() as work:
+        work.delete("Patient", resource_id)
+    with pytest.raises(Gone):
+        store.read("Patient", resource_id)
+    with pytest.raises(Gone):
+        asyncio.run(awaited())
+    with store.unit_of_work() as work:
+        work.update({**patient("Lind"), "id": resource_id}, resource_id, CTX)
+    assert both() == (5, 5)
+    body = orjson.loads(store.read("Patient", resource_id).content or b"")
+    assert body["name"] == [{"family": "Lind"}]

@@ -7,6 +7,7 @@ import multiprocessing
 import time
 import unicodedata
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from hub import validation_pool
 from hub.fhir_api.bundles import _reference_holders
-from hub.fhir_dates import now_us
+from hub.fhir_dates import instant_from_us, now_us
 from hub.store.indexing import MAX_STRING_INDEX, normalize_string
 from hub.store.sql_store import new_id
 from hub.validation_pool import ValidationPool, chunk_size, default_workers
@@ -142,3 +143,13 @@ def test_a_bundle_is_one_task_per_worker(resources: int, workers: int, size: int
     assert chunk_size(resources, workers) == size
     tasks = -(-resources // size)
     assert tasks == min(workers, resources)
+
+
+@given(st.integers(min_value=-(10**15), max_value=4 * 10**15))
+def test_instant_from_us_is_the_iso_instant_also_when_asked_twice(value: int) -> None:
+    expected = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)).isoformat(
+        timespec="microseconds"
+    )[:-6] + "Z"
+    assert instant_from_us(value) == expected
+    assert instant_from_us(value) == expected
+    assert instant_from_us(value + 1) != expected
