@@ -290,6 +290,7 @@ def _write_transaction(
                 raise
             responses[entry.index] = _entry_response(ctx, response, preference)
             work.flush_when(FLUSH_ROWS)
+        work.flush_when(0)  # the database inserts what is queued while the verdicts come in
         _raise_invalid_entry(entries, pending)  # before the commit
     return responses
 
