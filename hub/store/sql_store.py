@@ -63,7 +63,7 @@ from hub.store.model import (
     WriteOutcome,
 )
 from hub.store.postgres_async import CURRENT_SQL, READ_SQL, AsyncReader
-from hub.store.postgres_copy import CopyAhead
+from hub.store.postgres_copy import CopyAhead, copy_types
 from hub.store.read_scope import ReadScope
 from hub.store.schema import (
     INDEX_TABLES,
@@ -262,7 +262,7 @@ class UnitOfWork:
                 self._conn.exec_driver_sql(sql, rows)
             elif rows:
                 copier = self._copier()
-                copier.send(table.name, self._store.insert_sql(table)[1], rows)
+                self._send_copy(copier, table, rows)
                 copier.collect()
             self.rows_written += len(rows)
         self._pending = {}
@@ -273,6 +273,10 @@ class UnitOfWork:
             assert driver is not None
             self._ahead = CopyAhead(driver)
         return self._ahead
+
+    def _send_copy(self, copier: CopyAhead, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        columns = self._store.insert_sql(table)[1]
+        copier.send(table.name, columns, self._store.copy_types(table), rows)
 
     def _settle(self) -> None:
         """Read the answer of a COPY batch still in flight (the connection takes nothing
@@ -293,7 +297,7 @@ class UnitOfWork:
         if table is None or len(rows) < COPY_AHEAD_ROWS:
             return
         del self._pending[table]
-        copier.send(table.name, self._store.insert_sql(table)[1], rows)
+        self._send_copy(copier, table, rows)
         self.rows_written += len(rows)
 
     def _queued(self) -> int:
@@ -744,6 +748,7 @@ class SqlStore:
         self._rows_since_statistics = 0
         self._insert_sql: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._row_values: dict[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {}
+        self._copy_types: dict[str, list[str]] = {}
         self.async_reader: AsyncReader | None = None
         self.checkpointer: WalCheckpointer | None = None
         self._write_options = write_options or {}
@@ -759,6 +764,13 @@ class SqlStore:
             )
             cached = self._insert_sql[table.name] = (sql, columns)
         return cached
+
+    def copy_types(self, table: Table) -> list[str]:
+        """PostgreSQL types of the table's columns, in INSERT order (binary COPY)."""
+        types = self._copy_types.get(table.name)
+        if types is None:
+            types = self._copy_types[table.name] = copy_types(table)
+        return types
 
     def row_values(self, table: Table) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
         """A function from a row (column name -> value) to its values in INSERT order."""

@@ -11,14 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Column, Float, MetaData, Table, func, select
 
 from hub.errors import Conflict, PreconditionFailed
 from hub.fhir_api.bundles import FLUSH_ROWS
 from hub.search_parameters import default_registry
 from hub.search_query import parse_search
 from hub.store import SqlStore, WriteContext, open_store
-from hub.store.schema import resources, search_string, search_token
+from hub.store.postgres_copy import copy_types
+from hub.store.schema import (
+    INDEX_TABLES,
+    resource_versions,
+    resources,
+    search_string,
+    search_token,
+)
 from hub.store.sqlite import CHECKPOINT_ROWS
 
 CTX = WriteContext(care_provider="SE2120002122-0000", care_unit="SE2120002122-1001")
@@ -131,3 +138,36 @@ def test_a_small_commit_wakes_no_checkpoint_thread(tmp_path: Path) -> None:
         assert set(_checkpoint_threads()) == before
     finally:
         opened.close()
+
+
+_PG_NAMES = {
+    "character varying": "varchar",
+    "integer": "int4",
+    "bigint": "int8",
+    "boolean": "bool",
+    "bytea": "bytea",
+    "text": "text",
+}
+
+
+def test_binary_copy_types_are_the_columns_types_in_postgresql(postgres_url: str) -> None:
+    opened = open_store(postgres_url)
+    try:
+        with opened.engine.connect() as conn:
+            for table in (resources, resource_versions, *INDEX_TABLES):
+                declared = conn.exec_driver_sql(
+                    "SELECT column_name, data_type FROM information_schema.columns"
+                    " WHERE table_name = %(name)s AND table_schema = current_schema()",
+                    {"name": table.name},
+                ).all()
+                by_name = {name: _PG_NAMES[kind] for name, kind in declared}
+                columns = opened.insert_sql(table)[1]
+                assert opened.copy_types(table) == [by_name[c] for c in columns]
+    finally:
+        opened.close()
+
+
+def test_a_column_type_without_a_copy_type_is_refused() -> None:
+    odd = Table("odd", MetaData(), Column("x", Float))
+    with pytest.raises(TypeError, match=r"odd\.x"):
+        copy_types(odd)
