@@ -3,7 +3,8 @@
 fhir.resources validation is pure Python and holds the interpreter lock, so a transaction
 of hundreds of entries spends most of its time validating on one core. With
 HUB_VALIDATION_WORKERS > 0, a bundle of at least `MIN_PARALLEL` resources is sent (as JSON
-bytes, copied before anything changes them) to a process pool in chunks; the request thread
+bytes, copied before anything changes them) to worker processes, one part per worker, over
+a pipe per worker that the request thread writes and reads itself; the request thread
 meanwhile plans and writes the entries inside the still-open database transaction, and
 waits for every verdict before it commits. Any invalid entry rolls the transaction back,
 and its error wins over whatever the writes ran into, so the client gets exactly the

@@ -487,7 +487,8 @@ class UnitOfWork:
         key = {"res_type": resource_type, "res_id": resource_id}
         if previous is None and claim:
             # No flush first: the queued rows belong to other resources, and sending them
-            # before every claim would cost a round trip per table and resource.
+            # before every claim would cost a round trip per table and resource. Only a
+            # COPY batch in flight is answered first (the connection takes nothing else).
             self._settle()
             claimed = self._conn.execute(
                 self._store.insert_ignore(resources, {**key, **row})
