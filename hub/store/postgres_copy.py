@@ -23,26 +23,24 @@ from psycopg.copy import LibpqWriter
 from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+_COPY_TYPES: tuple[tuple[type[Any], str], ...] = (
+    (BigInteger, "int8"),  # before Integer, its base class
+    (Integer, "int4"),
+    (Boolean, "bool"),
+    (LargeBinary, "bytea"),
+    (Text, "text"),  # before String, its base class
+    (String, "varchar"),
+)
+
 
 def copy_types(table: Table) -> list[str]:
     """PostgreSQL type names of the table's columns, for binary COPY."""
     names: list[str] = []
     for column in table.columns:
-        kind = column.type
-        if isinstance(kind, BigInteger):
-            names.append("int8")
-        elif isinstance(kind, Integer):
-            names.append("int4")
-        elif isinstance(kind, Boolean):
-            names.append("bool")
-        elif isinstance(kind, LargeBinary):
-            names.append("bytea")
-        elif isinstance(kind, Text):
-            names.append("text")
-        elif isinstance(kind, String):
-            names.append("varchar")
-        else:
+        name = next((n for kind, n in _COPY_TYPES if isinstance(column.type, kind)), None)
+        if name is None:
             raise TypeError(f"no COPY type for {table.name}.{column.name}")
+        names.append(name)
     return names
 
 
