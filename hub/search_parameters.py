@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,11 @@ class SearchParameter:
     targets: frozenset[str]
     url: str
     description: str
+    rows_of: str | None = None
+    """For a reference parameter that is the narrower twin of another one on the same
+    element (Encounter's `patient` of `subject`, restricted to Patient): that parameter's
+    code. It keeps no index rows of its own; its rows are the twin's rows whose target
+    type is one of `targets`."""
 
     @cached_property
     def root(self) -> str | None:
@@ -108,7 +113,26 @@ def load_registry(path: Path | None = None) -> SearchParameterRegistry:
                 url=definition["url"],
                 description=definition.get("description", ""),
             )
-    return SearchParameterRegistry(by_type)
+    return SearchParameterRegistry({t: _with_twins(params) for t, params in by_type.items()})
+
+
+def _with_twins(params: dict[str, SearchParameter]) -> dict[str, SearchParameter]:
+    """Mark each reference parameter whose paths equal a broader reference parameter's
+    (whose targets include all of its own) as kept in that parameter's rows."""
+    references = [p for p in params.values() if p.type == "reference" and p.targets]
+    marked = dict(params)
+    for narrow in references:
+        broader = [
+            p
+            for p in params.values()
+            if p.type == "reference"
+            and p.code != narrow.code
+            and p.paths == narrow.paths
+            and (not p.targets or narrow.targets < p.targets)
+        ]
+        if broader:
+            marked[narrow.code] = replace(narrow, rows_of=min(p.code for p in broader))
+    return marked
 
 
 @cache

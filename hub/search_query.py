@@ -58,6 +58,21 @@ Value = TokenValue | StringValue | DateValue | ReferenceValue
 
 
 @dataclass(frozen=True)
+class RowsOf:
+    """Where a reference parameter's index rows are when it keeps none of its own: the rows
+    of parameter `param` whose target type is one of `targets` (SearchParameter.rows_of)."""
+
+    param: str
+    targets: tuple[str, ...]
+
+
+def rows_of(param: SearchParameter) -> RowsOf | None:
+    if param.rows_of is None:
+        return None
+    return RowsOf(param.rows_of, tuple(sorted(param.targets)))
+
+
+@dataclass(frozen=True)
 class Criterion:
     """One occurrence of a parameter: its values are alternatives (OR).
 
@@ -78,6 +93,7 @@ class Criterion:
     ids: tuple[str, ...] = ()
     links: tuple[Link, ...] = ()
     written: str = ""
+    rows: RowsOf | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,7 @@ class SortKey:
     name: str
     kind: Literal["id", "lastUpdated", "token", "string", "date", "reference"]
     descending: bool
+    rows: RowsOf | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,7 @@ class IncludeSpec:
     source_type: str
     param: str
     target_type: str | None
+    rows: RowsOf | None = None
 
 
 @dataclass(frozen=True)
@@ -276,7 +294,9 @@ def _chain(
             f"'{_leading_code(rest)}'",
             expression=name,
         )
-    return Criterion(name=code, kind="chain", modifier=None, links=links, written=name)
+    return Criterion(
+        name=code, kind="chain", modifier=None, links=links, written=name, rows=rows_of(param)
+    )
 
 
 def _has(
@@ -312,7 +332,12 @@ def _has(
         )
     inner = _linked(name, partial(_criterion, rest, raw, source, registry, base_url, depth + 1))
     return Criterion(
-        name=code, kind="has", modifier=None, links=(Link(source, inner),), written=name
+        name=code,
+        kind="has",
+        modifier=None,
+        links=(Link(source, inner),),
+        written=name,
+        rows=rows_of(param),
     )
 
 
@@ -352,7 +377,13 @@ def _criterion(
     if modifier == "missing":
         if raw not in ("true", "false"):
             raise InvalidRequest(f"':missing' takes true or false on '{code}'", expression=name)
-        return Criterion(name=code, kind="missing", modifier="missing", missing=raw == "true")
+        return Criterion(
+            name=code,
+            kind="missing",
+            modifier="missing",
+            missing=raw == "true",
+            rows=rows_of(param),
+        )
     allowed_by_type: dict[str, set[str | None]] = {
         "token": {None, "not"},
         "string": {None, "exact", "contains"},
@@ -377,7 +408,13 @@ def _criterion(
             values.append(_date(code, item))
         else:
             values.append(_reference(param, modifier, item, base_url))
-    return Criterion(name=code, kind=param.type, modifier=modifier, values=tuple(values))  # type: ignore[arg-type]
+    return Criterion(
+        name=code,
+        kind=param.type,  # type: ignore[arg-type]
+        modifier=modifier,
+        values=tuple(values),
+        rows=rows_of(param),
+    )
 
 
 def _sort_keys(
@@ -395,7 +432,7 @@ def _sort_keys(
             raise UnknownSearchParameter(
                 f"Cannot sort by unknown parameter '{code}'", expression="_sort"
             )
-        keys.append(SortKey(code, param.type, descending))  # type: ignore[arg-type]
+        keys.append(SortKey(code, param.type, descending, rows_of(param)))  # type: ignore[arg-type]
     return tuple(keys)
 
 
@@ -418,7 +455,7 @@ def _include(
         raise InvalidRequest(
             f"_revinclude: {source}:{code} does not refer to {resource_type}", expression=kind
         )
-    return IncludeSpec(source_type=source, param=code, target_type=target)
+    return IncludeSpec(source_type=source, param=code, target_type=target, rows=rows_of(param))
 
 
 def _int(name: str, raw: str, minimum: int) -> int:

@@ -116,6 +116,8 @@ def index_resource(
     for param in params.values():
         if param.root is not None and param.root not in resource:
             continue  # the parameter's element is absent (most are)
+        if param.rows_of is not None:
+            continue  # its values are in its broader twin's rows
         for value in param.values(resource):
             if param.type == "token":
                 rows.tokens.extend((param.code, s, c) for s, c in _tokens(value))

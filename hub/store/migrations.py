@@ -68,6 +68,21 @@ def _index_patient_sources(conn: Connection) -> None:
     )
 
 
+_TWIN_PARAMETERS = (("CarePlan", "patient"), ("CareTeam", "patient"), ("Encounter", "patient"))
+"""The reference parameters kept in their broader twin's rows (`subject`) since migration 6,
+as fhir/search-parameters.json defined them then."""
+
+
+def _drop_twin_reference_rows(conn: Connection) -> None:
+    """`patient` of CarePlan, CareTeam and Encounter is `subject` restricted to Patient:
+    searches now read the `subject` rows, so their own copies go."""
+    for resource_type, param in _TWIN_PARAMETERS:
+        conn.execute(
+            text("DELETE FROM search_reference WHERE res_type = :t AND param = :p"),
+            {"t": resource_type, "p": param},
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "resources, versions, search indexes, conditional locks", _create_initial_schema),
     Migration(2, "access log: records, checkpoints, head", _create_audit_tables),
@@ -76,6 +91,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         4, "owner indexes of the search tables include the parameter", _owner_indexes_with_param
     ),
     Migration(5, "index of the providers and units of each patient's data", _index_patient_sources),
+    Migration(
+        6, "no reference rows of their own for Patient-only twins", _drop_twin_reference_rows
+    ),
 )
 _PG_LOCK_KEY = 7_231_944_118
 

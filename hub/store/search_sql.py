@@ -21,6 +21,7 @@ from hub.search_query import (
     Criterion,
     DateValue,
     ReferenceValue,
+    RowsOf,
     SearchQuery,
     SortKey,
     StringValue,
@@ -42,6 +43,14 @@ _TABLE_FOR_KIND = {
     "date": search_date,
     "reference": search_reference,
 }
+
+
+def param_is(columns: Any, name: str, rows: RowsOf | None) -> ColumnElement[bool]:
+    """The index rows of parameter `name`; for a parameter kept in its broader twin's
+    rows (RowsOf), those of the twin whose target type is one of its own."""
+    if rows is None:
+        return columns.param == name
+    return and_(columns.param == rows.param, columns.target_type.in_(rows.targets))
 
 
 def _escape_like(text: str) -> str:
@@ -140,11 +149,11 @@ def _chain_condition(
         return exists().where(
             ref.c.res_type == rc.res_type,
             ref.c.res_id == rc.res_id,
-            ref.c.param == criterion.name,
+            param_is(ref.c, criterion.name, criterion.rows),
             targets,
         )
     owners = select(ref.c.res_id).where(
-        ref.c.res_type == resource_type, ref.c.param == criterion.name, targets
+        ref.c.res_type == resource_type, param_is(ref.c, criterion.name, criterion.rows), targets
     )
     return rc.res_id.in_(owners)
 
@@ -157,7 +166,7 @@ def _has_condition(
     ref = search_reference.alias()
     referrers = (
         ref.c.res_type == link.resource_type,
-        ref.c.param == criterion.name,
+        param_is(ref.c, criterion.name, criterion.rows),
         ref.c.res_id.in_(_linked_rows(link.resource_type, link.criterion, scope)),
     )
     if correlated:
@@ -195,11 +204,13 @@ def _criterion_condition(
         )
     param_kind = criterion.kind
     if criterion.kind == "missing":
+        tables = (search_reference,) if criterion.rows else tuple(_TABLE_FOR_KIND.values())
         subqueries = [
             select(table.c.res_id).where(
-                table.c.res_type == resource_type, table.c.param == criterion.name
+                table.c.res_type == resource_type,
+                param_is(table.c, criterion.name, criterion.rows),
             )
-            for table in _TABLE_FOR_KIND.values()
+            for table in tables
         ]
         present = rc.res_id.in_(subqueries[0].union(*subqueries[1:]))
         return not_(present) if criterion.missing else present
@@ -211,12 +222,14 @@ def _criterion_condition(
         probe = exists().where(
             table.c.res_type == rc.res_type,
             table.c.res_id == rc.res_id,
-            table.c.param == criterion.name,
+            param_is(table.c, criterion.name, criterion.rows),
             alternatives,
         )
         return ~probe if criterion.modifier == "not" else probe
     owners = select(table.c.res_id).where(
-        table.c.res_type == resource_type, table.c.param == criterion.name, alternatives
+        table.c.res_type == resource_type,
+        param_is(table.c, criterion.name, criterion.rows),
+        alternatives,
     )
     if criterion.modifier == "not":
         return rc.res_id.not_in(owners)
@@ -283,7 +296,7 @@ def _sort_expression(resource_type: str, key: SortKey) -> ColumnElement[object]:
             select(aggregate)
             .where(
                 table.c.res_type == resource_type,
-                table.c.param == key.name,
+                param_is(table.c, key.name, key.rows),
                 table.c.res_id == rc.res_id,
             )
             .scalar_subquery()

@@ -75,7 +75,7 @@ from hub.store.schema import (
     search_string,
     search_token,
 )
-from hub.store.search_sql import order_by, where_clauses
+from hub.store.search_sql import order_by, param_is, where_clauses
 from hub.store.sqlite import WalCheckpointer, refresh_statistics
 
 InsertFactory = Callable[[Table], Insert]
@@ -1122,7 +1122,9 @@ class SqlStore:
         ref = search_reference.c
         for spec in query.includes:
             stmt = select(ref.target_type, ref.target_id).where(
-                ref.res_type == spec.source_type, ref.param == spec.param, ref.res_id.in_(ids)
+                ref.res_type == spec.source_type,
+                param_is(ref, spec.param, spec.rows),
+                ref.res_id.in_(ids),
             )
             if spec.target_type:
                 stmt = stmt.where(ref.target_type == spec.target_type)
@@ -1130,7 +1132,7 @@ class SqlStore:
         for spec in query.revincludes:
             referring = select(ref.res_id).where(
                 ref.res_type == spec.source_type,
-                ref.param == spec.param,
+                param_is(ref, spec.param, spec.rows),
                 ref.target_type == query.resource_type,
                 ref.target_id.in_(ids),
             )
