@@ -128,3 +128,61 @@ def run_requests(
         mean_bytes=round(statistics.fmean(sizes), 1) if sizes else 0.0,
         latency_ms=_latencies(samples),
     )
+
+
+@dataclass
+class Series:
+    """One request loop of an interleaved measurement: its name, server and request."""
+
+    name: str
+    base_url: str
+    request: Request
+
+
+def interleaved(
+    series: list[Series], *, count: int, blocks: int, max_seconds: float, warmup: int = 20
+) -> list[Rate]:
+    """Up to `count` sequential requests per series, sent in `blocks` rounds that take
+    the series in turn, so that a slower or faster phase of the machine falls on all of
+    them alike. Each series keeps its keep-alive client; only request time is counted."""
+    per_block = max(1, count // blocks)
+    clients = [client(s.base_url) for s in series]
+    samples: list[list[float]] = [[] for _ in series]
+    sizes: list[list[int]] = [[] for _ in series]
+    errors: list[list[str]] = [[] for _ in series]
+    try:
+        for s, http in zip(series, clients, strict=True):
+            for i in range(warmup):
+                s.request(http, count + i)
+        deadline = time.perf_counter() + max_seconds * len(series)
+        for block in range(blocks):
+            if time.perf_counter() >= deadline:
+                break
+            for k, (s, http) in enumerate(zip(series, clients, strict=True)):
+                for i in range(block * per_block, (block + 1) * per_block):
+                    started = time.perf_counter()
+                    response = s.request(http, i)
+                    samples[k].append(time.perf_counter() - started)
+                    sizes[k].append(len(response.content))
+                    if response.status_code >= 300:
+                        errors[k].append(f"{response.status_code}: {response.text[:300]}")
+    finally:
+        for http in clients:
+            http.close()
+    rates = []
+    for k, s in enumerate(series):
+        if errors[k]:
+            print(f"  ! {s.name}: {len(errors[k])} failed requests, first: {errors[k][0]}")
+        rates.append(
+            Rate(
+                name=s.name,
+                count=len(samples[k]),
+                seconds=sum(samples[k]),
+                requests=len(samples[k]),
+                errors=len(errors[k]),
+                mean_bytes=round(statistics.fmean(sizes[k]), 1) if sizes[k] else 0.0,
+                latency_ms=_latencies(samples[k]),
+                extra={"interleaved_blocks": blocks},
+            )
+        )
+    return rates

@@ -6,7 +6,8 @@ Order (each step bounded in count and time):
   3. PostgreSQL only: ANALYZE (what autovacuum would do shortly after a bulk load);
   4. small transactions: one patient's 9 resources per bundle;
   5. single-request creates: POST /fhir/Type, one resource per request;
-  6. reads by id over the loaded set, then baseline B (bare app) with the same body size;
+  6. reads by id over the loaded set, baseline B (bare app, the reads' mean body size) and
+     B' in 10 rounds that take turns, so that a slow phase of the machine hits all three;
   7. searches over the loaded set;
   8. with --concurrency N > 1, reads, B and one search again with N client threads.
 """
@@ -25,10 +26,12 @@ import orjson
 from adapters.identity import PERSONNUMMER_SYSTEM
 from bench import dataset
 from bench.databases import Database
-from bench.measure import HEADERS, Rate, client, run_requests
+from bench.measure import HEADERS, Rate, Series, client, interleaved, run_requests
 from bench.server import ServedApp
 
 FHIR_JSON = "application/fhir+json"
+READ_BLOCKS = 10
+"""Rounds in which read by id, B and B' take turns (see measure.interleaved)."""
 WRITE_HEADERS = {**HEADERS, "Content-Type": FHIR_JSON, "Prefer": "return=minimal"}
 
 
@@ -257,13 +260,10 @@ def run_database(
             resource_type, resource_id = read_keys[i % len(read_keys)]
             return http.get(f"/fhir/{resource_type}/{resource_id}")
 
-        reads = run_requests(
-            "read by id", hub.url, read, count=options.reads, max_seconds=options.phase_seconds
-        )
-        rates.append(reads)
-        print(f"  {reads.name}: {reads.per_second:.1f}/s ({reads.mean_bytes:.0f} B)", flush=True)
-
-        with ServedApp("bare", env={"BENCH_BODY_BYTES": str(int(reads.mean_bytes))}) as bare:
+        # The bare server answers with bytes of the hub's mean read size, taken from a
+        # first sample of the same reads.
+        sample = run_requests("read sample", hub.url, read, count=300, max_seconds=30)
+        with ServedApp("bare", env={"BENCH_BODY_BYTES": str(int(sample.mean_bytes))}) as bare:
 
             def bare_read(http: httpx.Client, i: int) -> httpx.Response:
                 resource_type, resource_id = read_keys[i % len(read_keys)]
@@ -273,27 +273,21 @@ def run_database(
                 resource_type, resource_id = read_keys[i % len(read_keys)]
                 return http.get(f"/async/{resource_type}/{resource_id}")
 
-            rates.append(
-                run_requests(
-                    "B: bare FastAPI (def)",
-                    bare.url,
-                    bare_read,
-                    count=options.reads,
-                    max_seconds=options.phase_seconds,
-                )
+            reads, b_def, b_async = interleaved(
+                [
+                    Series("read by id", hub.url, read),
+                    Series("B: bare FastAPI (def)", bare.url, bare_read),
+                    Series("B': bare FastAPI (async def)", bare.url, bare_async),
+                ],
+                count=options.reads,
+                blocks=READ_BLOCKS,
+                max_seconds=options.phase_seconds,
             )
-            rates.append(
-                run_requests(
-                    "B': bare FastAPI (async def)",
-                    bare.url,
-                    bare_async,
-                    count=options.reads,
-                    max_seconds=options.phase_seconds,
-                )
-            )
+            rates.extend([reads, b_def, b_async])
             print(
-                f"  B: {rates[-2].per_second:.1f}/s, B': {rates[-1].per_second:.1f}/s", flush=True
+                f"  {reads.name}: {reads.per_second:.1f}/s ({reads.mean_bytes:.0f} B)", flush=True
             )
+            print(f"  B: {b_def.per_second:.1f}/s, B': {b_async.per_second:.1f}/s", flush=True)
             if options.concurrency > 1:
                 rates.append(
                     run_requests(

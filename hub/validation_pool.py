@@ -198,6 +198,7 @@ class ValidationPool:
         self._lock = threading.Lock()
         self._closed = False
         self._exit_hook = False
+        self._owner = os.getpid()
 
     def start_workers(self) -> None:
         """Spawn the workers now instead of at the first large transaction (a serving
@@ -213,6 +214,10 @@ class ValidationPool:
         with self._lock:
             if self._closed:
                 return []
+            if os.getpid() != self._owner:
+                # A forked copy (a pre-forking server that built the app first): the
+                # workers and their pipes belong to the parent; start our own.
+                self._owner, self._idle, self._running = os.getpid(), [], 0
             taken = self._idle[:wanted]
             del self._idle[:wanted]
             spawn = max(0, min(wanted - len(taken), self.workers - self._running))
@@ -278,6 +283,8 @@ class ValidationPool:
             self._closed = True
             idle, self._idle = self._idle, []
             self._running -= len(idle)
+            if os.getpid() != self._owner:
+                return  # a forked copy: those workers are the parent's to stop
         for worker in idle:
             worker.stop()
 

@@ -4,6 +4,7 @@ must still leave the store unchanged (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -211,3 +212,39 @@ def test_concurrent_bundles_share_the_workers_and_get_their_own_verdicts() -> No
     finally:
         pool.close()
     assert pool.worker_pids() == []
+
+
+def _in_forked_child(pool: ValidationPool, bundle: list[tuple[int, Any]], out: Any) -> None:
+    found = pool.start(bundle).first_error()
+    out.send((found[0] if found else None, pool.worker_pids()))
+    pool.close()
+
+
+def test_a_forked_copy_of_the_pool_starts_its_own_workers_and_leaves_the_parents() -> None:
+    """A pre-forking server (gunicorn --preload) may build the app, and so the pool, before
+    it forks: the copies must not share the parent's workers or stop them."""
+    pool = ValidationPool(1)
+    child: Any = None
+    try:
+        bundle = [(i, patient(personnummer("19500101", f"{i:03d}"))) for i in range(SIZE)]
+        bundle[70] = (70, {**patient(), "foo": 1})
+        pool.start_workers()
+        (parent_worker,) = pool.worker_pids()
+        fork = multiprocessing.get_context("fork")
+        theirs, ours = fork.Pipe()
+        child = fork.Process(target=_in_forked_child, args=(pool, bundle, ours))
+        child.start()
+        assert theirs.poll(60), "the forked copy got no verdict"
+        index, child_workers = theirs.recv()
+        child.join(timeout=60)
+        assert child.exitcode == 0
+        assert index == 70
+        assert len(child_workers) == 1 and child_workers != [parent_worker]
+        assert pool.worker_pids() == [parent_worker]  # still the parent's, still working
+        found = pool.start(bundle).first_error()
+        assert found is not None and found[0] == 70
+        assert pool.worker_pids() == [parent_worker]
+    finally:
+        if child is not None and child.is_alive():
+            child.kill()
+        pool.close()
