@@ -45,11 +45,11 @@ def copy_types(table: Table) -> list[str]:
 
 
 def _wait(pgconn: pq.abc.PGconn, writing: bool) -> None:
-    """Block (without the interpreter lock) until the socket is ready."""
-    if writing:
-        select.select([], [pgconn.socket], [])
-    else:
-        select.select([pgconn.socket], [], [])
+    """Block (without the interpreter lock) until the socket is ready. poll, not select:
+    a busy server's socket numbers can pass select's limit of 1024."""
+    poller = select.poll()
+    poller.register(pgconn.socket, select.POLLOUT if writing else select.POLLIN)
+    poller.poll()
 
 
 class _EndWithoutAnswer(LibpqWriter):

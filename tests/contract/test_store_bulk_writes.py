@@ -5,6 +5,7 @@ nothing, on SQLite and PostgreSQL. Also the SQLite log checkpointer's thread."""
 from __future__ import annotations
 
 import os
+import resource as limits
 import threading
 import time
 from pathlib import Path
@@ -171,3 +172,31 @@ def test_a_column_type_without_a_copy_type_is_refused() -> None:
     odd = Table("odd", MetaData(), Column("x", Float))
     with pytest.raises(TypeError, match=r"odd\.x"):
         copy_types(odd)
+
+
+def test_copy_batches_work_when_the_connection_socket_number_passes_1024(
+    postgres_url: str,
+) -> None:
+    """A busy server has many sockets open; waiting on the database must not use select(),
+    which refuses socket numbers of 1024 and more."""
+    soft, hard = limits.getrlimit(limits.RLIMIT_NOFILE)
+    if soft < 1200:
+        assert hard >= 1200, "the test needs room for 1200 open files"
+        limits.setrlimit(limits.RLIMIT_NOFILE, (1200, hard))
+    fillers = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        opened = open_store(postgres_url)
+        try:
+            with opened.engine.connect() as conn:
+                driver = conn.connection.driver_connection
+                assert driver is not None
+                assert driver.pgconn.socket >= 1024
+            _load(opened)
+            assert _count(opened) == COUNT
+        finally:
+            opened.close()
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        if soft < 1200:
+            limits.setrlimit(limits.RLIMIT_NOFILE, (soft, hard))
