@@ -184,8 +184,13 @@ def capabilities(request: Request, ctx: OpenContext) -> Response:
 @router.post("/", include_in_schema=False)
 async def bundle(request: Request, ctx: Context) -> Response:
     media_type = response_media_type(request)
-    body = parse_json_body(await read_body(request, ctx.settings.max_body_bytes))
-    content = await run_in_threadpool(process_bundle, ctx, body, return_preference(request))
+    raw = await read_body(request, ctx.settings.max_body_bytes)
+    preference = return_preference(request)
+
+    def parse_and_process() -> bytes:  # a large bundle's parse would stall the event loop
+        return process_bundle(ctx, parse_json_body(raw), preference)
+
+    content = await run_in_threadpool(parse_and_process)
     return Response(content=content, media_type=media_type)
 
 

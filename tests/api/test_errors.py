@@ -21,6 +21,16 @@ def test_malformed_json_is_400(client: TestClient) -> None:
     assert_outcome(client.post("/fhir/Patient", content=b'{"resourceType": "Patient",'), 400)
 
 
+@pytest.mark.parametrize("body", [b'{"resourceType": "Bundle",', b"", b"[]"])
+def test_a_bundle_body_that_is_not_a_json_object_is_400_and_stores_nothing(
+    client: TestClient, body: bytes
+) -> None:
+    """The base URL parses its body in the request thread, not the event loop; the answers
+    are the same as for a resource body."""
+    assert_outcome(client.post("/fhir", content=body), 400)
+    assert client.get("/fhir/Patient", params={"_summary": "count"}).json()["total"] == 0
+
+
 def test_an_empty_body_is_400(client: TestClient) -> None:
     assert_outcome(client.post("/fhir/Patient", content=b""), 400)
 
