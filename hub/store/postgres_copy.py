@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import select
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import psycopg
@@ -33,15 +34,16 @@ _COPY_TYPES: tuple[tuple[type[Any], str], ...] = (
 )
 
 
-def copy_types(table: Table) -> list[str]:
-    """PostgreSQL type names of the table's columns, for binary COPY."""
+@cache
+def copy_types(table: Table) -> tuple[str, ...]:
+    """PostgreSQL type names of the table's columns, for binary COPY (once per table)."""
     names: list[str] = []
     for column in table.columns:
         name = next((n for kind, n in _COPY_TYPES if isinstance(column.type, kind)), None)
         if name is None:
             raise TypeError(f"no COPY type for {table.name}.{column.name}")
         names.append(name)
-    return names
+    return tuple(names)
 
 
 def _wait(pgconn: pq.abc.PGconn, writing: bool) -> None:

@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import cache
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
@@ -110,6 +111,13 @@ _READ_SQL_QMARK = READ_SQL.replace("%s", "?")
 """Read by id as DBAPI text, for psycopg (format) and SQLite (qmark): the hot path skips
 statement construction; a scope is appended as `ReadScope.sql_text`."""
 _CURRENT_SQL_QMARK = CURRENT_SQL.replace("%s", "?")
+
+
+@cache
+def _row_values(table: Table) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A function from a row (column name -> value) to its values in the table's column
+    order, which is the order of `SqlStore.insert_sql` and of COPY."""
+    return itemgetter(*(column.name for column in table.columns))
 
 
 def _patient_version_columns(patient: str) -> str:
@@ -276,7 +284,7 @@ class UnitOfWork:
 
     def _send_copy(self, copier: CopyAhead, table: Table, rows: list[tuple[Any, ...]]) -> None:
         columns = self._store.insert_sql(table)[1]
-        copier.send(table.name, columns, self._store.copy_types(table), rows)
+        copier.send(table.name, columns, copy_types(table), rows)
 
     def _settle(self) -> None:
         """Read the answer of a COPY batch still in flight (the connection takes nothing
@@ -309,7 +317,7 @@ class UnitOfWork:
 
     def _queue(self, table: Table, row: dict[str, Any]) -> None:
         """Queue one INSERT of `row` (column name -> value) until the next flush."""
-        self._pending.setdefault(table, []).append(self._store.row_values(table)(row))
+        self._pending.setdefault(table, []).append(_row_values(table)(row))
 
     def _queue_index_rows(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
         """Queue INSERTs of ready tuples in the index tables' column order (res_type,
@@ -748,8 +756,6 @@ class SqlStore:
         self._insert_factory = insert_factory
         self._rows_since_statistics = 0
         self._insert_sql: dict[str, tuple[str, tuple[str, ...]]] = {}
-        self._row_values: dict[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {}
-        self._copy_types: dict[str, list[str]] = {}
         self.async_reader: AsyncReader | None = None
         self.checkpointer: WalCheckpointer | None = None
         self._write_options = write_options or {}
@@ -765,20 +771,6 @@ class SqlStore:
             )
             cached = self._insert_sql[table.name] = (sql, columns)
         return cached
-
-    def copy_types(self, table: Table) -> list[str]:
-        """PostgreSQL types of the table's columns, in INSERT order (binary COPY)."""
-        types = self._copy_types.get(table.name)
-        if types is None:
-            types = self._copy_types[table.name] = copy_types(table)
-        return types
-
-    def row_values(self, table: Table) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-        """A function from a row (column name -> value) to its values in INSERT order."""
-        getter = self._row_values.get(table.name)
-        if getter is None:
-            getter = self._row_values[table.name] = itemgetter(*self.insert_sql(table)[1])
-        return getter
 
     @property
     def _read_sql(self) -> str:

@@ -163,7 +163,7 @@ def test_binary_copy_types_are_the_columns_types_in_postgresql(postgres_url: str
                 ).all()
                 by_name = {name: _PG_NAMES[kind] for name, kind in declared}
                 columns = opened.insert_sql(table)[1]
-                assert opened.copy_types(table) == [by_name[c] for c in columns]
+                assert list(copy_types(table)) == [by_name[c] for c in columns]
     finally:
         opened.close()
 
