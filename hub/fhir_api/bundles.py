@@ -19,16 +19,18 @@ import orjson
 
 from hub.errors import HubError, InvalidRequest, Issue, PreconditionFailed
 from hub.fhir_api.bundle_builder import _envelope
-from hub.fhir_api.interactions import ApiContext, canonical_query, dispatch
+from hub.fhir_api.interactions import ApiContext, canonical_query, dispatch, write_body
 from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
 from hub.fhir_api.outcome import error_outcome
 from hub.fhir_dates import instant_from_us
 from hub.search_query import parse_search
+from hub.store.model import WriteOutcome
 from hub.store.sql_store import UnitOfWork, new_id
 from hub.validation import supported_types
 from hub.validation_pool import PendingValidation
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
+_READS = ("GET", "HEAD")
 _STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content"}
 MAX_ENTRIES = 10_000
 FLUSH_ROWS = 1_000
@@ -118,8 +120,11 @@ def _request(ctx: ApiContext, entry: Entry, preference: ReturnPreference) -> Fhi
 
 
 def _entry_response(
-    ctx: ApiContext, response: FhirResponse, preference: ReturnPreference
+    ctx: ApiContext, response: FhirResponse, preference: ReturnPreference, *, write: bool
 ) -> dict[str, Any]:
+    """One entry of a transaction-response or batch-response. A read or search answers
+    with its resource or Bundle; a write with what Prefer: return asked for (the resource,
+    an OperationOutcome in response.outcome, or neither)."""
     item: dict[str, Any] = {}
     answer: dict[str, Any] = {"status": _STATUS_TEXT.get(response.status, str(response.status))}
     stored = response.stored
@@ -130,10 +135,11 @@ def _entry_response(
         answer["lastModified"] = instant_from_us(stored.last_updated)
     if response.body is not None:
         document = orjson.Fragment(response.body)
-        if stored is not None and not stored.deleted and preference == "representation":
-            item["fullUrl"] = f"{ctx.base_url}/{stored.resource_type}/{stored.id}"
-            item["resource"] = document
-        elif stored is None:
+        if not write or (
+            stored is not None and not stored.deleted and preference == "representation"
+        ):
+            if stored is not None and not stored.deleted:
+                item["fullUrl"] = f"{ctx.base_url}/{stored.resource_type}/{stored.id}"
             item["resource"] = document
         else:
             answer["outcome"] = document
@@ -288,9 +294,11 @@ def _write_transaction(
                     for i in error.issues
                 ]
                 raise
-            responses[entry.index] = _entry_response(ctx, response, preference)
+            responses[entry.index] = _entry_response(
+                ctx, response, preference, write=entry.method not in _READS
+            )
             work.flush_when(FLUSH_ROWS)
-        work.flush_when(0)  # the database inserts what is queued while the verdicts come in
+        work.send_queued()  # the database inserts the rest while the verdicts come in
         _raise_invalid_entry(entries, pending)  # before the commit
     return responses
 
@@ -328,7 +336,7 @@ def _run_entry(
         assert stored is not None
         return FhirResponse(
             201,
-            body=stored.content,
+            body=write_body(preference, result),
             stored=stored,
             location=f"{ctx.base_url}/{stored.resource_type}/{stored.id}"
             f"/_history/{stored.version_id}",
@@ -338,7 +346,7 @@ def _run_entry(
         stored = ctx.access.read(path[0], path[1], work)
         return FhirResponse(
             200,
-            body=stored.content,
+            body=write_body(preference, WriteOutcome("matched", stored)),
             stored=stored,
             location=f"{ctx.base_url}/{path[0]}/{path[1]}/_history/{stored.version_id}",
         )
@@ -354,7 +362,9 @@ def batch(ctx: ApiContext, bundle: dict[str, Any], preference: ReturnPreference)
     for entry in entries:
         try:
             response = dispatch(ctx, _request(ctx, entry, preference))
-            items.append(_entry_response(ctx, response, preference))
+            items.append(
+                _entry_response(ctx, response, preference, write=entry.method not in _READS)
+            )
         except HubError as error:
             items.append(
                 {

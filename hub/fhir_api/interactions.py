@@ -22,7 +22,7 @@ from hub.emergency_access import open_emergency_access
 from hub.errors import InvalidRequest, MethodNotAllowed, NotFound, UnknownSearchParameter
 from hub.fhir_api import bundle_builder
 from hub.fhir_api.capability import capability_statement
-from hub.fhir_api.messages import FhirRequest, FhirResponse
+from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
 from hub.fhir_api.outcome import information
 from hub.fhir_dates import InvalidDate, date_range
 from hub.search_parameters import SearchParameterRegistry
@@ -114,22 +114,35 @@ def _conditional_query(
     return query
 
 
-def _write_response(ctx: ApiContext, request: FhirRequest, result: WriteOutcome) -> FhirResponse:
+def write_body(preference: ReturnPreference, result: WriteOutcome) -> bytes | None:
+    """What a write answers with under Prefer: return=...: the stored resource
+    (representation), an OperationOutcome, or nothing (minimal). A delete answers with an
+    OperationOutcome or nothing."""
     stored = result.stored
     if stored is None or stored.deleted:
-        if request.return_preference == "OperationOutcome" or stored is None:
+        if preference == "OperationOutcome" or stored is None:
             message = "Deleted" if result.status == "deleted" else "Nothing to delete"
-            return FhirResponse(200, body=orjson.dumps(information(message)))
+            return orjson.dumps(information(message))
+        return None
+    if preference == "minimal":
+        return None
+    if preference == "OperationOutcome":
+        return orjson.dumps(information(f"{stored.resource_type} {result.status}"))
+    return stored.content
+
+
+def _write_response(ctx: ApiContext, request: FhirRequest, result: WriteOutcome) -> FhirResponse:
+    stored = result.stored
+    body = write_body(request.return_preference, result)
+    if stored is None:
+        return FhirResponse(200, body=body)
+    if stored.deleted:
+        if body is not None:
+            return FhirResponse(200, body=body)
         return FhirResponse(204, stored=stored, headers=resource_headers(ctx, stored))
     status = 201 if result.status == "created" else 200
     headers = resource_headers(ctx, stored)
     location = _location(ctx, stored)
-    if request.return_preference == "minimal":
-        body = None
-    elif request.return_preference == "OperationOutcome":
-        body = orjson.dumps(information(f"{stored.resource_type} {result.status}"))
-    else:
-        body = stored.content
     return FhirResponse(status, body=body, stored=stored, location=location, headers=headers)
 
 

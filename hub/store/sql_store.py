@@ -343,6 +343,23 @@ class UnitOfWork:
         elif self._queued() >= queued_rows:
             self._flush()
 
+    def send_queued(self) -> None:
+        """Send every queued row now. On PostgreSQL each table goes as one COPY after the
+        server has answered the previous one, and the last stays in flight: its answer is
+        read before the next statement or the commit. A transaction that then waits for
+        something else (its validation verdicts) has the database insert meanwhile."""
+        if self._store.dialect != "postgresql":
+            self._flush()
+            return
+        copier = self._copier()
+        while self._pending:
+            table, rows = max(self._pending.items(), key=lambda item: len(item[1]))
+            del self._pending[table]
+            copier.collect()
+            if rows:
+                self._send_copy(copier, table, rows)
+                self.rows_written += len(rows)
+
     # -- reads inside the transaction --------------------------------------------------------
 
     def current(

@@ -213,8 +213,56 @@ def test_transaction_with_prefer_minimal_leaves_out_the_resources(client: TestCl
     assert response.status_code == 200
     for entry in response.json()["entry"]:
         assert "resource" not in entry
+        assert "outcome" not in entry["response"]
         assert entry["response"]["status"] == "201 Created"
         assert entry["response"]["location"].startswith("http://testserver/fhir/")
+        assert entry["response"]["etag"] == 'W/"1"'
+
+
+def test_transaction_with_prefer_outcome_answers_operation_outcomes(client: TestClient) -> None:
+    response = client.post(
+        "/fhir", json=sip_transaction(), headers={"Prefer": "return=OperationOutcome"}
+    )
+    assert response.status_code == 200
+    entries = response.json()["entry"]
+    assert len(entries) == 3
+    for entry in entries:
+        assert "resource" not in entry
+        outcome = entry["response"]["outcome"]
+        assert outcome["resourceType"] == "OperationOutcome"
+        assert outcome["issue"][0]["severity"] == "information"
+
+
+def test_transaction_answers_with_the_stored_resources_by_default(client: TestClient) -> None:
+    entries = client.post("/fhir", json=sip_transaction()).json()["entry"]
+    for entry in entries:
+        resource = entry["resource"]
+        assert (
+            entry["fullUrl"]
+            == f"http://testserver/fhir/{resource['resourceType']}/{resource['id']}"
+        )
+        assert entry["response"]["location"].startswith(entry["fullUrl"] + "/_history/")
+        assert "outcome" not in entry["response"]
+
+
+def test_reads_in_a_minimal_transaction_still_answer_with_their_resources(
+    client: TestClient,
+) -> None:
+    existing = create(client, patient())
+    bundle = transaction(
+        post(patient(personnummer("19800115", "002"), "Öberg", "Åsa")),
+        {"request": {"method": "GET", "url": f"Patient/{existing['id']}"}},
+        {"request": {"method": "GET", "url": "Patient?family=Öberg"}},
+    )
+    entries = client.post("/fhir", json=bundle, headers={"Prefer": "return=minimal"}).json()[
+        "entry"
+    ]
+    assert "resource" not in entries[0]
+    assert "outcome" not in entries[0]["response"]
+    assert entries[1]["resource"]["id"] == existing["id"]
+    assert entries[1]["fullUrl"] == f"http://testserver/fhir/Patient/{existing['id']}"
+    assert entries[2]["resource"]["resourceType"] == "Bundle"
+    assert entries[2]["resource"]["total"] == 1
 
 
 def test_batch_entries_succeed_and_fail_independently(any_client: TestClient) -> None:

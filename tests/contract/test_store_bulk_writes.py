@@ -103,6 +103,35 @@ def test_a_rejected_batch_fails_the_transaction_as_a_conflict(store: SqlStore) -
     assert _find(store, "p0") == []
 
 
+def test_send_queued_sends_every_table_and_the_commit_keeps_them_all(store: SqlStore) -> None:
+    with store.unit_of_work() as work:
+        for n in range(50):  # under any flush threshold: everything is still queued
+            work.create(patient(n), CTX)
+        assert work.rows_written == 0
+        work.send_queued()
+        sent = work.rows_written
+        assert sent > 0
+        work.send_queued()
+        assert work.rows_written == sent  # nothing was left to send
+    assert work.rows_written == sent  # the commit had nothing more to send
+    assert _count(store) == 50
+    assert _count(store, resource_versions) == 50
+    assert _count(store, search_string) >= 50
+    assert len(_find(store, "p49")) == 1
+
+
+def test_a_batch_rejected_after_send_queued_fails_the_transaction(store: SqlStore) -> None:
+    with store.unit_of_work() as work:
+        work.create(patient(-1), CTX, resource_id="taken-id")
+    with pytest.raises(Conflict), store.unit_of_work() as work:
+        for n in range(20):
+            work.create(patient(n), CTX)
+        work.create(patient(-2), CTX, resource_id="taken-id")
+        work.send_queued()  # on PostgreSQL the last batch's answer is read at the commit
+    assert _count(store) == 1
+    assert _find(store, "p0") == []
+
+
 def _checkpoint_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "hub-wal-checkpoint"]
 
