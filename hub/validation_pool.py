@@ -30,7 +30,7 @@ import orjson
 
 from hub import errors
 from hub.errors import HubError, InvalidRequest, Issue
-from hub.validation import validate_resource
+from hub.validation import may_hold_empty_elements, validate_resource
 
 log = logging.getLogger("hub.validation")
 
@@ -69,8 +69,13 @@ class EntryProblem:
 
 
 def validate_chunk(payload: bytes) -> list[EntryProblem]:
-    """Worker side: validate [index, resource] pairs; the problems of the invalid ones."""
-    return validate_inline([(int(index), resource) for index, resource in orjson.loads(payload)])
+    """Worker side: validate [index, resource] pairs (orjson's compact JSON, as `start`
+    writes them); the problems of the invalid ones. A payload without any `""`, `[]` or `{}`
+    has no empty element, and its resources skip that walk."""
+    return validate_inline(
+        [(int(index), resource) for index, resource in orjson.loads(payload)],
+        maybe_empty=may_hold_empty_elements(payload),
+    )
 
 
 def _warm_up() -> None:
@@ -176,12 +181,14 @@ class PendingValidation:
         return (found[0].index, found[0].error()) if found else None
 
 
-def validate_inline(resources: Sequence[tuple[int, dict[str, Any]]]) -> list[EntryProblem]:
+def validate_inline(
+    resources: Sequence[tuple[int, dict[str, Any]]], *, maybe_empty: bool = True
+) -> list[EntryProblem]:
     """Validate (index, resource) pairs here; the problems of the invalid ones."""
     problems: list[EntryProblem] = []
     for index, resource in resources:
         try:
-            validate_resource(resource)
+            validate_resource(resource, maybe_empty=maybe_empty)
         except HubError as error:
             problems.append(EntryProblem.of(index, error))
     return problems

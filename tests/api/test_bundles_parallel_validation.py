@@ -95,6 +95,8 @@ def test_a_large_valid_transaction_is_written_whole(pooled: TestClient) -> None:
         ({81: {**patient(), "foo": 1}, 90: {**patient(), "bar": 2}}, 400),
         ({99: patient(wrong_check_digit(personnummer("19640823", "323")))}, 422),
         ({3: {**patient(), "birthDate": "1964-13-45"}, 97: {**patient(), "foo": 1}}, 400),
+        ({75: {**patient(), "name": []}}, 400),  # empty elements: the workers' pre-check
+        ({88: {**patient(), "gender": ""}, 92: {**patient(), "address": [{}]}}, 400),
     ],
 )
 def test_an_invalid_entry_answers_as_inline_validation_does_and_stores_nothing(

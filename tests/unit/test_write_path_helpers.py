@@ -1,5 +1,6 @@
 """The small helpers on a transaction's write path give what their plain versions give:
-server ids, string normalisation, the reference walk, and the validation workers' count."""
+server ids, string normalisation, the reference walk, the validation workers' count, and
+their pre-check for empty elements."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from hub.fhir_api.bundles import _reference_holders
 from hub.fhir_dates import instant_from_us, now_us
 from hub.store.indexing import MAX_STRING_INDEX, normalize_string
 from hub.store.sql_store import new_id
+from hub.validation import _has_empty, may_hold_empty_elements
 from hub.validation_pool import ValidationPool, chunk_size, default_workers
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "r4-examples"
@@ -153,3 +155,24 @@ def test_instant_from_us_is_the_iso_instant_also_when_asked_twice(value: int) ->
     assert instant_from_us(value) == expected
     assert instant_from_us(value) == expected
     assert instant_from_us(value + 1) != expected
+
+
+json_documents = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400)
+@given(json_documents)
+def test_compact_json_without_empty_pairs_has_no_empty_element(value: Any) -> None:
+    if _has_empty(value):
+        assert may_hold_empty_elements(orjson.dumps(value))
+
+
+def test_empty_pairs_inside_strings_are_only_a_false_alarm() -> None:
+    resource = {"resourceType": "Patient", "name": [{"text": 'x"" [] {}'}]}
+    assert may_hold_empty_elements(orjson.dumps(resource))
+    assert not _has_empty(resource)
+    assert not may_hold_empty_elements(orjson.dumps({"resourceType": "Patient", "active": True}))
