@@ -21,6 +21,10 @@ from hub.errors import InvalidRequest, UnknownSearchParameter
 from hub.fhir_dates import InvalidDate, date_range
 from hub.search_parameters import SearchParameter, SearchParameterRegistry
 
+SUMMARY_MODES = ("true", "text", "data", "count", "false")
+"""The values of `_summary`: count answers with the total alone; true, text and data
+answer with part of each resource (hub.subsetting)."""
+
 DatePrefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb"]
 DATE_PREFIXES: tuple[DatePrefix, ...] = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 TotalMode = Literal["none", "estimate", "accurate"]
@@ -500,12 +504,11 @@ def parse_search(
                     raise InvalidRequest("_total is none, estimate or accurate", expression=name)
                 total = raw  # type: ignore[assignment]
             elif name == "_summary":
-                if raw == "count":
-                    summary_count = True
-                elif raw != "false":
-                    raise UnknownSearchParameter(
-                        f"_summary={raw} is not supported (count and false are)", expression=name
+                if raw not in SUMMARY_MODES:
+                    raise InvalidRequest(
+                        "_summary is one of " + ", ".join(SUMMARY_MODES), expression=name
                     )
+                summary_count = raw == "count"  # the other modes shape the answer only
             elif name in ("_include", "_revinclude"):
                 spec = _include(raw, name, resource_type, registry)
                 (includes if name == "_include" else revincludes).append(spec)
@@ -514,7 +517,7 @@ def parse_search(
             elif name.startswith("_include:") or name.startswith("_revinclude:"):
                 raise UnknownSearchParameter(f"'{name}' is not supported", expression=name)
             elif name == "_elements":
-                raise UnknownSearchParameter("_elements is not supported", expression=name)
+                continue  # shapes the answer only (hub.subsetting)
             else:
                 criteria.append(_criterion(name, raw, resource_type, registry, base_url))
         except UnknownSearchParameter:

@@ -11,6 +11,7 @@ import orjson
 
 from hub.fhir_dates import instant_from_us, now_us
 from hub.store.model import StoredResource
+from hub.subsetting import Subset
 
 _HISTORY_STATUS = {"POST": "201 Created", "PUT": "200 OK", "DELETE": "204 No Content"}
 PAGING_PARAMS = frozenset({"_offset", "_format", "_pretty"})
@@ -70,17 +71,25 @@ def searchset(
     total: int | None,
     links: list[dict[str, str]],
     notice: dict[str, Any] | None = None,
+    subset: Subset | None = None,
 ) -> bytes:
+    """A searchset Bundle; with `subset` (_summary, _elements) the resources are cut down
+    (included ones by _summary only)."""
     envelope = _envelope("searchset", total, links)
     entries: list[dict[str, Any]] = []
     if notice is not None:
         entries.append({"resource": notice, "search": {"mode": "outcome"}})
-    for mode, group in (("match", matches), ("include", included)):
+    included_subset = subset.for_included() if subset is not None else None
+    for mode, group, cut in (
+        ("match", matches, subset),
+        ("include", included, included_subset),
+    ):
         for stored in group:
+            content = stored.content or b"{}"
             entries.append(
                 {
                     "fullUrl": absolute_url(base_url, stored),
-                    "resource": orjson.Fragment(stored.content or b"{}"),
+                    "resource": orjson.Fragment(cut.apply(content) if cut else content),
                     "search": {"mode": mode},
                 }
             )

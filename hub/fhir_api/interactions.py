@@ -30,6 +30,7 @@ from hub.search_query import SearchQuery, parse_search
 from hub.settings import Settings
 from hub.store.model import StoredResource, WriteContext, WriteOutcome
 from hub.store.sql_store import SqlStore, UnitOfWork
+from hub.subsetting import subset_from
 from hub.validation import require_supported_type, validate_resource
 from hub.validation_pool import ValidationPool
 
@@ -149,22 +150,39 @@ def _write_response(ctx: ApiContext, request: FhirRequest, result: WriteOutcome)
 # -- interactions ------------------------------------------------------------------------------
 
 
-def read(
-    ctx: ApiContext, resource_type: str, resource_id: str, work: UnitOfWork | None = None
+def resource_response(
+    ctx: ApiContext, stored: StoredResource, query: list[tuple[str, str]] | None = None
 ) -> FhirResponse:
-    stored = ctx.access.read(resource_type, resource_id, work)
-    return FhirResponse(
-        200, body=stored.content, stored=stored, headers=resource_headers(ctx, stored)
-    )
+    """A read's answer: the stored bytes, or with `_summary`/`_elements` in `query` the
+    part of them those ask for."""
+    body = stored.content
+    subset = subset_from(stored.resource_type, query) if query else None
+    if subset is not None and body is not None:
+        body = subset.apply(body)
+    return FhirResponse(200, body=body, stored=stored, headers=resource_headers(ctx, stored))
 
 
-def vread(ctx: ApiContext, resource_type: str, resource_id: str, version: str) -> FhirResponse:
+def read(
+    ctx: ApiContext,
+    resource_type: str,
+    resource_id: str,
+    work: UnitOfWork | None = None,
+    query: list[tuple[str, str]] | None = None,
+) -> FhirResponse:
+    return resource_response(ctx, ctx.access.read(resource_type, resource_id, work), query)
+
+
+def vread(
+    ctx: ApiContext,
+    resource_type: str,
+    resource_id: str,
+    version: str,
+    query: list[tuple[str, str]] | None = None,
+) -> FhirResponse:
     if not version.isdigit():
         raise NotFound(f"{resource_type}/{resource_id} has no version {version[:20]}")
     stored = ctx.access.vread(resource_type, resource_id, int(version))
-    return FhirResponse(
-        200, body=stored.content, stored=stored, headers=resource_headers(ctx, stored)
-    )
+    return resource_response(ctx, stored, query)
 
 
 def create(
@@ -315,7 +333,13 @@ def search(
             "(or subject=) to find the data this user may see"
         )
     body = bundle_builder.searchset(
-        ctx.base_url, page.matches, page.included, page.total, links, notice=notice
+        ctx.base_url,
+        page.matches,
+        page.included,
+        page.total,
+        links,
+        notice=notice,
+        subset=subset_from(resource_type, request.query),
     )
     return FhirResponse(200, body=body)
 
@@ -458,14 +482,18 @@ def dispatch(ctx: ApiContext, request: FhirRequest, work: UnitOfWork | None = No
         resource_id = path[1]
         if len(path) == 2:
             handlers = {
-                "GET": lambda: read(ctx, resource_type, check_id(resource_id), work),
+                "GET": lambda: read(ctx, resource_type, check_id(resource_id), work, request.query),
                 "PUT": lambda: update(ctx, request, resource_type, resource_id, work),
                 "DELETE": lambda: delete(ctx, request, resource_type, check_id(resource_id), work),
             }
         elif len(path) == 3 and path[2] == "_history":
             handlers = {"GET": lambda: history(ctx, request, resource_type, check_id(resource_id))}
         elif len(path) == 4 and path[2] == "_history":
-            handlers = {"GET": lambda: vread(ctx, resource_type, check_id(resource_id), path[3])}
+            handlers = {
+                "GET": lambda: vread(
+                    ctx, resource_type, check_id(resource_id), path[3], request.query
+                )
+            }
         elif len(path) == 3 and path[2] == "$emergency-access" and resource_type == "Patient":
             handlers = {"POST": lambda: emergency_access(ctx, request, check_id(resource_id))}
         elif len(path) == 3 and path[2] == "$access-log" and resource_type == "Patient":

@@ -161,6 +161,8 @@ async def read_by_id(resource_type: str, resource_id: str, request: Request) -> 
         media_type = response_media_type(request)
         require_supported_type(resource_type)
         stored = await ctx.store.read_unfiltered_async(resource_type, resource_id)
+        if request.url.query:  # _summary or _elements may cut the resource down
+            return to_http(interactions.resource_response(ctx, stored, _query(request)), media_type)
         return to_http(
             FhirResponse(
                 200,
@@ -241,7 +243,9 @@ def type_history(resource_type: str, request: Request, ctx: Context) -> Response
 def read(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
     media_type = response_media_type(request)
     require_supported_type(resource_type)
-    result = interactions.read(ctx, resource_type, interactions.check_id(resource_id))
+    result = interactions.read(
+        ctx, resource_type, interactions.check_id(resource_id), query=_query(request)
+    )
     return to_http(result, media_type)
 
 
