@@ -161,7 +161,7 @@ async def read_by_id(resource_type: str, resource_id: str, request: Request) -> 
         media_type = response_media_type(request)
         require_supported_type(resource_type)
         stored = await ctx.store.read_unfiltered_async(resource_type, resource_id)
-        if request.url.query:  # _summary or _elements may cut the resource down
+        if request.scope["query_string"]:  # _summary or _elements may cut the resource down
             return to_http(interactions.resource_response(ctx, stored, _query(request)), media_type)
         return to_http(
             FhirResponse(
