@@ -77,11 +77,10 @@ from hub.store.schema import (
     search_token,
 )
 from hub.store.search_sql import order_by, param_is, where_clauses
-from hub.store.sqlite import WalCheckpointer, refresh_statistics
+from hub.store.sqlite import STATISTICS_REFRESH_ROWS, WalCheckpointer, refresh_statistics
 
 InsertFactory = Callable[[Table], Insert]
 Authorize = Callable[[StoredResource | None], None]
-STATISTICS_REFRESH_ROWS = 10_000
 COPY_AHEAD_ROWS = 200
 """The smallest batch a PostgreSQL transaction sends ahead (a COPY costs a round trip)."""
 EVERYTHING_REFERENCED_TYPES = ("Organization", "Practitioner", "PractitionerRole", "Location")
@@ -852,7 +851,8 @@ class SqlStore:
         if self.dialect != "sqlite":
             return
         if self.checkpointer is not None:
-            self.checkpointer.committed(rows)
+            self.checkpointer.committed(rows)  # checkpoints and statistics, on its thread
+            return
         self._rows_since_statistics += rows
         if self._rows_since_statistics >= STATISTICS_REFRESH_ROWS:
             self._rows_since_statistics = 0

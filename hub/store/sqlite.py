@@ -27,6 +27,9 @@ CHECKPOINT_ROWS = 2_000
 roughly the 1000 pages at which SQLite checkpoints by itself."""
 BACKSTOP_PAGES = 10_000
 """Log pages (4 KiB) past which a commit checkpoints by itself after all."""
+STATISTICS_REFRESH_ROWS = 10_000
+"""Committed rows between two refreshes of the planner's statistics (`refresh_statistics`),
+which the checkpointer's thread runs off the request path."""
 
 
 def create_sqlite_engine(url: str, pool_size: int = 8) -> Engine:
@@ -69,20 +72,29 @@ WRITE_OPTIONS = {"sqlite_begin": "IMMEDIATE"}
 
 
 def refresh_statistics(engine: Engine) -> None:
-    """Let SQLite's planner see current table sizes (a bounded, approximate ANALYZE)."""
-    with engine.begin() as conn:
-        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-        conn.exec_driver_sql("ANALYZE")
+    """Let SQLite's planner see current table sizes (a bounded, approximate ANALYZE). It
+    takes the write lock first (BEGIN IMMEDIATE): a deferred transaction could not upgrade
+    to writing its statistics once another writer had committed since it began reading."""
+    with engine.connect() as raw:
+        conn = raw.execution_options(**WRITE_OPTIONS)
+        with conn.begin():
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
 
 
 class WalCheckpointer:
-    """Checkpoints the write-ahead log on a thread of its own (PASSIVE: never waits for
-    readers or writers). The thread starts at the first checkpoint and sleeps between them;
-    SQLite does the copying with the interpreter lock released, so requests go on."""
+    """SQLite upkeep on a thread of its own: checkpoints the write-ahead log (PASSIVE: never
+    waits for readers or writers) every CHECKPOINT_ROWS committed rows, and refreshes the
+    planner's statistics every STATISTICS_REFRESH_ROWS. The thread starts at the first
+    checkpoint and sleeps between them; SQLite does the work with the interpreter lock
+    released, so requests go on. A statistics refresh writes, so a transaction that begins
+    meanwhile waits for it (a few milliseconds), instead of the committing request."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._rows = 0
+        self._statistics_rows = 0
+        self._statistics_due = False
         self._wake = threading.Event()
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -92,7 +104,11 @@ class WalCheckpointer:
         """Count rows a transaction committed; wake the thread every CHECKPOINT_ROWS."""
         with self._lock:
             self._rows += rows
-            if self._rows < CHECKPOINT_ROWS or self._closed:
+            self._statistics_rows += rows
+            if self._statistics_rows >= STATISTICS_REFRESH_ROWS:
+                self._statistics_rows = 0
+                self._statistics_due = True
+            if (self._rows < CHECKPOINT_ROWS and not self._statistics_due) or self._closed:
                 return
             self._rows = 0
             if self._thread is None:
@@ -119,10 +135,14 @@ class WalCheckpointer:
             self._wake.clear()
             if self._closed:
                 return
+            with self._lock:
+                statistics, self._statistics_due = self._statistics_due, False
             try:
+                if statistics:
+                    refresh_statistics(self._engine)
                 self.checkpoint()
             except Exception as error:  # the next commit past BACKSTOP_PAGES checkpoints
-                log.warning("WAL checkpoint failed (%s)", type(error).__name__)
+                log.warning("SQLite upkeep failed (%s)", type(error).__name__)
 
     def close(self) -> None:
         with self._lock:

@@ -1,6 +1,7 @@
 """Store contract: long transactions send their rows as they go (SQLite: batches of
 INSERTs; PostgreSQL: COPY batches whose answers are read later) and still commit all or
-nothing, on SQLite and PostgreSQL. Also the SQLite log checkpointer's thread."""
+nothing, on SQLite and PostgreSQL. Also the SQLite upkeep thread (log checkpoints and
+planner statistics)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from hub.fhir_api.bundles import FLUSH_ROWS
 from hub.search_parameters import default_registry
 from hub.search_query import parse_search
 from hub.store import SqlStore, WriteContext, open_store
+from hub.store import sql_store as sql_store_module
+from hub.store import sqlite as sqlite_module
 from hub.store.postgres_copy import copy_types
 from hub.store.schema import (
     INDEX_TABLES,
@@ -229,3 +232,33 @@ def test_copy_batches_work_when_the_connection_socket_number_passes_1024(
             os.close(fd)
         if soft < 1200:
             limits.setrlimit(limits.RLIMIT_NOFILE, (soft, hard))
+
+
+def _analysed_rows(store: SqlStore) -> int:
+    """The row count SQLite's planner holds for the resources table (0 before any)."""
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT stat FROM sqlite_stat1 WHERE tbl = 'resources'"
+        ).fetchall()
+    return max((int(row[0].split()[0]) for row in rows), default=0)
+
+
+def test_the_statistics_are_refreshed_off_the_request_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_module, "STATISTICS_REFRESH_ROWS", 500)
+    opened = open_store(f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        assert _analysed_rows(opened) == 0
+        refreshed_by_request: list[int] = []
+        monkeypatch.setattr(
+            sql_store_module, "refresh_statistics", lambda engine: refreshed_by_request.append(1)
+        )
+        _load(opened, count=COUNT)
+        deadline = time.monotonic() + 30
+        while _analysed_rows(opened) < COUNT // 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _analysed_rows(opened) >= COUNT // 2  # approximate: analysis_limit
+        assert refreshed_by_request == []
+    finally:
+        opened.close()
