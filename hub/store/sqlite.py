@@ -101,7 +101,8 @@ class WalCheckpointer:
         self._lock = threading.Lock()
 
     def committed(self, rows: int) -> None:
-        """Count rows a transaction committed; wake the thread every CHECKPOINT_ROWS."""
+        """Count rows a transaction committed; wake the thread every CHECKPOINT_ROWS (and
+        every STATISTICS_REFRESH_ROWS, for the statistics)."""
         with self._lock:
             self._rows += rows
             self._statistics_rows += rows
