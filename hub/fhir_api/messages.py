@@ -34,7 +34,6 @@ class FhirResponse:
     body: bytes | None = None
     stored: StoredResource | None = None
     location: str | None = None
-    outcome: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     media_type: str | None = None
     """Overrides the negotiated FHIR JSON type (the CSV log extract)."""

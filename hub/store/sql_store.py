@@ -300,12 +300,19 @@ class UnitOfWork:
         if not copier.done() and self._queued() < queued_rows:
             return
         copier.collect()
+        self._send_largest(copier, at_least=COPY_AHEAD_ROWS)
+
+    def _send_largest(self, copier: CopyAhead, *, at_least: int) -> bool:
+        """Hand the server the largest table's queued rows, if there are `at_least`, without
+        waiting for its answer (the previous batch must have been answered); whether a
+        batch went."""
         table, rows = max(self._pending.items(), key=lambda item: len(item[1]), default=(None, []))
-        if table is None or len(rows) < COPY_AHEAD_ROWS:
-            return
+        if table is None or len(rows) < at_least:
+            return False
         del self._pending[table]
         self._send_copy(copier, table, rows)
         self.rows_written += len(rows)
+        return True
 
     def _queued(self) -> int:
         return sum(len(rows) for rows in self._pending.values())
@@ -352,12 +359,9 @@ class UnitOfWork:
             return
         copier = self._copier()
         while self._pending:
-            table, rows = max(self._pending.items(), key=lambda item: len(item[1]))
-            del self._pending[table]
             copier.collect()
-            if rows:
-                self._send_copy(copier, table, rows)
-                self.rows_written += len(rows)
+            if not self._send_largest(copier, at_least=1):
+                self._pending = {}  # only empty queues were left
 
     # -- reads inside the transaction --------------------------------------------------------
 
