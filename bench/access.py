@@ -46,14 +46,15 @@ from bench.measure import Rate, _latencies, run_requests
 from bench.scenario import _analyze
 from bench.server import ServedApp
 from consent.audit import AccessEntry
-from hub.access import Access
-from hub.audit_log import AuditLog, load_or_create_audit_key
+from hub.access.guard import Access
+from hub.audit.log import AuditLog, load_or_create_audit_key
 from hub.auth import Principal, generate_signing_key, mint_token, principal_from_claims
-from hub.demo_exports import load_demo_exports, write_demo_exports
-from hub.search_parameters import default_registry
-from hub.search_query import parse_search
-from hub.store import SqlStore, open_store
-from hub.token_cli import DEMO_CLIENTS
+from hub.auth.cli import DEMO_CLIENTS
+from hub.demo.exports import load_demo_exports, write_demo_exports
+from hub.search.parameters import default_registry
+from hub.search.query import parse_search
+from hub.store import open_store
+from hub.store.sql_store import SqlStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/hub_bench_access"
@@ -344,7 +345,7 @@ def profile_guarded(calls: dict[str, dict[str, Call]], count: int, output: Path)
     stats = pstats.Stats(profile)
     total = _cumulative(stats, _is("bench/access.py", "call"))
     parts = {
-        "decision total (Access.decision)": _cumulative(stats, _is("hub/access.py", "decision")),
+        "decision total (Access.decision)": _cumulative(stats, _is("access/guard.py", "decision")),
         "  sources, facts and directory (patient_access_inputs, one connection)": _cumulative(
             stats, _is("sql_store.py", "patient_access_inputs")
         ),
@@ -354,16 +355,18 @@ def profile_guarded(calls: dict[str, dict[str, Call]], count: int, output: Path)
             stats, _is("sql_store.py", "security_and_version")
         ),
         "scoped store call (read/search/everything)": (
-            _called_from(stats, _is("sql_store.py", "read"), "hub/access.py")
-            + _called_from(stats, _is("sql_store.py", "search"), "hub/access.py")
-            + _called_from(stats, _is("sql_store.py", "everything"), "hub/access.py")
+            _called_from(stats, _is("sql_store.py", "read"), "hub/access/guard.py")
+            + _called_from(stats, _is("sql_store.py", "search"), "hub/access/guard.py")
+            + _called_from(stats, _is("sql_store.py", "everything"), "hub/access/guard.py")
         ),
         "  of which ReadScope.condition (SQL building)": _cumulative(
-            stats, _is("read_scope.py", "condition")
+            stats, _is("access/scope.py", "condition")
         ),
-        "audit (Access.record -> append_many)": _cumulative(stats, _is("hub/access.py", "record")),
+        "audit (Access.record -> append_many)": _cumulative(
+            stats, _is("access/guard.py", "record")
+        ),
         "query parsing (parse_search)": _cumulative(
-            stats, _is("hub/search_query.py", "parse_search")
+            stats, _is("hub/search/query.py", "parse_search")
         ),
     }
     return {

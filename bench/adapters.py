@@ -2,7 +2,7 @@
 
     python -m bench.adapters [--patients 10000] [--postgres URL | --no-postgres]
 
-Generates the demo exports (hub.demo_exports) for N patients, then per adapter measures,
+Generates the demo exports (hub.demo.exports) for N patients, then per adapter measures,
 in one run over the same files: parse only; parse + translate; fhir.resources (R4B)
 validation of the translated resources alone; and `hub.ingest.ingest_file` (parse,
 translate, hub validation, one transaction per file, Provenance) into a fresh SQLite file
@@ -26,10 +26,11 @@ import psycopg
 from fhir.resources.R4B import get_fhir_model_class
 
 from adapters.model import TranslationContext
-from hub.demo_exports import ADT_FACILITY, REGION_PROVIDER, write_demo_exports
+from hub.demo.exports import ADT_FACILITY, REGION_PROVIDER, write_demo_exports
 from hub.ingest import ingest_file
 from hub.ingest.registry import ADAPTERS
-from hub.store import SqlStore, open_store
+from hub.store import open_store
+from hub.store.sql_store import SqlStore
 from mappings.loader import CodeTable, MappedCode, TargetCoding, load_table
 
 SECRET = b"bench-secret"

@@ -49,6 +49,6 @@ def model_validate_seconds(resources: list[dict[str, Any]]) -> float:
 
 
 def hub_validate_rate(resources: list[dict[str, Any]], limit: float = 60.0) -> Rate:
-    from hub.validation import validate_resource
+    from hub.validation.resources import validate_resource
 
     return _timed("hub validate_resource (info)", resources, validate_resource, limit)

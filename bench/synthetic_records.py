@@ -3,7 +3,7 @@
 Everything is invented: names are common Swedish names, personnummer are generated with a
 valid check digit for birth dates in the 1930s-1940s; ids are deterministic. (`hub demo`
 makes its data differently: as source exports loaded through the adapters, see
-hub/demo_exports.py.)
+hub/demo/exports.py.)
 """
 
 from __future__ import annotations

@@ -12,17 +12,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from hub.access import DecisionCache
-from hub.audit_log import AuditLog, AuditWriteError, load_or_create_audit_key
-from hub.emergency_access import GrantStore
+from hub.access.emergency import GrantStore
+from hub.access.guard import DecisionCache
+from hub.audit.log import AuditLog, AuditWriteError, load_or_create_audit_key
 from hub.fhir_api.authentication import Authenticator
 from hub.fhir_api.error_handlers import install_error_handlers
 from hub.fhir_api.routes import router as fhir_router
 from hub.ingest.routes import router as ingest_router
-from hub.search_parameters import default_registry
+from hub.search.parameters import default_registry
 from hub.settings import Settings
-from hub.store import SqlStore, open_store
-from hub.validation_pool import ValidationPool, default_workers
+from hub.store import open_store
+from hub.store.sql_store import SqlStore
+from hub.validation.pool import ValidationPool, default_workers
 
 log = logging.getLogger("hub")
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from hub.audit_cli import app as audit_app
+from hub.audit.cli import app as audit_app
+from hub.auth.cli import app as token_app
 from hub.ingest.cli import app as ingest_app
 from hub.settings import Settings
-from hub.token_cli import app as token_app
 
 app = typer.Typer(
     name="hub",
@@ -58,9 +58,9 @@ def demo(
     """Generate synthetic source exports (RIVTA XML, municipal CSV, HL7 v2 ADT) for Region
     Örebro län and two municipalities, load them through the adapters, and print bearer
     tokens for the demo users. Loading twice changes nothing."""
-    from hub.demo_exports import load_demo_exports, write_demo_exports
+    from hub.auth.cli import demo_tokens
+    from hub.demo.exports import load_demo_exports, write_demo_exports
     from hub.store import open_store
-    from hub.token_cli import demo_tokens
 
     settings = Settings()
     store = open_store(settings.database_url, base_url=settings.base_url)

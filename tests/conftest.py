@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 
 from hub.app import create_app
 from hub.settings import Settings
-from hub.store import SqlStore, open_store
+from hub.store import open_store
+from hub.store.sql_store import SqlStore
 
 PG_DSN = os.environ.get("HUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -10,8 +10,8 @@ from urllib.parse import quote, urlencode
 import orjson
 
 from hub.fhir_dates import instant_from_us, now_us
+from hub.search.subsetting import Subset
 from hub.store.model import StoredResource
-from hub.subsetting import Subset
 
 _HISTORY_STATUS = {"POST": "201 Created", "PUT": "200 OK", "DELETE": "204 No Content"}
 PAGING_PARAMS = frozenset({"_offset", "_format", "_pretty"})

@@ -23,11 +23,11 @@ from hub.fhir_api.interactions import ApiContext, canonical_query, dispatch, wri
 from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
 from hub.fhir_api.outcome import error_outcome
 from hub.fhir_dates import instant_from_us
-from hub.search_query import parse_search
+from hub.search.query import parse_search
 from hub.store.model import WriteOutcome
 from hub.store.sql_store import UnitOfWork, new_id
-from hub.validation import supported_types
-from hub.validation_pool import PendingValidation
+from hub.validation.pool import PendingValidation
+from hub.validation.resources import supported_types
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 _READS = ("GET", "HEAD")

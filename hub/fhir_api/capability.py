@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from hub.search_parameters import FHIR_DATA_DIR, SearchParameter, SearchParameterRegistry
-from hub.search_query import MAX_LINKS
+from hub.search.parameters import FHIR_DATA_DIR, SearchParameter, SearchParameterRegistry
+from hub.search.query import MAX_LINKS
 
 TYPE_INTERACTIONS = (
     "read",

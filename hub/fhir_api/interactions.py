@@ -17,22 +17,22 @@ from urllib.parse import parse_qsl
 import orjson
 
 from consent.audit_export import audit_event_bundle, to_csv
-from hub.access import Access
-from hub.emergency_access import open_emergency_access
+from hub.access.emergency import open_emergency_access
+from hub.access.guard import Access
 from hub.errors import InvalidRequest, MethodNotAllowed, NotFound, UnknownSearchParameter
 from hub.fhir_api import bundle_builder
 from hub.fhir_api.capability import capability_statement
 from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
 from hub.fhir_api.outcome import information
 from hub.fhir_dates import InvalidDate, date_range
-from hub.search_parameters import SearchParameterRegistry
-from hub.search_query import SearchQuery, parse_search
+from hub.search.parameters import SearchParameterRegistry
+from hub.search.query import SearchQuery, parse_search
+from hub.search.subsetting import subset_from
 from hub.settings import Settings
 from hub.store.model import StoredResource, WriteContext, WriteOutcome
 from hub.store.sql_store import SqlStore, UnitOfWork
-from hub.subsetting import subset_from
-from hub.validation import require_supported_type, validate_resource
-from hub.validation_pool import ValidationPool
+from hub.validation.pool import ValidationPool
+from hub.validation.resources import require_supported_type, validate_resource
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 T = TypeVar("T")

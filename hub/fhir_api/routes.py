@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
-from hub.access import Access
+from hub.access.guard import Access
 from hub.auth import Principal
 from hub.errors import UnsupportedMediaType
 from hub.fhir_api import interactions
@@ -34,7 +34,7 @@ from hub.fhir_api.http import (
 from hub.fhir_api.interactions import ApiContext, dispatch
 from hub.fhir_api.messages import FhirRequest, FhirResponse
 from hub.store.model import WriteContext
-from hub.validation import parse_json_body, require_supported_type
+from hub.validation.resources import parse_json_body, require_supported_type
 
 router = APIRouter(prefix="/fhir", tags=["FHIR R4"])
 

@@ -31,7 +31,8 @@ from hub.ingest.intake import IngestRejected, ingest_file, replay
 from hub.ingest.quarantine import QuarantineStore
 from hub.ingest.registry import adapter_names, get_adapter
 from hub.settings import Settings
-from hub.store import SqlStore, open_store
+from hub.store import open_store
+from hub.store.sql_store import SqlStore
 
 __all__ = ["ExportInput", "app", "export_inputs", "zip_folder"]
 

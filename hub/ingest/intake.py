@@ -36,7 +36,7 @@ from hub.ingest.quarantine import QuarantineError, QuarantineStore
 from hub.ingest.registry import IngestAdapter, get_adapter
 from hub.store.model import WriteContext
 from hub.store.sql_store import SqlStore, UnitOfWork
-from hub.validation import validate_resource
+from hub.validation.resources import validate_resource
 
 __all__ = [
     "FILE_HASH_SYSTEM",

@@ -1,29 +1,28 @@
 """The versioned FHIR store: one implementation over SQLite (default) and PostgreSQL.
 
 `open_store(url)` picks the engine from HUB_DATABASE_URL, runs pending migrations and
-returns a SqlStore. Everything else imports from the submodules.
+returns a SqlStore. Importing this package imports nothing else: the store's parts are
+imported from their modules (`hub.store.sql_store`, `hub.store.model`, ...), so that
+`hub.search.sql` can use the schema while the store uses the search SQL.
+
+    protocol.py       the Store protocol the API, access layer and intake rely on
+    sql_store.py      SqlStore and UnitOfWork (versions, history, conditional writes, reads)
+    schema.py         tables; migrations.py their versioned migrations
+    model.py          StoredResource, SearchPage, WriteContext, WriteOutcome
+    sqlite.py         SQLite engine, WAL checkpoints, planner statistics
+    postgres.py       PostgreSQL engine; postgres_async.py the async read by id;
+                      postgres_copy.py COPY batches for bulk writes
 """
 
 from __future__ import annotations
 
-from hub.search_parameters import SearchParameterRegistry, default_registry
-from hub.store.migrations import migrate
-from hub.store.model import SearchPage, StoredResource, WriteContext, WriteOutcome
-from hub.store.postgres_async import AsyncReader
-from hub.store.protocol import Store
-from hub.store.sql_store import SqlStore, UnitOfWork
-from hub.store.sqlite import refresh_statistics
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "SearchPage",
-    "SqlStore",
-    "Store",
-    "StoredResource",
-    "UnitOfWork",
-    "WriteContext",
-    "WriteOutcome",
-    "open_store",
-]
+if TYPE_CHECKING:
+    from hub.search.parameters import SearchParameterRegistry
+    from hub.store.sql_store import SqlStore
+
+__all__ = ["open_store"]
 
 
 def open_store(
@@ -35,6 +34,12 @@ def open_store(
     max_include: int = 1000,
 ) -> SqlStore:
     """Connect, migrate and return the store for a sqlite:/// or postgresql:// URL."""
+    from hub.search.parameters import default_registry
+    from hub.store.migrations import migrate
+    from hub.store.postgres_async import AsyncReader
+    from hub.store.sql_store import SqlStore
+    from hub.store.sqlite import refresh_statistics
+
     if url.startswith("sqlite"):
         from hub.store.sqlite import (
             WRITE_OPTIONS,

@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from hub.search_query import SearchQuery
+from hub.access.scope import ReadScope
+from hub.search.query import SearchQuery
 from hub.store.model import HistoryPage, SearchPage, StoredResource
-from hub.store.read_scope import ReadScope
 from hub.store.sql_store import DirectoryLookup, UnitOfWork
 
 

@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from hub.access.scope import ReadScope
 from hub.errors import (
     Conflict,
     Gone,
@@ -53,9 +54,10 @@ from hub.errors import (
     StoreUnavailable,
 )
 from hub.fhir_dates import instant_from_us, now_us
-from hub.search_parameters import SearchParameterRegistry
-from hub.search_query import SearchQuery
-from hub.store.indexing import index_resource, patient_of
+from hub.search.indexing import index_resource, patient_of
+from hub.search.parameters import SearchParameterRegistry
+from hub.search.query import SearchQuery
+from hub.search.sql import order_by, param_is, where_clauses
 from hub.store.model import (
     HistoryPage,
     SearchPage,
@@ -65,7 +67,6 @@ from hub.store.model import (
 )
 from hub.store.postgres_async import CURRENT_SQL, READ_SQL, AsyncReader
 from hub.store.postgres_copy import CopyAhead, copy_types
-from hub.store.read_scope import ReadScope
 from hub.store.schema import (
     INDEX_TABLES,
     conditional_locks,
@@ -76,7 +77,6 @@ from hub.store.schema import (
     search_string,
     search_token,
 )
-from hub.store.search_sql import order_by, param_is, where_clauses
 from hub.store.sqlite import STATISTICS_REFRESH_ROWS, WalCheckpointer, refresh_statistics
 
 InsertFactory = Callable[[Table], Insert]

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from hub.app import create_app
 from hub.auth import SigningKey, generate_signing_key, mint_token
 from hub.settings import Settings
-from hub.store import SqlStore
+from hub.store.sql_store import SqlStore
 
 AUDIENCE = "http://testserver/fhir"
 ISSUER = "urn:test-issuer"

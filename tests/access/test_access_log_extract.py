@@ -10,7 +10,7 @@ from typing import Any
 
 from conftest import HSA, MH, Hub, M, R, consent
 
-from hub.audit_log import AuditLog
+from hub.audit.log import AuditLog
 
 
 def audit_log(hub: Hub) -> AuditLog:

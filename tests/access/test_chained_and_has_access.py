@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hub.audit_log import AuditLog
+from hub.audit.log import AuditLog
 from tests.access.conftest import PNR, Hub, care_plan, consent
 
 TOLVAN_PNR = "191212121212"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hub.audit_log import AuditLog
+from hub.audit.log import AuditLog
 from tests.access.conftest import RV, Hub, R, care_plan, consent
 
 REASON = {

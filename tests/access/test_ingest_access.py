@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub.demo_exports import write_demo_exports
+from hub.demo.exports import write_demo_exports
 from tests.access.conftest import Hub
 
 

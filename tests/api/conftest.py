@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from hub.app import create_app
 from hub.settings import Settings
-from hub.store import SqlStore
+from hub.store.sql_store import SqlStore
 
 ClientFactory = Callable[..., TestClient]
 

@@ -24,8 +24,8 @@ from swedish_data import (
 from hub.app import create_app
 from hub.errors import InvalidRequest, Issue, Unprocessable
 from hub.settings import Settings
-from hub.store import SqlStore
-from hub.validation_pool import MIN_PARALLEL, EntryProblem, ValidationPool
+from hub.store.sql_store import SqlStore
+from hub.validation.pool import MIN_PARALLEL, EntryProblem, ValidationPool
 
 SIZE = MIN_PARALLEL + 36
 

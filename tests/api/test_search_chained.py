@@ -31,7 +31,7 @@ from swedish_data import (
     search,
 )
 
-from hub.search_query import MAX_LINKS
+from hub.search.query import MAX_LINKS
 
 ASA_PNR = personnummer("19800115", "002")
 SVEN_PNR = personnummer("19800310", "017")

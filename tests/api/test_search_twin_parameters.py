@@ -19,10 +19,10 @@ from swedish_data import (
     search,
 )
 
-from hub.search_parameters import default_registry
-from hub.store import SqlStore
+from hub.search.parameters import default_registry
 from hub.store.migrations import _drop_twin_reference_rows
 from hub.store.schema import search_reference
+from hub.store.sql_store import SqlStore
 
 
 def test_the_registry_marks_exactly_the_patient_only_twins_of_subject() -> None:

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from swedish_data import assert_outcome, care_plan, create, patient
 
-from hub.subsetting import SUBSETTED, Subset, mandatory_elements, summary_elements
+from hub.search.subsetting import SUBSETTED, Subset, mandatory_elements, summary_elements
 
 NARRATIVE = {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">T</div>'}
 MARITAL = {

@@ -13,10 +13,10 @@ from sqlalchemy import delete
 from typer.testing import CliRunner
 
 from consent.audit import AccessEntry
-from hub.audit_cli import app
-from hub.audit_log import AuditLog, load_or_create_audit_key
-from hub.store import SqlStore
+from hub.audit.cli import app
+from hub.audit.log import AuditLog, load_or_create_audit_key
 from hub.store.schema import audit_records
+from hub.store.sql_store import SqlStore
 
 DAY = datetime(2025, 6, 2, 6, 0, tzinfo=UTC)  # 08:00 in Stockholm
 runner = CliRunner()

@@ -29,14 +29,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, delete, inspect, select, update
 
 from consent.audit import AccessEntry, AuditRecord, record_hash, sign_checkpoint
-from hub.audit_log import (
+from hub.audit.log import (
     AuditLog,
     AuditWriteError,
     load_audit_public_key,
     load_or_create_audit_key,
 )
-from hub.store import SqlStore, migrations
+from hub.store import migrations
 from hub.store.schema import audit_checkpoints, audit_head, audit_records
+from hub.store.sql_store import SqlStore
 
 KEY = Ed25519PrivateKey.generate()
 START = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.auth import TokenVerifier
+from hub.auth.cli import app, demo_tokens, parse_lifetime
 from hub.settings import Settings
-from hub.token_cli import app, demo_tokens, parse_lifetime
 
 ISSUER = "urn:hub:test-issuer"
 AUDIENCE = "https://hub.example.se/fhir"

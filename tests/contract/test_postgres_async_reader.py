@@ -9,8 +9,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from hub.store import SqlStore, WriteContext, open_store
+from hub.store import open_store
+from hub.store.model import WriteContext
 from hub.store.postgres_async import AsyncReader
+from hub.store.sql_store import SqlStore
 
 CTX = WriteContext(care_provider="SE2120002122-0000", care_unit="SE2120002122-1001")
 

@@ -17,11 +17,12 @@ from sqlalchemy import Column, Float, MetaData, Table, func, select
 
 from hub.errors import Conflict, PreconditionFailed
 from hub.fhir_api.bundles import FLUSH_ROWS
-from hub.search_parameters import default_registry
-from hub.search_query import parse_search
-from hub.store import SqlStore, WriteContext, open_store
+from hub.search.parameters import default_registry
+from hub.search.query import parse_search
+from hub.store import open_store
 from hub.store import sql_store as sql_store_module
 from hub.store import sqlite as sqlite_module
+from hub.store.model import WriteContext
 from hub.store.postgres_copy import copy_types
 from hub.store.schema import (
     INDEX_TABLES,
@@ -30,6 +31,7 @@ from hub.store.schema import (
     search_string,
     search_token,
 )
+from hub.store.sql_store import SqlStore
 from hub.store.sqlite import CHECKPOINT_ROWS
 
 CTX = WriteContext(care_provider="SE2120002122-0000", care_unit="SE2120002122-1001")

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from hub.errors import PreconditionFailed
-from hub.search_parameters import default_registry
-from hub.search_query import SearchQuery, parse_search
-from hub.store import SqlStore, WriteContext
+from hub.search.parameters import default_registry
+from hub.search.query import SearchQuery, parse_search
+from hub.store.model import WriteContext
+from hub.store.sql_store import SqlStore
 
 CTX = WriteContext()
 PNR_SYSTEM = "http://electronichealth.se/identifier/personnummer"

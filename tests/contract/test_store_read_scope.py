@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from hub.access.scope import ReadScope
 from hub.errors import NotFound
-from hub.search_parameters import default_registry
-from hub.search_query import parse_search
-from hub.store import SqlStore, WriteContext, open_store
-from hub.store.read_scope import ReadScope
+from hub.search.parameters import default_registry
+from hub.search.query import parse_search
+from hub.store import open_store
+from hub.store.model import WriteContext
+from hub.store.sql_store import SqlStore
 
 PROVIDER_A, PROVIDER_B = "SE2120002122-0000", "SE2120000001-0000"
 UNIT_A1, UNIT_A2, UNIT_B1 = "SE2120002122-1001", "SE2120002122-1002", "SE2120000001-2001"

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from hub.search_parameters import default_registry
-from hub.search_query import parse_search
-from hub.store import SqlStore, WriteContext
+from hub.search.parameters import default_registry
+from hub.search.query import parse_search
+from hub.store.model import WriteContext
+from hub.store.sql_store import SqlStore
 
 CTX = WriteContext()
 PNR = "http://electronichealth.se/identifier/personnummer"

@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from hub.errors import Gone, NotFound, PreconditionFailed
-from hub.store import SqlStore, WriteContext
+from hub.store.model import WriteContext
+from hub.store.sql_store import SqlStore
 
 CTX = WriteContext(care_provider="SE2120002122-0000", care_unit="SE2120002122-1001")
 
@@ -188,7 +189,7 @@ def test_security_columns_are_filled_on_write(store: SqlStore) -> None:
 
 
 def test_the_sql_store_implements_the_store_protocol(store: SqlStore) -> None:
-    from hub.store import Store
+    from hub.store.protocol import Store
 
     implementation: Store = store
     assert implementation.dialect in ("sqlite", "postgresql")

@@ -26,10 +26,10 @@ if _module is not None and getattr(_module, "__file__", None) is None:
     del sys.modules["mappings"]
 
 from hub.app import create_app  # noqa: E402
-from hub.demo_exports import ADT_FACILITY, REGION_PROVIDER  # noqa: E402
+from hub.demo.exports import ADT_FACILITY, REGION_PROVIDER  # noqa: E402
 from hub.settings import Settings  # noqa: E402
-from hub.store import SqlStore  # noqa: E402
 from hub.store.schema import resource_versions, resources  # noqa: E402
+from hub.store.sql_store import SqlStore  # noqa: E402
 from mappings.loader import CodeTable, MappedCode, TargetCoding, load_table  # noqa: E402
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.identity import parse_person_identity
-from hub.demo_exports import demo_people, load_demo_exports, write_demo_exports
+from hub.demo.exports import demo_people, load_demo_exports, write_demo_exports
 from hub.ingest.registry import ADAPTERS
-from hub.store import SqlStore
 from hub.store.schema import resource_versions, resources
+from hub.store.sql_store import SqlStore
 from tests.ingest.conftest import SECRET
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hub.demo_exports import write_demo_exports
+from hub.demo.exports import write_demo_exports
 from hub.ingest.cli import app
 from tests.ingest.conftest import GOLDEN, SECRET
 

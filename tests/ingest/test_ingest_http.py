@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.ingest import QuarantineStore
-from hub.store import SqlStore
+from hub.store.sql_store import SqlStore
 from tests.ingest.conftest import GOLDEN, MAX_BODY, RowCounts
 
 CAREPLAN = GOLDEN / "rivta_careplans" / "01_sip_region_kommun" / "input.xml"

@@ -11,11 +11,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from hub.demo_exports import write_demo_exports
+from hub.demo.exports import write_demo_exports
 from hub.errors import NotFound
 from hub.ingest import IngestRejected, QuarantineStore, ingest_file, replay
 from hub.ingest.intake import FILE_HASH_SYSTEM
-from hub.store import SqlStore
+from hub.store.sql_store import SqlStore
 from tests.ingest.conftest import GOLDEN, SECRET, RowCounts
 
 CAREPLAN = GOLDEN / "rivta_careplans" / "01_sip_region_kommun" / "input.xml"

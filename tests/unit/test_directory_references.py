@@ -11,8 +11,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.access import DIRECTORY_LOOKUP_TYPES, _directory_references
-from hub.store.indexing import split_reference
+from hub.access.guard import DIRECTORY_LOOKUP_TYPES, _directory_references
+from hub.search.indexing import split_reference
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "r4-examples"
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import hub.errors
-from hub.search_parameters import load_registry
+from hub.search.parameters import load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,13 +17,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub import validation_pool
 from hub.fhir_api.bundles import _reference_holders
 from hub.fhir_dates import instant_from_us, now_us
-from hub.store.indexing import MAX_STRING_INDEX, normalize_string
+from hub.search.indexing import MAX_STRING_INDEX, normalize_string
 from hub.store.sql_store import new_id
-from hub.validation import _has_empty, may_hold_empty_elements
-from hub.validation_pool import ValidationPool, chunk_size, default_workers
+from hub.validation import pool as validation_pool
+from hub.validation.pool import ValidationPool, chunk_size, default_workers
+from hub.validation.resources import _has_empty, may_hold_empty_elements
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "r4-examples"
 

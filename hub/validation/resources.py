@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from adapters.errors import InvalidIdentifier
 from adapters.identity import identity_from_fhir
 from hub.errors import InvalidRequest, Issue, NotFound, Unprocessable
-from hub.search_parameters import FHIR_DATA_DIR
+from hub.search.parameters import FHIR_DATA_DIR
 
 PERSON_IDENTIFIER_SYSTEMS = frozenset(
     {

@@ -1,6 +1,6 @@
 """ReadScope: what one reader may see, as data the store turns into a WHERE clause.
 
-The access layer (hub/access.py) builds a ReadScope from the PDL decision; the store
+The access layer (hub/access/guard.py) builds a ReadScope from the PDL decision; the store
 applies `scope.condition(table)` to every query of a read path (matches, includes, totals,
 history, $everything), so hidden rows are never fetched, counted or paged over.
 

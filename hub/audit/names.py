@@ -14,9 +14,9 @@ import orjson
 
 from adapters.identity import HSA_SYSTEM
 from consent.audit import AuditRecord
-from hub.search_parameters import default_registry
-from hub.search_query import parse_search
-from hub.store.read_scope import ReadScope
+from hub.access.scope import ReadScope
+from hub.search.parameters import default_registry
+from hub.search.query import parse_search
 from hub.store.sql_store import SqlStore
 
 MAX_IDS = 500

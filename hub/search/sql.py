@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, func, not_, or_, select
 from sqlalchemy.sql.elements import KeyedColumnElement
 
+from hub.access.scope import ReadScope
 from hub.errors import InvalidRequest
-from hub.search_query import (
+from hub.search.indexing import normalize_string
+from hub.search.query import (
     Criterion,
     DateValue,
     ReferenceValue,
@@ -27,8 +29,6 @@ from hub.search_query import (
     StringValue,
     TokenValue,
 )
-from hub.store.indexing import normalize_string
-from hub.store.read_scope import ReadScope
 from hub.store.schema import (
     resources,
     search_date,

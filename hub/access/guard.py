@@ -28,13 +28,13 @@ from consent import Source, decide, patient_facts
 from consent.audit import AccessEntry, AuditRecord
 from consent.decision import AccessDecision
 from consent.facts import EmergencyGrant
-from hub.audit_log import AuditLog
-from hub.audit_names import directory_names
+from hub.access.scope import DIRECTORY_TYPES, ReadScope
+from hub.audit.log import AuditLog
+from hub.audit.names import directory_names
 from hub.auth import Principal
 from hub.errors import Forbidden, NotFound, StoreUnavailable
-from hub.search_query import Criterion, ReferenceValue, SearchQuery, linked_types
+from hub.search.query import Criterion, ReferenceValue, SearchQuery, linked_types
 from hub.store.model import HistoryPage, SearchPage, StoredResource
-from hub.store.read_scope import DIRECTORY_TYPES, ReadScope
 from hub.store.sql_store import SqlStore, UnitOfWork
 
 log = logging.getLogger("hub.access")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.fhir_dates import MAX_US, MIN_US, InvalidDate, date_range
-from hub.search_parameters import (
+from hub.search.parameters import (
     SearchParameter,
     SearchParameterRegistry,
     patient_compartment,

@@ -30,7 +30,7 @@ import orjson
 
 from hub import errors
 from hub.errors import HubError, InvalidRequest, Issue
-from hub.validation import may_hold_empty_elements, validate_resource
+from hub.validation.resources import may_hold_empty_elements, validate_resource
 
 log = logging.getLogger("hub.validation")
 

@@ -24,7 +24,7 @@ from consent.audit import AuditRecord
 from consent.audit_export import audit_event_bundle, to_csv
 from consent.audit_review import DEFAULT_DAILY_PATIENT_THRESHOLD, follow_up_report
 from consent.periods import STOCKHOLM
-from hub.audit_log import AuditLog, load_audit_public_key
+from hub.audit.log import AuditLog, load_audit_public_key
 from hub.settings import Settings
 
 __all__ = [
@@ -137,7 +137,7 @@ def extract_command(
     output: Path | None = typer.Option(None, "--output", help="Write to FILE, not stdout."),
 ) -> None:
     """The patient's log extract: who read their data, when, from which unit and provider."""
-    from hub.audit_names import directory_names
+    from hub.audit.names import directory_names
     from hub.store import open_store
 
     store = open_store(_database_url())

@@ -19,11 +19,11 @@ from typing import Literal
 
 from hub.errors import InvalidRequest, UnknownSearchParameter
 from hub.fhir_dates import InvalidDate, date_range
-from hub.search_parameters import SearchParameter, SearchParameterRegistry
+from hub.search.parameters import SearchParameter, SearchParameterRegistry
 
 SUMMARY_MODES = ("true", "text", "data", "count", "false")
 """The values of `_summary`: count answers with the total alone; true, text and data
-answer with part of each resource (hub.subsetting)."""
+answer with part of each resource (hub.search.subsetting)."""
 
 DatePrefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb"]
 DATE_PREFIXES: tuple[DatePrefix, ...] = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
@@ -517,7 +517,7 @@ def parse_search(
             elif name.startswith("_include:") or name.startswith("_revinclude:"):
                 raise UnknownSearchParameter(f"'{name}' is not supported", expression=name)
             elif name == "_elements":
-                continue  # shapes the answer only (hub.subsetting)
+                continue  # shapes the answer only (hub.search.subsetting)
             else:
                 criteria.append(_criterion(name, raw, resource_type, registry, base_url))
         except UnknownSearchParameter:

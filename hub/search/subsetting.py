@@ -21,7 +21,7 @@ import orjson
 from fhir.resources.R4B import get_fhir_model_class
 
 from hub.errors import InvalidRequest
-from hub.search_query import SUMMARY_MODES
+from hub.search.query import SUMMARY_MODES
 
 SUBSETTED = {
     "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",

@@ -24,7 +24,7 @@ from consent.emergency import (
 )
 from consent.facts import EmergencyGrant
 from consent.rules import Reason
-from hub.access import Access
+from hub.access.guard import Access
 from hub.errors import Forbidden, InvalidRequest, StoreUnavailable
 from hub.fhir_dates import now_us
 from hub.store.schema import emergency_grants

@@ -13,7 +13,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-FHIR_DATA_DIR = Path(__file__).resolve().parent.parent / "fhir"
+FHIR_DATA_DIR = Path(__file__).resolve().parents[2] / "fhir"
 
 SEARCH_TYPES = frozenset({"token", "string", "date", "reference"})
 _PATH = re.compile(
