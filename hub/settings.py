@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     token_audience: str | None = Field(
         default=None, description="Required aud claim; default: the FHIR base URL"
     )
+    token_revocation_path: str = Field(
+        default="var/keys/revoked-tokens.json",
+        description="Revoked tokens, subjects and jti values (`hub token revoke`); "
+        "looked at once a second",
+    )
     token_signing_key_path: str = Field(
         default="var/keys/token-signing-key.pem",
         description="Private key `hub token` and `hub demo` sign development tokens with",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -156,6 +157,7 @@ def mint_token(
         "iat": int(issued.timestamp()),
         "nbf": int(issued.timestamp()),
         "exp": int((issued + lifetime).timestamp()),
+        "jti": uuid.uuid4().hex,
         "scope": " ".join(scopes),
     }
     optional = {"care_unit": care_unit, "care_provider": care_provider, "role": role}

@@ -8,16 +8,21 @@ raises the same ``AuthenticationError``.
 
 A client sends the same token with every request until it expires, so the principal of a
 verified token is kept (keyed by a SHA-256 digest of the token, never the token itself)
-for at most ``cache_seconds`` and never past the token's own ``exp``. ``reload`` empties
-that cache, so a key removed from the JWKS file stops its tokens at once.
+until the token's own ``exp`` (or ``cache_seconds``, when given). The JWKS file and the
+revocation list (``hub.auth.revocation``) are looked at once a second: a key removed from
+the JWKS empties the cache, and a revoked token, subject or ``jti`` is refused within a
+second of ``hub token revoke``, cached or not. An unreadable revocation list refuses every
+token until it is readable again (fail closed).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,9 @@ import orjson
 
 from hub.auth.errors import AuthenticationError, KeySetError
 from hub.auth.principal import Principal, principal_from_claims
+from hub.auth.revocation import Clock, RevocationList, WatchedFile
+
+log = logging.getLogger("hub.auth")
 
 __all__ = ["ALGORITHMS", "TokenVerifier"]
 
@@ -36,34 +44,49 @@ _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 _MAX_TOKEN_BYTES = 16_384
 
 
-class _VerifiedTokens:
-    """Principals of recently verified tokens: digest -> (usable until, principal)."""
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A verified token's principal with the claims revocation is decided on."""
 
-    def __init__(self, seconds: float, size: int) -> None:
+    usable_until: float
+    principal: Principal
+    jti: object
+    sub: object
+    iat: object
+
+
+class _VerifiedTokens:
+    """Principals of recently verified tokens, keyed by the token's digest."""
+
+    def __init__(self, seconds: float | None, size: int) -> None:
         self._seconds = seconds
         self._size = size
-        self._entries: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
+        self._entries: OrderedDict[bytes, _Verified] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
     def key(token: str) -> bytes:
         return hashlib.sha256(token.encode("utf-8")).digest()
 
-    def get(self, key: bytes) -> Principal | None:
+    def get(self, key: bytes) -> _Verified | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if time.time() >= entry[0]:
+            if time.time() >= entry.usable_until:
                 del self._entries[key]
                 return None
-            return entry[1]
+            return entry
 
-    def put(self, key: bytes, principal: Principal, expires_at: float) -> None:
-        if self._seconds <= 0:
+    def put(self, key: bytes, principal: Principal, claims: dict[str, Any]) -> None:
+        if self._seconds is not None and self._seconds <= 0:
             return
+        expires_at = float(claims["exp"])
+        if self._seconds is not None:
+            expires_at = min(time.time() + self._seconds, expires_at)
+        entry = _Verified(expires_at, principal, claims.get("jti"), claims["sub"], claims["iat"])
         with self._lock:
-            self._entries[key] = (min(time.time() + self._seconds, expires_at), principal)
+            self._entries[key] = entry
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
 
@@ -81,8 +104,11 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         leeway: timedelta = timedelta(seconds=30),
-        cache_seconds: float = 60.0,
+        cache_seconds: float | None = None,
         cache_size: int = 10_000,
+        revocation_path: str | Path | None = None,
+        watch_interval: float = 1.0,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._jwks_path = Path(jwks_path)
         self._issuer = issuer
@@ -90,7 +116,17 @@ class TokenVerifier:
         self._leeway = leeway
         self._keys: dict[str | None, jwt.PyJWK] = {}
         self._verified = _VerifiedTokens(cache_seconds, cache_size)
+        self._refresh_lock = threading.Lock()
+        self._jwks_watch = WatchedFile(self._jwks_path, watch_interval, clock)
+        self._revocation_watch = (
+            WatchedFile(Path(revocation_path), watch_interval, clock)
+            if revocation_path is not None
+            else None
+        )
+        self._revocations: RevocationList | None = RevocationList()
+        self._jwks_watch.changed()
         self.reload()
+        self._refresh_revocations()
 
     @property
     def key_ids(self) -> frozenset[str | None]:
@@ -107,17 +143,51 @@ class TokenVerifier:
         self._verified.clear()
 
     def verify(self, token: str) -> Principal:
-        """Return the principal of a valid token or raise ``AuthenticationError``."""
+        """Return the principal of a valid, unrevoked token or raise ``AuthenticationError``."""
         if not token or len(token) > _MAX_TOKEN_BYTES:
             raise AuthenticationError()
+        self._refresh()
         key = self._verified.key(token)
         known = self._verified.get(key)
-        if known is not None:
-            return known
-        claims = self.verify_claims(token)
-        principal = principal_from_claims(claims)
-        self._verified.put(key, principal, float(claims["exp"]))
-        return principal
+        if known is None:
+            claims = self.verify_claims(token)
+            principal = principal_from_claims(claims)
+            self._verified.put(key, principal, claims)
+            known = self._verified.get(key)
+            if known is None:  # caching is off
+                self._refuse_if_revoked(key, claims.get("jti"), claims["sub"], claims["iat"])
+                return principal
+        self._refuse_if_revoked(key, known.jti, known.sub, known.iat)
+        return known.principal
+
+    def _refuse_if_revoked(self, key: bytes, jti: object, sub: object, iat: object) -> None:
+        revocations = self._revocations
+        if revocations is None:
+            raise AuthenticationError()
+        if revocations.revokes(jti=jti, digest=key.hex(), sub=sub, iat=iat):
+            raise AuthenticationError()
+
+    def _refresh(self) -> None:
+        """Reload the JWKS and the revocation list when they changed (looked at once a second)."""
+        with self._refresh_lock:
+            if self._jwks_watch.changed():
+                try:
+                    self.reload()
+                except KeySetError:
+                    log.warning("HUB_JWKS_PATH cannot be loaded; every token is refused")
+                    self._keys = {}
+                    self._verified.clear()
+            self._refresh_revocations()
+
+    def _refresh_revocations(self) -> None:
+        watch = self._revocation_watch
+        if watch is None or not watch.changed():
+            return
+        try:
+            self._revocations = RevocationList.load(watch.path)
+        except (OSError, ValueError):
+            log.warning("HUB_TOKEN_REVOCATION_PATH cannot be read; every token is refused")
+            self._revocations = None
 
     def verify_claims(self, token: str) -> dict[str, Any]:
         """Return the verified claims of a token or raise ``AuthenticationError``."""

@@ -39,7 +39,10 @@ class Authenticator:
         with self._lock:
             try:
                 verifier = TokenVerifier(
-                    self._settings.jwks_path, self._settings.token_issuer, audience
+                    self._settings.jwks_path,
+                    self._settings.token_issuer,
+                    audience,
+                    revocation_path=self._settings.token_revocation_path,
                 )
             except KeySetError:
                 if not self._warned:

@@ -158,6 +158,7 @@ def hub(store: SqlStore, tmp_path: Path) -> Iterator[Hub]:
         database_url="sqlite://unused",
         auth="on",
         jwks_path=str(tmp_path / "jwks.json"),
+        token_revocation_path=str(tmp_path / "revoked-tokens.json"),
         token_issuer=ISSUER,
         token_audience=AUDIENCE,
         audit_key_path=str(tmp_path / "audit-ed25519.pem"),
