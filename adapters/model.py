@@ -19,7 +19,9 @@ class TranslationContext:
 
     patient_id_secret: bytes
     source_system: str
-    """Identifier of the sending system (HSA-id or OID); used in ids and meta.source."""
+    """Identifier of the sending system (HSA-id or OID); used in ids and meta.source by the
+    adapters whose export names one sender. The RIVTA adapters take the sender of each record
+    from its header instead (an aggregating service answers for several systems at once)."""
 
     def __repr__(self) -> str:
         return (
@@ -36,3 +38,9 @@ class TranslatedResource:
     """HSA-id of the care provider (vårdgivare) owning the information."""
     source_care_unit: str | None
     """HSA-id of the care unit (vårdenhet) the information was recorded at."""
+    source_system: str | None = None
+    """The system the record comes from (None for shared directory data)."""
+    source_time: str | None = None
+    """The source's own time of this state of the record (FHIR date or dateTime): an ADT
+    message's event time, a RIVTA authorTime, a municipal export's date. Intake never lets
+    an older state replace a newer one (docs/ingest.md, late messages)."""

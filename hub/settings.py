@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -66,3 +66,17 @@ class Settings(BaseSettings):
     )
     audit_checkpoint_interval: int = Field(default=100, ge=1)
     emergency_access_hours: float = Field(default=4.0, gt=0, le=72)
+    ingest_aggregator_clients: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Client ids (token `sub`) of system clients that load answers of an "
+        "aggregating service: records of any care provider, each kept with its own source "
+        "system, care provider and care unit; comma-separated. Other system clients load "
+        "only their own care provider's records",
+    )
+
+    @field_validator("ingest_aggregator_clients", mode="before")
+    @classmethod
+    def _split_clients(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

@@ -155,4 +155,16 @@ def _read(message: hl7.Message) -> AdtMessage:
         visit_number=fields.required("PV1", 19),
         admit_time=fields.get("PV1", 44) or None,
         discharge_time=fields.get("PV1", 45) or None,
+        event_time=_event_time(message, fields),
     )
+
+
+def _event_time(message: hl7.Message, fields: _Fields) -> tuple[str, str]:
+    """EVN-2 (recorded date/time of the event), else MSH-7 (time of the message), with
+    the field it came from; the order of a visit's messages is decided by it."""
+    has_evn = any(str(segment[0]) == "EVN" for segment in message)
+    if has_evn:
+        recorded = fields.get("EVN", 2)
+        if recorded:
+            return recorded, "EVN-2"
+    return fields.required("MSH", 7), "MSH-7"

@@ -45,3 +45,5 @@ class AdtMessage:
     """PV1-44 (HL7 TS)."""
     discharge_time: str | None
     """PV1-45 (HL7 TS)."""
+    event_time: tuple[str, str]
+    """(HL7 TS, field): EVN-2 when sent, else MSH-7; orders the messages of one visit."""

@@ -6,6 +6,9 @@ system and `<sending facility>|<visit number>` (PV1-19), so A01, A08, A03 ... of
 update the same Encounter. An inpatient stay (PV1-2 with a row in hl7v2_episode_type) also
 gets a discharge-planning EpisodeOfCare: the admission starts the discharge-planning clock.
 
+Each record carries the message's event time (EVN-2, else MSH-7) as its source time, so
+intake keeps a visit at its latest state when messages arrive out of order.
+
 Output: the Patient (identifier only, id = HMAC of the person identifier), the Encounter,
 then the EpisodeOfCare when there is one. HL7 TS values with an offset keep it; values
 without one are Swedish local time (Europe/Stockholm, DST rule of adapters.swedish_time).
@@ -48,6 +51,7 @@ def translate(message: AdtMessage, context: TranslationContext) -> list[Translat
     facility = _facility(message.sending_facility)
     identity = _person(message.patient_identifiers)
     status, period = _status_and_period(message, event.target.code)
+    event_time = hl7_timestamp_to_fhir(*message.event_time)
 
     source_id = f"{message.sending_facility}|{message.visit_number}"
     visit_identifier = {
@@ -96,9 +100,10 @@ def translate(message: AdtMessage, context: TranslationContext) -> list[Translat
     if period:
         encounter["period"] = period
     encounter["serviceProvider"] = service_provider
-    out.append(TranslatedResource(encounter, care_provider, message.sending_facility))
+    record = (care_provider, message.sending_facility, context.source_system, event_time)
+    out.append(TranslatedResource(encounter, *record))
     if episode_type is not None:
-        out.append(TranslatedResource(episode, care_provider, message.sending_facility))
+        out.append(TranslatedResource(episode, *record))
     return out
 
 

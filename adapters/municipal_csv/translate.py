@@ -80,6 +80,7 @@ class _Translation:
         self.context = context
         self.provider = export.manifest.vardgivare_hsaid
         self.meta = {"source": source_uri(context.source_system)}
+        self.export_date = local_date_to_fhir(export.manifest.exportdatum)
         self.organizations = {self.provider} | {unit.enhet_hsaid for unit in export.units}
         self.staff = {member.personal_hsaid: member for member in export.staff}
         self.patients = {row.identity.value: row for row in export.patients}
@@ -160,7 +161,15 @@ class _Translation:
         return {"system": system, "value": value}
 
     def _wrap(self, resource: dict[str, Any], unit: str | None) -> TranslatedResource:
-        return TranslatedResource(resource, self.provider, unit)
+        """A record of the export: its rows have no time of their own, so the export's
+        date (manifest exportdatum) is the source time of every record in it."""
+        return TranslatedResource(
+            resource,
+            self.provider,
+            unit,
+            source_system=self.context.source_system,
+            source_time=self.export_date,
+        )
 
     # --- directory -----------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from adapters.rivta_logistics.translate import (
     record_id,
     record_identifier,
     record_meta,
+    record_resource,
     timestamp,
 )
 from adapters.swedish_time import local_datetime
@@ -53,7 +54,8 @@ def _encounter(contact: CareContact, directory: ResourceSet) -> TranslatedResour
     header = contact.care_contact_header
     body = contact.care_contact_body
     professional = header.accountable_healthcare_professional
-    subject = directory.patient_reference(person_identity(header.patient_id))
+    source = header.source_system_hsa_id
+    subject = directory.patient_reference(person_identity(header.patient_id), source)
     units = directory.accountable_units(header)
     status, source_status = _status(body.care_contact_status)
     if header.nullified:
@@ -87,10 +89,10 @@ def _encounter(contact: CareContact, directory: ResourceSet) -> TranslatedResour
             # Free text such as "Hembesök i patientens bostad": kept on the Encounter only;
             # class is never derived from it.
             encounter["location"] = [{"location": {"display": org_unit.org_unit_location}}]
-        provider = directory.org_unit(org_unit)
+        provider = directory.org_unit(org_unit, source)
         if provider is not None:
             encounter["serviceProvider"] = provider
-    return TranslatedResource(encounter, units.care_provider_hsa_id, units.care_unit_hsa_id)
+    return record_resource(encounter, header, units)
 
 
 def _lookup(table: str, cv: CV) -> MappedCode:

@@ -30,6 +30,7 @@ from adapters.rivta_logistics.translate import (
     record_id,
     record_identifier,
     record_meta,
+    record_resource,
     security_labels,
     timestamp,
 )
@@ -53,7 +54,9 @@ def translate(records: CarePlansResponse, context: TranslationContext) -> list[T
 def _plan_resources(plan: CarePlan, directory: ResourceSet) -> list[TranslatedResource]:
     header = plan.care_plan_header
     body = plan.care_plan_body
-    subject = directory.patient_reference(person_identity(header.patient_id))
+    subject = directory.patient_reference(
+        person_identity(header.patient_id), header.source_system_hsa_id
+    )
     units = directory.accountable_units(header)
     nullified = header.nullified
 
@@ -87,10 +90,9 @@ def _plan_resources(plan: CarePlan, directory: ResourceSet) -> list[TranslatedRe
     if nullified and header.nullified_reason:
         care_plan["note"] = [{"text": header.nullified_reason}]
 
-    security = (units.care_provider_hsa_id, units.care_unit_hsa_id)
-    out = [TranslatedResource(care_plan, *security)]
+    out = [record_resource(care_plan, header, units)]
     if document is not None:
-        out.append(TranslatedResource(document, *security))
+        out.append(record_resource(document, header, units))
     return out
 
 
@@ -137,7 +139,9 @@ def _contributors(plan: CarePlan, directory: ResourceSet) -> list[dict[str, Any]
                 f"participatingCareUnitHSAId root {unit.root!r} is not the HSA-id OID",
                 location=f"{unit.path}/root",
             )
-        reference = directory.organization(unit.extension, "participatingCareUnitHSAId")
+        reference = directory.organization(
+            unit.extension, "participatingCareUnitHSAId", plan.care_plan_header.source_system_hsa_id
+        )
         if reference not in contributors:
             contributors.append(reference)
     return contributors

@@ -3,6 +3,11 @@
 `ResourceSet` collects the Patient and Organization resources named by the records of one
 file (one per person and one per HSA-id, merged, in first-seen order), so each adapter only
 builds its own record resources. Codes and identifier systems come from mappings/.
+
+An aggregating service answers for several source systems and care providers at once, so
+everything that says who sent a record comes from that record's own header: its id and
+identifier system, meta.source, the security columns (care provider, care unit), its
+source time (authorTime), and meta.source of a Patient or Organization it names first.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ __all__ = [
     "person_identity",
     "practitioner_reference",
     "record_meta",
+    "record_resource",
     "timestamp",
 ]
 
@@ -122,6 +128,21 @@ def record_id(header: PatientSummaryHeader, resource_type: str) -> str:
     return resource_id(header.source_system_hsa_id, resource_type, header.document_id)
 
 
+def record_resource(
+    resource: dict[str, Any], header: PatientSummaryHeader, units: AccountableUnits
+) -> TranslatedResource:
+    """A record resource with its header's sender: source system, care provider and care
+    unit (the PDL columns), and authorTime as the source time of this state."""
+    professional = header.accountable_healthcare_professional
+    return TranslatedResource(
+        resource,
+        units.care_provider_hsa_id,
+        units.care_unit_hsa_id,
+        source_system=header.source_system_hsa_id,
+        source_time=timestamp(professional.author_time, f"{professional.path}/authorTime"),
+    )
+
+
 @dataclass(frozen=True)
 class AccountableUnits:
     """References to the PDL units of a record, and their HSA-ids (the security columns)."""
@@ -142,6 +163,8 @@ class _Organization:
     email: str | None = None
     address: str | None = None
     part_of: str | None = None
+    source: str | None = None
+    """The source system of the first record that named the unit (its meta.source)."""
 
 
 @dataclass
@@ -152,21 +175,26 @@ class ResourceSet:
     _patients: dict[str, dict[str, Any]] = field(default_factory=dict)
     _organizations: dict[str, _Organization] = field(default_factory=dict)
 
-    def patient_reference(self, identity: PersonIdentity) -> dict[str, str]:
-        """Reference to the one Patient for this person (id = HMAC of the identifier)."""
+    def patient_reference(self, identity: PersonIdentity, source: str) -> dict[str, str]:
+        """Reference to the one Patient for this person (id = HMAC of the identifier);
+        `source` is the source system of the record naming the person (meta.source of a
+        Patient first seen in it)."""
         pid = patient_id(identity, self.context.patient_id_secret)
         if pid not in self._patients:
             self._patients[pid] = {
                 "resourceType": "Patient",
                 "id": pid,
-                "meta": {"source": source_uri(self.context.source_system)},
+                "meta": {"source": source_uri(source)},
                 "identifier": [{"system": identity.system, "value": identity.value}],
             }
         return {"reference": f"Patient/{pid}"}
 
-    def organization(self, hsa_id: str, role: str, *, part_of: str | None = None) -> dict[str, str]:
-        """Note an Organization by HSA-id in the given role (a hub-organization-kind code)."""
-        entry = self._organizations.setdefault(hsa_id, _Organization(hsa_id))
+    def organization(
+        self, hsa_id: str, role: str, source: str, *, part_of: str | None = None
+    ) -> dict[str, str]:
+        """Note an Organization by HSA-id in the given role (a hub-organization-kind code),
+        named by a record of the source system `source`."""
+        entry = self._organizations.setdefault(hsa_id, _Organization(hsa_id, source=source))
         kind = load_table("hub-organization-kind").lookup(role).target.code
         if kind not in entry.kinds:
             entry.kinds.append(kind)
@@ -174,7 +202,9 @@ class ResourceSet:
             entry.part_of = part_of
         return {"reference": f"Organization/{self.organization_id(hsa_id)}"}
 
-    def org_unit(self, unit: OrgUnit, *, part_of: str | None = None) -> dict[str, str] | None:
+    def org_unit(
+        self, unit: OrgUnit, source: str, *, part_of: str | None = None
+    ) -> dict[str, str] | None:
         """Note an OrgUnitType with its contact details; None when it has no HSA-id.
 
         orgUnitLocation is not kept on the Organization: for home visits it describes the
@@ -182,7 +212,7 @@ class ResourceSet:
         """
         if not unit.org_unit_hsa_id:
             return None
-        reference = self.organization(unit.org_unit_hsa_id, "orgUnit", part_of=part_of)
+        reference = self.organization(unit.org_unit_hsa_id, "orgUnit", source, part_of=part_of)
         entry = self._organizations[unit.org_unit_hsa_id]
         entry.name = entry.name or unit.org_unit_name
         entry.phone = entry.phone or unit.org_unit_telecom
@@ -194,22 +224,25 @@ class ResourceSet:
         """Note the care provider, the care unit (partOf the provider) and the professional's
         org unit (partOf the care unit) of a header; partOf targets are always noted too."""
         professional = header.accountable_healthcare_professional
+        source = header.source_system_hsa_id
         provider_hsa = professional.healthcare_professional_care_giver_hsa_id
         unit_hsa = professional.healthcare_professional_care_unit_hsa_id
         provider = (
-            self.organization(provider_hsa, "healthcareProfessionalCareGiverHSAId")
+            self.organization(provider_hsa, "healthcareProfessionalCareGiverHSAId", source)
             if provider_hsa
             else None
         )
         unit = (
-            self.organization(unit_hsa, "healthcareProfessionalCareUnitHSAId", part_of=provider_hsa)
+            self.organization(
+                unit_hsa, "healthcareProfessionalCareUnitHSAId", source, part_of=provider_hsa
+            )
             if unit_hsa
             else None
         )
         org_unit = None
         if professional.healthcare_professional_org_unit is not None:
             org_unit = self.org_unit(
-                professional.healthcare_professional_org_unit, part_of=unit_hsa
+                professional.healthcare_professional_org_unit, source, part_of=unit_hsa
             )
         return AccountableUnits(provider, unit, org_unit, provider_hsa, unit_hsa)
 
@@ -233,7 +266,7 @@ class ResourceSet:
         resource: dict[str, Any] = {
             "resourceType": "Organization",
             "id": self.organization_id(entry.hsa_id),
-            "meta": {"source": source_uri(self.context.source_system)},
+            "meta": {"source": source_uri(entry.source or self.context.source_system)},
             "identifier": [hsa_identifier(entry.hsa_id)],
             "type": [{"coding": [codings[kind]]} for kind in entry.kinds],
         }

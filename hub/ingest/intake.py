@@ -6,16 +6,25 @@ one store transaction, or nothing is. Any adapter error, validation error or sto
 rejects the whole file; its raw bytes go to the quarantine with the error's code and
 location, and the caller gets an `IngestRejected` (a HubError, so the API answers with an
 OperationOutcome). Messages name files, lines and element paths, never patient data.
+
+Each record names its own sender (source system, care provider, care unit), so one answer
+of an aggregating service may hold several. A record whose source time is older than the
+stored state's (a late ADT message, an older export) is not written: it is counted as
+superseded, and the file's bytes are kept in the quarantine with status `superseded` and
+the reason. Every stored or empty file writes one line to the `hub.ingest` log.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
 from pathlib import PurePath
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -29,9 +38,10 @@ from adapters.errors import (
 from adapters.identity import HSA_SYSTEM
 from adapters.ids import HUB_NAMING_BASE, resource_id, source_uri
 from adapters.model import TranslatedResource, TranslationContext
-from hub.errors import Forbidden, HubError, Issue
+from hub.errors import HubError, Issue
 from hub.fhir_dates import instant_from_us, now_us
 from hub.ingest.directory import DIRECTORY_TYPES, merge_directory
+from hub.ingest.ownership import check_records_owned
 from hub.ingest.quarantine import QuarantineError, QuarantineStore
 from hub.ingest.registry import IngestAdapter, get_adapter
 from hub.store.model import WriteContext
@@ -40,20 +50,47 @@ from hub.validation.resources import validate_resource
 
 __all__ = [
     "FILE_HASH_SYSTEM",
+    "SOURCE_TIME_EXTENSION",
     "IngestRejected",
     "IngestSummary",
+    "SourceSummary",
     "ingest_file",
     "load_file",
     "replay",
     "safe_filename",
 ]
 
+MANY_SENDERS = f"{HUB_NAMING_BASE}/source/per-record"
+"""Translation context of a file whose records each name their sender (RIVTA answers of an
+aggregating service); the adapters that read the sender per record never use it."""
+
 FILE_HASH_SYSTEM = f"{HUB_NAMING_BASE}/sha256"
 """Identifier system of a loaded file in Provenance.entity: the hex SHA-256 of its bytes."""
+
+SOURCE_TIME_EXTENSION = "https://hub.example.se/fhir/StructureDefinition/source-time"
+"""meta.extension on a stored record: the source's own time of the state it holds (an ADT
+event time, a RIVTA authorTime, a municipal export date); an older state never replaces it."""
+
+_LOG = logging.getLogger("hub.ingest")
+_STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 _HSA_ID = re.compile(r"SE\d{10}-[0-9A-Za-z]{1,31}")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 _PARTICIPANT_TYPE = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """The records of one sender in a file: source system, care provider, care unit."""
+
+    source_system: str
+    care_provider: str | None
+    care_unit: str | None
+    resources: int
+    created: int
+    updated: int
+    unchanged: int
+    superseded: int
 
 
 @dataclass(frozen=True)
@@ -62,7 +99,9 @@ class IngestSummary:
 
     file: str
     adapter: str
-    source_system: str
+    source_system: str | None
+    """The one system that sent every record of the file; None when several did (an
+    aggregating service's answer) or, for an empty answer, when none was named."""
     sha256: str
     resources: int
     created: int
@@ -71,9 +110,24 @@ class IngestSummary:
     rejected: int
     provenance: str | None
     """`Provenance/<id>` of this load; None for a file without resources."""
+    superseded: int = 0
+    """Records not written because the stored state is newer (late messages)."""
+    superseded_entry: int | None = None
+    """Quarantine entry keeping the bytes of a file with superseded records."""
+    sources: list[SourceSummary] = field(default_factory=list)
+    """Per sender (source system, care provider, care unit): the counts of its records."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def log_line(self) -> str:
+        """The ingest log line of this load (names, hashes and counts; no patient data)."""
+        systems = ",".join(sorted({s.source_system for s in self.sources})) or "-"
+        return (
+            f"ingest file={self.file!r} adapter={self.adapter} sha256={self.sha256} "
+            f"systems={systems} resources={self.resources} created={self.created} "
+            f"updated={self.updated} unchanged={self.unchanged} superseded={self.superseded}"
+        )
 
 
 class IngestRejected(HubError):
@@ -140,13 +194,13 @@ def ingest_file(
 ) -> IngestSummary:
     """Load one file through an adapter; on rejection quarantine it and raise IngestRejected.
 
-    `owner` (the uploading client's care provider HSA-id, None for the CLI) must be the
-    source care provider of every clinical record in the file: a client loads only its
-    own care provider's data (directory data is shared).
+    `owner` (the uploading client's care provider HSA-id; None for the CLI, HUB_AUTH=off
+    and the aggregator clients) must be the source care provider of every clinical record
+    in the file (hub/ingest/ownership.py; directory data is shared).
 
-    `source_system` is used when the export names no sending system itself (an empty or
-    multi-system RIVTA response); the export's own (sourceSystemHSAId, the manifest's
-    vardgivare_hsaid, MSH-4) wins. UnknownAdapter (404) is raised before anything is read.
+    `source_system` is used when the export names no sending system itself; the export's
+    own (each RIVTA record's sourceSystemHSAId, the manifest's vardgivare_hsaid, MSH-4)
+    wins. UnknownAdapter (404) is raised before anything is read.
     """
     adapter = get_adapter(adapter_name)
     name = safe_filename(filename)
@@ -214,36 +268,60 @@ def load_file(
     """Parse, translate, validate and store; raises the first error (nothing stored then)."""
     records = adapter.parse(data, filename)
     system = adapter.source_system(records) or source_system
-    if not system:
+    if not system and not adapter.sender_per_record:
         raise _NoSourceSystem(
-            "the file names no single sending system; give the source system as a parameter",
+            "the file names no sending system; give the source system as a parameter",
             location=filename,
         )
-    translated = adapter.translate(records, TranslationContext(secret, system))
+    context = TranslationContext(secret, system or MANY_SENDERS)
+    translated = adapter.translate(records, context)
     for item in translated:
         _validate(item.resource)
-        if (
-            owner is not None
-            and item.resource["resourceType"] not in DIRECTORY_TYPES
-            and item.source_care_provider not in (None, owner)
-        ):
-            raise Forbidden(
-                "The file holds another care provider's records; a client loads "
-                "only its own care provider's data"
-            )
+    check_records_owned(owner, translated)
+    senders = {item.source_system for item in translated if item.source_system}
+    if len(senders) == 1:
+        system = next(iter(senders))
+    elif senders:
+        system = None
     digest = hashlib.sha256(data).hexdigest()
     counts: Counter[str] = Counter()
-    with store.unit_of_work() as work:
-        work.lock_current_many(
-            [(item.resource["resourceType"], item.resource["id"]) for item in translated]
-        )
-        targets = [_write(work, item, counts) for item in translated]
-        provenance = None
-        if targets:
-            provenance = _write_provenance(
-                work, translated, targets, system, digest, filename, adapter.name, counts
+    by_sender: dict[tuple[str, str | None, str | None], Counter[str]] = {}
+    superseded: list[str] = []
+    provenance = None
+    if translated:
+        with store.unit_of_work() as work:
+            work.lock_current_many(
+                [(item.resource["resourceType"], item.resource["id"]) for item in translated]
             )
-    return IngestSummary(
+            targets = []
+            for item in translated:
+                status, target = _write(work, item)
+                counts[status] += 1
+                if item.source_system is not None:
+                    key = (item.source_system, item.source_care_provider, item.source_care_unit)
+                    by_sender.setdefault(key, Counter())[status] += 1
+                if target is None:
+                    superseded.append(f"{item.resource['resourceType']}/{item.resource['id']}")
+                else:
+                    targets.append(target)
+            changed = counts["created"] + counts["updated"]
+            # A file whose records all came late changed nothing: the quarantine keeps it.
+            if targets and (changed or not superseded):
+                provenance = _write_provenance(
+                    work,
+                    translated,
+                    targets,
+                    system,
+                    senders,
+                    digest,
+                    filename,
+                    adapter.name,
+                    counts,
+                )
+    entry = None
+    if superseded:
+        entry = _keep_superseded(store, adapter.name, filename, system, digest, data, superseded)
+    summary = IngestSummary(
         file=filename,
         adapter=adapter.name,
         source_system=system,
@@ -254,6 +332,59 @@ def load_file(
         unchanged=counts["unchanged"],
         rejected=0,
         provenance=provenance,
+        superseded=counts["superseded"],
+        superseded_entry=entry,
+        sources=[
+            SourceSummary(
+                source_system=sender,
+                care_provider=provider,
+                care_unit=unit,
+                resources=sum(sender_counts.values()),
+                created=sender_counts["created"],
+                updated=sender_counts["updated"],
+                unchanged=sender_counts["unchanged"],
+                superseded=sender_counts["superseded"],
+            )
+            for (sender, provider, unit), sender_counts in sorted(
+                by_sender.items(), key=lambda pair: tuple(v or "" for v in pair[0])
+            )
+        ],
+    )
+    _LOG.info(summary.log_line())
+    return summary
+
+
+def _keep_superseded(
+    store: SqlStore,
+    adapter: str,
+    filename: str,
+    system: str | None,
+    digest: str,
+    data: bytes,
+    superseded: list[str],
+) -> int:
+    """The quarantine entry (status superseded) keeping a file whose records came late;
+    a second load of the same file finds the entry instead of adding one."""
+    quarantine = QuarantineStore(store.engine)
+    existing = quarantine.find(digest, status="superseded")
+    if existing is not None:
+        return existing
+    shown = ", ".join(superseded[:20]) + (" ..." if len(superseded) > 20 else "")
+    error = QuarantineError(
+        200,
+        "superseded",
+        None,
+        f"{len(superseded)} record(s) of the file are older than the stored state and were "
+        f"not written (source time before the stored one): {shown}",
+    )
+    return quarantine.add(
+        adapter=adapter,
+        filename=filename,
+        source_system=system,
+        sha256=digest,
+        raw=data,
+        error=error,
+        status="superseded",
     )
 
 
@@ -270,7 +401,9 @@ def _validate(resource: dict[str, Any]) -> None:
         ) from None
 
 
-def _write(work: UnitOfWork, item: TranslatedResource, counts: Counter[str]) -> str:
+def _write(work: UnitOfWork, item: TranslatedResource) -> tuple[str, str | None]:
+    """Write one resource: (created | updated | unchanged, its versioned reference), or
+    (superseded, None) when the stored state has a newer source time."""
     resource = item.resource
     resource_type, resource_id_ = resource["resourceType"], resource["id"]
     if resource_type in DIRECTORY_TYPES:
@@ -279,14 +412,53 @@ def _write(work: UnitOfWork, item: TranslatedResource, counts: Counter[str]) -> 
         if current is not None and not current.deleted and current.content is not None:
             stored = orjson.loads(current.content)
         resource = merge_directory(stored, resource)
+    elif item.source_time is not None:
+        current = work.current(resource_type, resource_id_, for_update=True)
+        if current is not None and not current.deleted and current.content is not None:
+            stored_time = stored_source_time(orjson.loads(current.content))
+            if stored_time is not None and _moment(item.source_time) < _moment(stored_time):
+                return "superseded", None
+        resource = with_source_time(resource, item.source_time)
     outcome = work.update(
         resource,
         resource_id_,
         WriteContext(item.source_care_provider, item.source_care_unit),
     )
-    counts[outcome.status] += 1
     assert outcome.stored is not None
-    return f"{resource_type}/{resource_id_}/_history/{outcome.stored.version_id}"
+    return outcome.status, f"{resource_type}/{resource_id_}/_history/{outcome.stored.version_id}"
+
+
+def with_source_time(resource: dict[str, Any], source_time: str) -> dict[str, Any]:
+    """A copy of the resource whose meta carries the source-time extension."""
+    meta = dict(resource.get("meta") or {})
+    extensions = [
+        extension
+        for extension in meta.get("extension", [])
+        if extension.get("url") != SOURCE_TIME_EXTENSION
+    ]
+    extensions.append({"url": SOURCE_TIME_EXTENSION, "valueDateTime": source_time})
+    meta["extension"] = extensions
+    return {**resource, "meta": meta}
+
+
+def stored_source_time(resource: dict[str, Any]) -> str | None:
+    """The source time a stored resource carries, if any."""
+    for extension in (resource.get("meta") or {}).get("extension", []):
+        if extension.get("url") == SOURCE_TIME_EXTENSION:
+            value = extension.get("valueDateTime")
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _moment(value: str) -> datetime:
+    """A FHIR date or dateTime as an aware instant (dates and times without an offset are
+    Swedish local time; a date is its first moment)."""
+    if len(value) <= 10:
+        parts = [int(part) for part in value.split("-")] + [1, 1]
+        day = date(parts[0], parts[1], parts[2])
+        return datetime(day.year, day.month, day.day, tzinfo=_STOCKHOLM)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=_STOCKHOLM)
 
 
 def _agent_identifier(system: str) -> dict[str, str]:
@@ -299,14 +471,18 @@ def _write_provenance(
     work: UnitOfWork,
     translated: list[TranslatedResource],
     targets: list[str],
-    system: str,
+    system: str | None,
+    senders: set[str],
     digest: str,
     filename: str,
     adapter: str,
     counts: Counter[str],
 ) -> str:
-    """One Provenance per file: id from source system + file hash; kept when nothing changed."""
-    provenance_id = resource_id(system, "Provenance", digest)
+    """One Provenance per file, one agent per source system in it. Its id comes from the
+    file's sender (or its senders) and the file hash; it is kept when nothing changed."""
+    sender_list = sorted(senders) if senders else [system or MANY_SENDERS]
+    key = system if system is not None else "|".join(sender_list)
+    provenance_id = resource_id(key, "Provenance", digest)
     reference = f"Provenance/{provenance_id}"
     if counts["created"] == 0 and counts["updated"] == 0:
         existing = work.current("Provenance", provenance_id)
@@ -316,15 +492,19 @@ def _write_provenance(
     provenance: dict[str, Any] = {
         "resourceType": "Provenance",
         "id": provenance_id,
-        "meta": {"source": source_uri(system)},
+    }
+    if system is not None:
+        provenance["meta"] = {"source": source_uri(system)}
+    provenance |= {
         "target": [{"reference": target} for target in unique_targets],
         "recorded": instant_from_us(now_us()),
         "activity": {"text": f"ingest {adapter}"},
         "agent": [
             {
                 "type": {"coding": [{"system": _PARTICIPANT_TYPE, "code": "informant"}]},
-                "who": {"type": "Device", "identifier": _agent_identifier(system)},
+                "who": {"type": "Device", "identifier": _agent_identifier(sender)},
             }
+            for sender in sender_list
         ],
         "entity": [
             {

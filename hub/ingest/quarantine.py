@@ -4,7 +4,8 @@ The table ingest_quarantine is created by migration 3 (hub/store/migrations.py).
 database is the place because several hub processes share it, so nothing is lost when one
 process's disk is not shared. Entries hold the error's code, location and message (adapter
 messages never carry patient data) and the raw bytes; `status` is `quarantined` until a
-replay succeeds, then `replayed`.
+replay succeeds, then `replayed`. A file that was stored but whose records came late (the
+stored state is newer) is kept as `superseded`, with the reason, so it is never lost.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ __all__ = [
     "quarantine_table",
 ]
 
-QuarantineStatus = Literal["quarantined", "replayed"]
+QuarantineStatus = Literal["quarantined", "replayed", "superseded"]
 
 quarantine_table = ingest_quarantine
 
@@ -119,8 +120,9 @@ class QuarantineStore:
         sha256: str,
         raw: bytes,
         error: QuarantineError,
+        status: QuarantineStatus = "quarantined",
     ) -> int:
-        """Keep a rejected file; returns the entry id."""
+        """Keep a rejected (or superseded) file; returns the entry id."""
         values = {
             "adapter": adapter,
             "filename": filename[:255],
@@ -133,7 +135,7 @@ class QuarantineStore:
             "error_location": error.location,
             "error_message": error.message,
             "raw": raw,
-            "status": "quarantined",
+            "status": status,
             "attempts": 1,
             "replayed_at": None,
         }
@@ -142,6 +144,18 @@ class QuarantineStore:
             key = result.inserted_primary_key
         assert key is not None
         return int(key[0])
+
+    def find(self, sha256: str, *, status: QuarantineStatus) -> int | None:
+        """The oldest entry holding a file with this hash and status, if any."""
+        stmt = (
+            select(quarantine_table.c.id)
+            .where(quarantine_table.c.sha256 == sha256, quarantine_table.c.status == status)
+            .order_by(quarantine_table.c.id)
+            .limit(1)
+        )
+        with self._connect() as conn:
+            found = conn.execute(stmt).scalar()
+        return int(found) if found is not None else None
 
     def entries(
         self, *, status: QuarantineStatus | None = None, limit: int = 100

@@ -3,7 +3,8 @@
 Every entry pairs an adapter package's `parse` and `translate` with a function that reads
 the sending system from the parsed records: the RIVTA header's sourceSystemHSAId (when all
 records of the response share one), the municipal manifest's vardgivare_hsaid, or MSH-4 of
-an ADT message. When an export names none, intake needs it as a parameter.
+an ADT message. RIVTA records each name their own sender, so an answer with several (from
+an aggregating service) or none (an empty answer) loads as it is.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class IngestAdapter:
     translate: Callable[[Any, TranslationContext], list[TranslatedResource]]
     source_system: Callable[[Any], str | None]
     """The sending system the export names, or None when it names none (or several)."""
+    sender_per_record: bool = False
+    """Every record names its own source system, care provider and care unit (RIVTA
+    answers, which an aggregating service fills from many systems)."""
 
 
 def _single(values: set[str]) -> str | None:
@@ -70,6 +74,7 @@ ADAPTERS: dict[str, IngestAdapter] = {
             parse=lambda data, filename: rivta_careplans.parse(data, filename=filename),
             translate=rivta_careplans.translate,
             source_system=_careplans_source,
+            sender_per_record=True,
         ),
         IngestAdapter(
             name="rivta_carecontacts",
@@ -77,6 +82,7 @@ ADAPTERS: dict[str, IngestAdapter] = {
             parse=lambda data, filename: rivta_carecontacts.parse(data, filename=filename),
             translate=rivta_carecontacts.translate,
             source_system=_carecontacts_source,
+            sender_per_record=True,
         ),
         IngestAdapter(
             name="municipal_csv",

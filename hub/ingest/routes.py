@@ -6,7 +6,9 @@ parameter, else from Content-Disposition, else `upload`. `source_system` is need
 when the export names no sending system itself. Answers:
 
 - 200 `{"file", "adapter", "source_system", "sha256", "resources", "created", "updated",
-  "unchanged", "rejected", "provenance"}` when stored;
+  "unchanged", "rejected", "provenance", "superseded", "superseded_entry", "sources"}` when
+  stored (also for an empty answer: zero counts, nothing stored); `sources` has one entry
+  per sender (source system, care provider, care unit) with its counts;
 - 400 / 413 / 422 OperationOutcome naming the file and the line or element path when
   rejected (nothing stored, the bytes quarantined; the second issue names the entry);
 - 404 OperationOutcome for an unknown adapter;
@@ -48,8 +50,10 @@ def _disposition_filename(header: str | None) -> str | None:
 
 
 def _authenticate(request: Request) -> str | None:
-    """The uploading client's care provider; 401 without a valid bearer token and 403 for a
-    token that is not a system client allowed to write (HUB_AUTH=on). None when auth is off."""
+    """The care provider whose records the uploading client may load; 401 without a valid
+    bearer token and 403 for a token that is not a system client allowed to write
+    (HUB_AUTH=on). None (any provider) when auth is off and for the system clients that
+    HUB_INGEST_AGGREGATOR_CLIENTS names."""
     authenticator = getattr(request.app.state, "authenticator", None)
     if authenticator is None:
         return None
@@ -59,6 +63,8 @@ def _authenticate(request: Request) -> str | None:
         return None
     if principal.kind != "system" or not principal.can_write("CarePlan"):
         raise Forbidden("Loading exports needs a system client token with write scopes")
+    if principal.subject in request.app.state.settings.ingest_aggregator_clients:
+        return None
     return str(principal.care_provider)
 
 

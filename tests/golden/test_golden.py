@@ -2,8 +2,11 @@
 
 `<adapter>` names the package adapters.<adapter> (parse + translate). expected.json is the
 JSON list of FHIR resources translate returns; expected-error.json holds the AdapterError's
-code and location. An optional context.json sets the TranslationContext's source_system.
-Set GOLDEN_UPDATE=1 to rewrite the expected files, then review them as a diff.
+code, location and message (all three compared). An optional context.json sets the
+TranslationContext's source_system. Set GOLDEN_UPDATE=1 to rewrite the expected files, then
+review them as a diff; it refuses to run when CI is set (an error case must never silently
+become a success case on a build machine), and scripts/test fails when a test changed a
+tracked file.
 
 Invariants checked over every successful case: each resource validates with
 fhir.resources.R4B; literal references resolve within the case (others are logical
@@ -38,6 +41,14 @@ GOLDEN_ROOT = Path(__file__).resolve().parent
 DEFAULT_SOURCE_SYSTEM = "SE2321000016-AGG1"
 SECRET = b"golden-test-secret-not-for-production"
 UPDATE = os.environ.get("GOLDEN_UPDATE") == "1"
+
+
+def update_refusal(environ: dict[str, str] | os._Environ[str]) -> str | None:
+    """Why GOLDEN_UPDATE=1 may not rewrite the expected files here, or None when it may."""
+    if environ.get("GOLDEN_UPDATE") == "1" and environ.get("CI"):
+        return "GOLDEN_UPDATE=1 refuses to run when CI is set: review golden changes locally"
+    return None
+
 
 CASES = sorted(
     case for case in GOLDEN_ROOT.glob("*/*") if case.is_dir() and any(case.glob("input.*"))
@@ -85,6 +96,13 @@ def _write(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
+def test_golden_update_is_refused_under_ci() -> None:
+    assert update_refusal({"GOLDEN_UPDATE": "1", "CI": "true"}) is not None
+    assert update_refusal({"GOLDEN_UPDATE": "1", "CI": "1"}) is not None
+    assert update_refusal({"GOLDEN_UPDATE": "1"}) is None
+    assert update_refusal({"CI": "true"}) is None
+
+
 def test_every_adapter_folder_has_at_least_one_golden_case() -> None:
     adapters = {case.parent.name for case in CASES}
     assert {"rivta_careplans", "rivta_carecontacts"} <= adapters
@@ -104,6 +122,9 @@ def _update(case: Path) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_golden_case_matches_its_expected_output(case: Path) -> None:
+    refusal = update_refusal(os.environ)
+    if refusal is not None:
+        pytest.fail(refusal)
     if UPDATE:
         _update(case)
     expected_error = case / "expected-error.json"
@@ -111,8 +132,11 @@ def test_golden_case_matches_its_expected_output(case: Path) -> None:
         with pytest.raises(AdapterError) as caught:
             _run(case)
         wanted = json.loads(expected_error.read_text(encoding="utf-8"))
-        actual = {"code": caught.value.code, "location": caught.value.location}
-        assert actual == {"code": wanted["code"], "location": wanted["location"]}
+        assert caught.value.as_dict() == {
+            "code": wanted["code"],
+            "location": wanted["location"],
+            "message": wanted["message"],
+        }
         return
     resources = _resources(case)
     assert resources == json.loads((case / "expected.json").read_text(encoding="utf-8"))
