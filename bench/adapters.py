@@ -39,7 +39,7 @@ DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 def _register_demo_ward() -> bool:
     """Give the demo ward a sending-facility row in this process if the table lacks one."""
-    if any(row.code == ADT_FACILITY[0] for row in load_table("hl7v2_sending_facility").rows):
+    if any(row.code == ADT_FACILITY[0] for row in load_table("hl7v2-sending-facility").rows):
         return False
     module = importlib.import_module("adapters.hl7v2_adt.translate")
     row = MappedCode(
@@ -51,7 +51,7 @@ def _register_demo_ward() -> bool:
 
     def patched(name: str) -> CodeTable:
         table = load_table(name)
-        if name == "hl7v2_sending_facility":
+        if name == "hl7v2-sending-facility":
             return dataclasses.replace(table, rows=(*table.rows, row))
         return table
 

@@ -3,7 +3,7 @@
 Every message carries the whole visit as the sender sees it now, so each translation
 emits the full resources; the store keeps the versions. Ids are uuid5 over the source
 system and `<sending facility>|<visit number>` (PV1-19), so A01, A08, A03 ... of one visit
-update the same Encounter. An inpatient stay (PV1-2 with a row in hl7v2_episode_type) also
+update the same Encounter. An inpatient stay (PV1-2 with a row in hl7v2-episode-type) also
 gets a discharge-planning EpisodeOfCare: the admission starts the discharge-planning clock.
 
 Each record carries the message's event time (EVN-2, else MSH-7) as its source time, so
@@ -46,8 +46,8 @@ _DISCHARGE = "A03"
 
 def translate(message: AdtMessage, context: TranslationContext) -> list[TranslatedResource]:
     """Patient, Encounter and (for inpatient stays) EpisodeOfCare for one ADT message."""
-    event = _lookup("hl7v2_adt_event", message.trigger_event, "MSH-9.2")
-    encounter_class = _lookup("hl7v2_patient_class", message.patient_class, "PV1-2")
+    event = _lookup("hl7v2-adt-event", message.trigger_event, "MSH-9.2")
+    encounter_class = _lookup("hl7v2-patient-class", message.patient_class, "PV1-2")
     facility = _facility(message.sending_facility)
     identity = _person(message.patient_identifiers)
     status, period = _status_and_period(message, event.target.code)
@@ -90,7 +90,7 @@ def translate(message: AdtMessage, context: TranslationContext) -> list[Translat
             "id": episode_id,
             "meta": meta,
             "identifier": [visit_identifier],
-            "status": _lookup("hl7v2_episode_status", status, "MSH-9.2").target.code,
+            "status": _lookup("hl7v2-episode-status", status, "MSH-9.2").target.code,
             "type": [{"coding": [episode_type.target.as_fhir()]}],
             "patient": {"reference": f"Patient/{pid}"},
             "managingOrganization": service_provider,
@@ -145,7 +145,7 @@ def _status_and_period(message: AdtMessage, event_status: str) -> tuple[str, dic
     if message.discharge_time and event != _DISCHARGE_WITHDRAWN:
         period["end"] = hl7_timestamp_to_fhir(message.discharge_time, "PV1-45")
         if event in _CLOSED_BY_DISCHARGE:
-            status = load_table("hl7v2_adt_event").lookup(_DISCHARGE).target.code
+            status = load_table("hl7v2-adt-event").lookup(_DISCHARGE).target.code
     elif event == _DISCHARGE:
         raise MissingElement("PV1-45 (discharge time) must have a value").at("PV1-45")
     if "start" in period and "end" in period:
@@ -191,11 +191,11 @@ def _person(identifiers: tuple[PatientIdentifier, ...]) -> PersonIdentity:
 def _facility(sending_facility: str) -> MappedCode:
     if not _HSA_ID.fullmatch(sending_facility):
         raise SchemaViolation("sending facility must be an HSA-id").at("MSH-4")
-    return _lookup("hl7v2_sending_facility", sending_facility, "MSH-4")
+    return _lookup("hl7v2-sending-facility", sending_facility, "MSH-4")
 
 
 def _episode_type(patient_class: str) -> MappedCode | None:
-    table = load_table("hl7v2_episode_type")
+    table = load_table("hl7v2-episode-type")
     return next((row for row in table.rows if row.code == patient_class), None)
 
 

@@ -57,7 +57,7 @@ RESPONSIBLE_HUVUDMAN_EXTENSION = (
 """CarePlan.activity.detail extension (valueReference Organization): huvudman of the insats."""
 
 _COORDINATING_ROLE = "samordnande_vardkontakt"
-"""Row of municipal_care_team_role that the samordnande=ja flag adds to a participant."""
+"""Row of municipal-care-team-role that the samordnande=ja flag adds to a participant."""
 
 
 def translate(export: MunicipalExport, context: TranslationContext) -> list[TranslatedResource]:
@@ -209,7 +209,7 @@ class _Translation:
         if name:
             resource["name"] = [name]
         if row.kon is not None:
-            resource["gender"] = _lookup("municipal_kon", row.kon, row.location).target.code
+            resource["gender"] = _lookup("municipal-kon", row.kon, row.location).target.code
         resource["birthDate"] = _birth_date(identity)
         return _directory(resource)
 
@@ -244,7 +244,7 @@ class _Translation:
     def _care_team(self, team: _Team) -> TranslatedResource:
         first = team.first
         coordinating = _lookup(
-            "municipal_care_team_role", _COORDINATING_ROLE, team.coordinator.location
+            "municipal-care-team-role", _COORDINATING_ROLE, team.coordinator.location
         ).target.as_fhir()
         participants = []
         for member in team.members:
@@ -252,7 +252,7 @@ class _Translation:
                 {
                     "coding": [
                         _lookup(
-                            "municipal_care_team_role", member.roll, member.location
+                            "municipal-care-team-role", member.roll, member.location
                         ).target.as_fhir()
                     ]
                 }
@@ -289,7 +289,7 @@ class _Translation:
             "meta": self.meta,
             "identifier": [self._identifier("mal", goal.mal_id)],
             "lifecycleStatus": _lookup(
-                "municipal_goal_status", goal.status, goal.location
+                "municipal-goal-status", goal.status, goal.location
             ).target.code,
             "description": {"text": goal.beskrivning},
             "subject": self._patient_ref(plan.identity),
@@ -314,7 +314,7 @@ class _Translation:
                 {"url": FOLLOW_UP_EXTENSION, "valueDate": local_date_to_fhir(plan.uppfoljning)},
             ],
             "identifier": [self._identifier("sip", plan.sip_id)],
-            "status": _lookup("municipal_sip_status", plan.status, plan.location).target.code,
+            "status": _lookup("municipal-sip-status", plan.status, plan.location).target.code,
             "intent": "plan",
             "category": [{"coding": [category]}],
         }
@@ -350,7 +350,7 @@ class _Translation:
         if activity.mal_id:
             detail["goal"] = [{"reference": f"Goal/{self._id('Goal', activity.mal_id)}"}]
         detail["status"] = _lookup(
-            "municipal_activity_status", activity.status, activity.location
+            "municipal-activity-status", activity.status, activity.location
         ).target.code
         timing: dict[str, Any] = {}
         bounds = _period(activity.startdatum, activity.slutdatum)
@@ -379,9 +379,9 @@ class _Translation:
             "id": self._id("Encounter", visit.besok_id),
             "meta": self.meta,
             "identifier": [self._identifier("besok", visit.besok_id)],
-            "status": _lookup("municipal_visit_status", visit.status, visit.location).target.code,
+            "status": _lookup("municipal-visit-status", visit.status, visit.location).target.code,
             "class": _lookup(
-                "municipal_visit_type", visit.besokstyp, visit.location
+                "municipal-visit-type", visit.besokstyp, visit.location
             ).target.as_fhir(),
             "subject": self._patient_ref(visit.identity),
         }

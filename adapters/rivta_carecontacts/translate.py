@@ -5,7 +5,8 @@ text-only -> the table's documented 'absent' entry), type keeps the original cod
 from the SNOMED CT-SE care contact status (original coding kept in an extension; nullified
 header -> entered-in-error), period with Europe/Stockholm offsets, reason as text,
 serviceProvider = careContactOrgUnit, participant = the accountable professional (logical
-reference). Unknown codes raise UnmappedCode. Pure and deterministic.
+reference) with the type from its KV Befattning role code (kv-befattning-participant-role;
+originalText kept as text). Unknown codes raise UnmappedCode. Pure and deterministic.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ SOURCE_STATUS_EXTENSION = "https://hub.example.se/fhir/StructureDefinition/sourc
 
 _CLASS_TABLE = "kv-vardkontakttyp-encounter-class"
 _STATUS_TABLE = "rivta-care-contact-status"
+_ROLE_TABLE = "kv-befattning-participant-role"
 _ENTERED_IN_ERROR = "entered-in-error"
 
 
@@ -78,8 +80,14 @@ def _encounter(contact: CareContact, directory: ResourceSet) -> TranslatedResour
     individual = practitioner_reference(
         professional.healthcare_professional_hsa_id, professional.healthcare_professional_name
     )
-    if individual is not None:
-        encounter["participant"] = [{"individual": individual}]
+    role = _role(professional.healthcare_professional_role_code)
+    if individual is not None or role is not None:
+        participant: dict[str, Any] = {}
+        if role is not None:
+            participant["type"] = [role]
+        if individual is not None:
+            participant["individual"] = individual
+        encounter["participant"] = [participant]
     encounter["period"] = _period(contact)
     if body.care_contact_reason:
         encounter["reasonCode"] = [{"text": body.care_contact_reason}]
@@ -118,6 +126,21 @@ def _status(cv: CV | None) -> tuple[str, dict[str, str] | None]:
     if cv.display_name:
         source["display"] = cv.display_name
     return row.target.code, source
+
+
+def _role(cv: CV | None) -> dict[str, Any] | None:
+    """The professional's position: its KV Befattning coding (an unknown code raises
+    UnmappedCode naming the table) and the source's text; None when absent."""
+    if cv is None:
+        return None
+    concept: dict[str, Any] = {}
+    if cv.code is not None:
+        coding = _lookup(_ROLE_TABLE, cv).target.as_fhir()
+        concept["coding"] = [coding]
+    text = cv.original_text or cv.display_name
+    if text:
+        concept["text"] = text
+    return concept
 
 
 def _class(cv: CV | None) -> dict[str, str]:

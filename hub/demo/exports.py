@@ -45,7 +45,7 @@ REGION_SOURCE_SYSTEM = "SE2321000164-S001"
 VARDCENTRAL = ("SE2321000164-7381", "Vårdcentral Tybble", "019-602 70 00")
 MOBILE_TEAM = ("SE2321000164-7383", "Mobilt närsjukvårdsteam Örebro", "019-602 80 00")
 ADT_FACILITY = ("SE2321000164-7382", "USÖ geriatrisk avdelning 73")
-"""MSH-4 of the ward's ADT messages; needs a row in mappings/hl7v2_sending_facility.json."""
+"""MSH-4 of the ward's ADT messages; needs a row in mappings/hl7v2-sending-facility.json."""
 REGION_STAFF = (
     ("SE2321000164-P001", "Anders Berg", "Distriktsläkare", VARDCENTRAL),
     ("SE2321000164-P002", "Maria Holm", "Distriktssköterska", VARDCENTRAL),

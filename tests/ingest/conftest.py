@@ -1,7 +1,7 @@
 """Fixtures for intake tests: an app with the ingest router, row counts, registered ward.
 
 The demo's ADT messages come from Region Örebro län's ward SE2321000164-7382; until that
-sender has a row in mappings/hl7v2_sending_facility.json, `ward_registered` adds it to the
+sender has a row in mappings/hl7v2-sending-facility.json, `ward_registered` adds it to the
 table the ADT adapter reads (and `register_ward` does the same on demand, as a mapping fix).
 """
 
@@ -58,19 +58,19 @@ def _without_ward(table: CodeTable) -> CodeTable:
 
 @pytest.fixture
 def register_ward(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
-    """The demo ward starts without a row in hl7v2_sending_facility (as a sender not yet
+    """The demo ward starts without a row in hl7v2-sending-facility (as a sender not yet
     registered); call the returned function to add the row (a mapping fix)."""
     module = importlib.import_module("adapters.hl7v2_adt.translate")
 
     def unregistered(name: str) -> CodeTable:
         table = load_table(name)
-        return _without_ward(table) if name == "hl7v2_sending_facility" else table
+        return _without_ward(table) if name == "hl7v2-sending-facility" else table
 
     monkeypatch.setattr(module, "load_table", unregistered)
 
     def patched(name: str) -> CodeTable:
         table = load_table(name)
-        return _with_ward(table) if name == "hl7v2_sending_facility" else table
+        return _with_ward(table) if name == "hl7v2-sending-facility" else table
 
     def register() -> None:
         monkeypatch.setattr(module, "load_table", patched)

@@ -12,6 +12,7 @@ PLANS_NS = "urn:riv:clinicalprocess:logistics:logistics:GetCarePlansResponder:2"
 CONTACTS_NS = "urn:riv:clinicalprocess:logistics:logistics:GetCareContactsResponder:3"
 CORE_NS = "urn:riv:clinicalprocess:logistics:logistics:3"
 PERSONNUMMER_OID = "1.2.752.129.2.1.3.1"
+KV_BEFATTNING_OID = "1.2.752.129.2.2.1.4"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class PlanRecord:
     participating_units: tuple[tuple[str, str], ...] = ()
     nullified: bool | None = None
     nullified_reason: str | None = None
+    role_code: str | None = None
+    """A KV Befattning code for healthcareProfessionalRoleCode."""
 
 
 def _header(tag: str, record: PlanRecord, *, title: bool) -> str:
@@ -51,12 +54,23 @@ def _header(tag: str, record: PlanRecord, *, title: bool) -> str:
         <core:type>{PERSONNUMMER_OID}</core:type></core:patientId>
       <core:accountableHealthcareProfessional>
         <core:authorTime>{record.author_time}</core:authorTime>
+        {_role(record.role_code)}
         <core:healthcareProfessionalCareUnitHSAId>{sender.care_unit}</core:healthcareProfessionalCareUnitHSAId>
         <core:healthcareProfessionalCareGiverHSAId>{sender.care_giver}</core:healthcareProfessionalCareGiverHSAId>
       </core:accountableHealthcareProfessional>
       <core:approvedForPatient>true</core:approvedForPatient>
       {nullified}
     </core:{tag}>"""
+
+
+def _role(code: str | None) -> str:
+    if code is None:
+        return ""
+    return (
+        f"<core:healthcareProfessionalRoleCode><core:code>{code}</core:code>"
+        f"<core:codeSystem>{KV_BEFATTNING_OID}</core:codeSystem>"
+        "</core:healthcareProfessionalRoleCode>"
+    )
 
 
 def _plan(record: PlanRecord) -> str:

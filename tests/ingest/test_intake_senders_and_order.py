@@ -386,3 +386,16 @@ def test_a_file_with_another_providers_record_is_refused_whole(sqlite_store: Sql
         )
     assert caught.value.status == 403
     assert _columns(sqlite_store, "CarePlan") == {}
+
+
+def test_an_unknown_role_code_is_a_quarantine_reason_naming_code_and_table(
+    sqlite_store: SqlStore,
+):
+    answer = care_contacts_answer([PlanRecord("V-1", SYSTEM_A, role_code="999999")])
+    with pytest.raises(IngestRejected) as caught:
+        ingest_file(sqlite_store, "rivta_carecontacts", answer, "c.xml", secret=SECRET)
+    assert caught.value.status == 422
+    entry = QuarantineStore(sqlite_store.engine).get(caught.value.quarantine_id or 0)
+    assert entry.error_code == "unmapped-code"
+    assert "'999999'" in entry.error_message
+    assert "kv-befattning-participant-role" in entry.error_message
