@@ -19,6 +19,7 @@ from hub.fhir_api.authentication import Authenticator
 from hub.fhir_api.error_handlers import install_error_handlers
 from hub.fhir_api.routes import router as fhir_router
 from hub.ingest.routes import router as ingest_router
+from hub.overview.routes import router as overview_router
 from hub.search.parameters import default_registry
 from hub.settings import Settings
 from hub.store import open_store
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         app.state.store = store
         attach_access_services(app, settings)
     install_error_handlers(app)
+    app.include_router(overview_router)  # before the generic /fhir/{type}/{id} routes
     app.include_router(fhir_router)
     app.include_router(ingest_router)
 

@@ -59,7 +59,8 @@ def demo(
     Örebro län and two municipalities, load them through the adapters, and print bearer
     tokens for the demo users. Loading twice changes nothing."""
     from hub.auth.cli import demo_tokens
-    from hub.demo.exports import load_demo_exports, write_demo_exports
+    from hub.demo.clinical import add_clinical_content
+    from hub.demo.exports import demo_people, load_demo_exports, write_demo_exports
     from hub.store import open_store
 
     settings = Settings()
@@ -67,6 +68,9 @@ def demo(
     try:
         write_demo_exports(folder, patients, seed=seed)
         summaries = load_demo_exports(store, folder, settings.patient_id_secret)
+        clinical = add_clinical_content(
+            store, demo_people(patients, seed), settings.patient_id_secret
+        )
     finally:
         store.close()
     created = sum(s.created for s in summaries)
@@ -75,7 +79,8 @@ def demo(
     typer.echo(
         f"Demo data: {len(summaries)} export files from {folder} loaded into "
         f"{_safe_url(settings.database_url)}: {created} created, {updated} updated, "
-        f"{unchanged} unchanged."
+        f"{unchanged} unchanged; {clinical} clinical demo resources (medication, plans, "
+        "contacts, admissions) written."
     )
     if settings.auth == "off":
         return

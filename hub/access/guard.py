@@ -432,6 +432,18 @@ class Access:
         self.record("everything", [patient_id])
         return page
 
+    def unit_patients(self, limit: int = 1000) -> list[str]:
+        """The patients a user's own care unit has a care relationship with now: patients
+        with episodes, teams, encounters or plans from the unit whose decision for this
+        reader shows anything. Only ids; reading their data is a separate, audited access."""
+        principal = self.principal
+        if principal is None or principal.kind != "user" or principal.care_unit is None:
+            raise Forbidden("A unit's work list is for a user at a care unit")
+        candidates = self.store.patients_with_unit_data(
+            principal.care_unit, ("EpisodeOfCare", "CareTeam", "Encounter", "CarePlan"), limit
+        )
+        return [pid for pid in candidates if self.decision(pid).visible_sources]
+
     def access_log(self, patient_id: str) -> list[AuditRecord]:
         """The patient's log extract as a care provider hands it out (PDL 4 kap. 9 §): the
         accesses to this provider's data about the patient, and the accesses its own staff

@@ -14,6 +14,11 @@ from typing import Any
 
 import orjson
 
+from hub.overview.definitions import (
+    FOLLOW_UP_OPERATION,
+    IPS_SUMMARY_OPERATION,
+    OVERVIEW_OPERATION,
+)
 from hub.search.parameters import FHIR_DATA_DIR, SearchParameter, SearchParameterRegistry
 from hub.search.query import MAX_LINKS
 
@@ -40,6 +45,28 @@ COMMON_PARAMS = (
         "type": "date",
         "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated",
         "documentation": "When the resource version last changed",
+    },
+)
+
+PATIENT_OPERATIONS = (
+    {
+        "name": "overview",
+        "definition": OVERVIEW_OPERATION,
+        "documentation": "The unified patient overview as a document Bundle (also "
+        "Patient/$overview?identifier=SYSTEM|VALUE); definition in fhir/overview/",
+    },
+    {
+        "name": "summary",
+        "definition": IPS_SUMMARY_OPERATION,
+        "documentation": "International Patient Summary: the IPS sections of the overview",
+    },
+)
+SYSTEM_OPERATIONS = (
+    {
+        "name": "follow-up-due",
+        "definition": FOLLOW_UP_OPERATION,
+        "documentation": "The reader's unit's patients with a follow-up due within N days "
+        "(within=7) or overdue, or a medical care plan missing past its deadline",
     },
 )
 
@@ -141,9 +168,11 @@ def _capability_bytes(base_url: str, registry: SearchParameterRegistry) -> bytes
                     "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
                     "documentation": "The patient's compartment and the organisations and "
                     "practitioners it references; paged with _count",
-                }
+                },
+                *PATIENT_OPERATIONS,
             ]
     rest["interaction"] = [{"code": code} for code in SYSTEM_INTERACTIONS]
+    rest["operation"] = list(SYSTEM_OPERATIONS)
     return orjson.dumps(statement)
 
 

@@ -1235,6 +1235,26 @@ class SqlStore:
 
     # -- what the access rules read about one patient (internal, unrestricted) -------------
 
+    def patients_with_unit_data(
+        self, care_unit: str, resource_types: Sequence[str], limit: int
+    ) -> list[str]:
+        """Ids of patients with current rows of these types whose source is `care_unit`
+        (internal: candidates for a unit's work list; each is then read under its decision)."""
+        stmt = (
+            select(_r.patient_id)
+            .where(
+                _r.care_unit == care_unit,
+                _r.res_type.in_(list(resource_types)),
+                _r.deleted.is_(False),
+                _r.patient_id.is_not(None),
+            )
+            .distinct()
+            .order_by(_r.patient_id)
+            .limit(limit)
+        )
+        with self._reading() as conn:
+            return [str(row[0]) for row in conn.execute(stmt)]
+
     def patient_version(self, patient_id: str) -> tuple[int, int, int]:
         """Changes whenever anything about the patient is written or an emergency grant is
         made: (latest write, number of resources, latest grant), one indexed query."""

@@ -1,0 +1,184 @@
+"""Read one patient's record for the overview, only through `Access` (audited, PDL-filtered).
+
+The Patient is read with `Access.read`, the compartment and the directory resources it
+refers to with `Access.everything` (paged), and the reader's decision gives what may be
+said about hidden data. Nothing here touches the store directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from consent.decision import ReaderNotice
+from hub.access.guard import Access
+from hub.search.parameters import SearchParameterRegistry
+from hub.search.query import parse_search
+from hub.store.model import StoredResource
+
+__all__ = ["DIRECTORY", "Held", "PatientRecord", "read_record"]
+
+DIRECTORY = frozenset({"Organization", "Practitioner", "PractitionerRole", "Location", "Patient"})
+_PAGE = 500
+_MAX_PAGES = 20
+HSA_SYSTEMS = (
+    "urn:oid:1.2.752.129.2.1.4.1",
+    "urn:oid:1.2.752.29.4.19",
+    "urn:oid:1.2.752.29.6.2.1",
+    "http://electronichealth.se/identifier/hsaid",
+)
+
+
+@dataclass(frozen=True)
+class Held:
+    """A resource as the reader received it, with the security columns of its row."""
+
+    resource: dict[str, Any]
+    care_provider: str | None
+    care_unit: str | None
+
+    @property
+    def reference(self) -> str:
+        return f"{self.resource['resourceType']}/{self.resource['id']}"
+
+    @property
+    def source_system(self) -> str | None:
+        meta = self.resource.get("meta") or {}
+        source = meta.get("source")
+        return str(source) if source else None
+
+    @property
+    def last_updated(self) -> str | None:
+        meta = self.resource.get("meta") or {}
+        updated = meta.get("lastUpdated")
+        return str(updated) if updated else None
+
+
+def hsa_of(resource: dict[str, Any]) -> str | None:
+    """The HSA-id among a directory resource's identifiers."""
+    for identifier in resource.get("identifier") or []:
+        if identifier.get("system") in HSA_SYSTEMS and identifier.get("value"):
+            return str(identifier["value"])
+    return None
+
+
+@dataclass
+class PatientRecord:
+    """Everything the reader may see of one patient, grouped by type."""
+
+    patient: dict[str, Any]
+    clinical: dict[str, list[Held]] = field(default_factory=dict)
+    directory: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notice: ReaderNotice | None = None
+    emergency: bool = False
+    no_relationship: bool = False
+    truncated: bool = False
+
+    def of(self, resource_type: str) -> list[Held]:
+        return self.clinical.get(resource_type, [])
+
+    def resolve(self, reference: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A directory resource named by a literal reference or an HSA-id identifier."""
+        if not reference:
+            return None
+        literal = reference.get("reference")
+        if isinstance(literal, str) and literal in self.directory:
+            return self.directory[literal]
+        identifier = reference.get("identifier") or {}
+        value = identifier.get("value")
+        if value:
+            for resource in self.directory.values():
+                if hsa_of(resource) == value:
+                    return resource
+        return None
+
+    def organization_by_hsa(self, hsa: str | None) -> dict[str, Any] | None:
+        if hsa is None:
+            return None
+        for resource in self.directory.values():
+            if resource["resourceType"] == "Organization" and hsa_of(resource) == hsa:
+                return resource
+        return None
+
+
+def _loaded(stored: StoredResource) -> dict[str, Any]:
+    resource: dict[str, Any] = orjson.loads(stored.content or b"{}")
+    return resource
+
+
+_LITERAL = re.compile(
+    rb'"reference":"(Organization|Practitioner|PractitionerRole)/([A-Za-z0-9.-]{1,64})"'
+)
+_HSA_VALUE = re.compile(rb'"value":"(SE[0-9]{10,12}-[0-9A-Za-z]{1,40})"')
+_LOOKUP_TYPES = ("Organization", "Practitioner")
+
+
+def _fill_directory(
+    access: Access, registry: SearchParameterRegistry, record: PatientRecord
+) -> None:
+    """Look up the directory resources the record names but $everything did not bring
+    (extensions' references, HSA-ids in logical references, hidden providers): directory
+    data, read with `Access.search` like any other search."""
+    blob = orjson.dumps([h.resource for held in record.clinical.values() for h in held])
+    wanted: dict[str, set[str]] = {"Organization": set(), "Practitioner": set()}
+    for kind, raw_id in _LITERAL.findall(blob):
+        reference = f"{kind.decode()}/{raw_id.decode()}"
+        if reference not in record.directory and kind.decode() in wanted:
+            wanted[kind.decode()].add(raw_id.decode())
+    known = {hsa_of(r) for r in record.directory.values()}
+    hsa_ids = {v.decode() for v in _HSA_VALUE.findall(blob)}
+    hsa_ids |= {
+        h.care_provider for held in record.clinical.values() for h in held if h.care_provider
+    }
+    if record.notice is not None:
+        hsa_ids |= {*record.notice.providers_without_consent, *record.notice.blocked_providers}
+    hsa_ids -= {k for k in known if k}
+    for kind in _LOOKUP_TYPES:
+        queries = []
+        if wanted[kind]:
+            queries.append([("_id", ",".join(sorted(wanted[kind])))])
+        if hsa_ids:
+            values = ",".join(f"{HSA_SYSTEMS[0]}|{v}" for v in sorted(hsa_ids))
+            queries.append([("identifier", values)])
+        for params in queries:
+            query = parse_search(kind, [*params, ("_count", "500")], registry, max_count=500)
+            for stored in access.search(query).matches:
+                record.directory[f"{stored.resource_type}/{stored.id}"] = _loaded(stored)
+
+
+def read_record(
+    access: Access, patient_id: str, registry: SearchParameterRegistry | None = None
+) -> PatientRecord:
+    """The patient's visible record (404 for an unknown or hidden patient)."""
+    patient = _loaded(access.read("Patient", patient_id))
+    record = PatientRecord(patient=patient)
+    offset = 0
+    for _ in range(_MAX_PAGES):
+        page = access.everything(patient_id, count=_PAGE, offset=offset, since=None)
+        for stored in page.matches:
+            resource = _loaded(stored)
+            kind = stored.resource_type
+            if kind in DIRECTORY:
+                if kind != "Patient":
+                    record.directory[f"{kind}/{stored.id}"] = resource
+                continue
+            record.clinical.setdefault(kind, []).append(
+                Held(resource, stored.care_provider, stored.care_unit)
+            )
+        if not page.has_next:
+            break
+        offset += _PAGE
+    else:
+        record.truncated = True
+    principal = access.principal
+    if principal is not None and principal.kind in ("user", "representative"):
+        decision = access.decision(patient_id)
+        record.notice = decision.notice if principal.kind == "user" else None
+        record.emergency = decision.emergency
+        record.no_relationship = principal.kind == "user" and decision.reason == "no-relationship"
+    if registry is not None:
+        _fill_directory(access, registry, record)
+    return record

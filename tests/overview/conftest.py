@@ -1,0 +1,162 @@
+"""The demo data (exports plus hub/demo/clinical.py) in SQLite, once per session, and an app
+with authentication on over a fresh copy of it for each test.
+
+The demo persons of Örebro kommun are numbered k = 0, 1, 2, ... in `residents`: 0 has every
+section (and a daughter with a representation record), 1 has no medical care plan past its
+deadline and is admitted now, 2 has not consented, 3 has two coordinating contacts, 4 has
+a medical care plan follow-up due in 5 days.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters.identity import parse_person_identity
+from adapters.ids import patient_id
+from hub.app import create_app
+from hub.auth import SigningKey, generate_signing_key, mint_token
+from hub.demo.clinical import add_clinical_content
+from hub.demo.exports import (
+    MUNICIPALITIES,
+    Person,
+    demo_people,
+    load_demo_exports,
+    write_demo_exports,
+)
+from hub.fhir_dates import STOCKHOLM
+from hub.settings import Settings
+from hub.store import open_store
+
+AUDIENCE = "http://testserver/fhir"
+ISSUER = "urn:test-issuer"
+SECRET = "overview-test-secret"
+PNR = "http://electronichealth.se/identifier/personnummer"
+R, RV, RW = "SE2321000164-0000", "SE2321000164-7381", "SE2321000164-7382"
+M, MH = "SE2120002122-0000", "SE2120002122-1001"
+PATIENTS = 12
+
+
+def residents() -> list[Person]:
+    return [p for p in demo_people(PATIENTS, 0) if p.municipality is MUNICIPALITIES[0]]
+
+
+def pid(k: int) -> str:
+    return patient_id(parse_person_identity(residents()[k].number), SECRET.encode())
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("overview-demo")
+    store = open_store(f"sqlite:///{folder / 'demo.db'}")
+    try:
+        write_demo_exports(folder / "exports", PATIENTS, seed=0)
+        load_demo_exports(store, folder / "exports", SECRET)
+        add_clinical_content(
+            store, demo_people(PATIENTS, 0), SECRET, datetime.now(STOCKHOLM).date()
+        )
+    finally:
+        store.close()
+    return folder / "demo.db"
+
+
+@dataclass
+class DemoHub:
+    client: TestClient
+    key: SigningKey
+    app: Any
+
+    def headers(
+        self, subject: str, scopes: str, provider: str | None, unit: str | None
+    ) -> dict[str, str]:
+        token = mint_token(
+            self.key,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            subject=subject,
+            scopes=scopes.split(),
+            care_unit=unit,
+            care_provider=provider,
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
+    def nurse(self) -> dict[str, str]:
+        return self.headers("SE2120002122-P001", "user/*.read user/*.write", M, MH)
+
+    @property
+    def gp(self) -> dict[str, str]:
+        return self.headers("SE2321000164-P001", "user/*.read user/*.write", R, RV)
+
+    @property
+    def hospital(self) -> dict[str, str]:
+        return self.headers("SE2321000164-P009", "user/*.read user/*.write", R, RW)
+
+    def overview(
+        self, headers: dict[str, str], k: int, operation: str = "$overview"
+    ) -> dict[str, Any]:
+        response = self.client.get(f"/fhir/Patient/{pid(k)}/{operation}", headers=headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    @property
+    def store(self) -> Any:
+        return self.app.state.store
+
+
+@pytest.fixture
+def demo(demo_db: Path, tmp_path: Path) -> Iterator[DemoHub]:
+    shutil.copy(demo_db, tmp_path / "hub.db")
+    key = generate_signing_key(tmp_path / "signing.pem", tmp_path / "jwks.json")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        auth="on",
+        jwks_path=str(tmp_path / "jwks.json"),
+        token_revocation_path=str(tmp_path / "revoked.json"),
+        token_issuer=ISSUER,
+        token_audience=AUDIENCE,
+        audit_key_path=str(tmp_path / "audit.pem"),
+        patient_id_secret=SECRET,
+    )
+    app = create_app(settings)
+    with TestClient(app, base_url="http://testserver") as client:
+        yield DemoHub(client, key, app)
+
+
+def today() -> date:
+    return datetime.now(STOCKHOLM).date()
+
+
+def section(bundle: dict[str, Any], code: str) -> dict[str, Any]:
+    composition = bundle["entry"][0]["resource"]
+    found = [s for s in composition["section"] if s["code"]["coding"][0]["code"] == code]
+    assert len(found) == 1, code
+    return found[0]
+
+
+def entries(bundle: dict[str, Any], code: str) -> list[dict[str, Any]]:
+    """The resources a section refers to."""
+    by_ref = {
+        f"{e['resource']['resourceType']}/{e['resource']['id']}": e["resource"]
+        for e in bundle["entry"]
+    }
+    return [by_ref[r["reference"]] for r in section(bundle, code).get("entry", [])]
+
+
+def ext(element: dict[str, Any], url: str) -> list[dict[str, Any]]:
+    return [e for e in element.get("extension", []) if e["url"] == url]
+
+
+def parts(extension: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for part in extension["extension"]:
+        value = next(v for k, v in part.items() if k.startswith("value"))
+        found.setdefault(part["url"], []).append(value)
+    return found

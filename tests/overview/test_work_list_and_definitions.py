@@ -1,0 +1,92 @@
+"""$follow-up-due for the reader's unit, and the hub's definitions in fhir/overview/."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from hub.overview import definitions as d
+from tests.overview.conftest import DemoHub, ext, parts, pid, residents, today
+
+
+def _work_list(demo: DemoHub, headers: dict[str, str], within: str) -> dict[str, list[Any]]:
+    response = demo.client.get(f"/fhir/$follow-up-due?within={within}", headers=headers)
+    assert response.status_code == 200, response.text
+    bundle = response.json()
+    assert bundle["type"] == "searchset"
+    return {e["resource"]["id"]: [parts(x) for x in ext(e, d.FOLLOW_UP)] for e in bundle["entry"]}
+
+
+def _states(items: list[dict[str, Any]]) -> list[str]:
+    return sorted(i["state"][0]["code"] for i in items)
+
+
+def test_the_nurses_work_list_has_her_units_follow_ups(demo: DemoHub) -> None:
+    found = _work_list(demo, demo.nurse, "7")
+    orebro = {pid(k) for k in range(len(residents()))}
+    assert set(found) == orebro  # every SIP of the 2025 exports is overdue
+    assert "medical-care-plan-missing" in _states(found[pid(1)])
+    due = [i for i in found[pid(4)] if i["state"][0]["code"] == "due"]
+    assert [i["date"][0] for i in due] == [str(today() + timedelta(days=5))]
+
+
+def test_a_shorter_horizon_leaves_out_follow_ups_further_ahead(demo: DemoHub) -> None:
+    found = _work_list(demo, demo.nurse, "3")
+    assert "due" not in _states(found[pid(4)])
+
+
+def test_the_work_list_checks_its_parameter_and_reader(demo: DemoHub) -> None:
+    for bad in ("-1", "x", "366"):
+        response = demo.client.get(f"/fhir/$follow-up-due?within={bad}", headers=demo.nurse)
+        assert response.status_code == 400
+        assert response.json()["issue"][0]["expression"] == ["within"]
+    system = demo.headers("SE2120002122-S001", "system/*.*", "SE2120002122-0000", None)
+    assert demo.client.get("/fhir/$follow-up-due", headers=system).status_code == 403
+
+
+def test_the_ward_sees_its_admitted_patients_only(demo: DemoHub) -> None:
+    found = _work_list(demo, demo.hospital, "7")
+    assert pid(1) in found
+    assert pid(0) not in found  # discharged months ago: no care relationship at the ward
+    assert "medical-care-plan-missing" in _states(found[pid(1)])
+
+
+def test_a_unit_without_relationships_has_an_empty_work_list(demo: DemoHub) -> None:
+    home_help = demo.headers(
+        "SE2120002122-P005", "user/*.read", "SE2120002122-0000", "SE2120002122-1002"
+    )
+    assert _work_list(demo, home_help, "7") == {}
+
+
+def test_every_url_the_overview_uses_is_defined_in_fhir_overview() -> None:
+    defined = d.definitions()
+    for url in (
+        d.ENTRY_ORIGIN,
+        d.FOLLOW_UP,
+        d.INDICATOR,
+        d.HIDDEN_DATA,
+        d.CONFLICT,
+        d.TREATMENT_LIMITATION,
+        d.CONTACT_AVAILABILITY,
+        d.SECTION,
+        d.FOLLOW_UP_STATE,
+        d.INDICATOR_CODE,
+        d.CONFLICT_KIND,
+        d.CARE_PLAN_KIND,
+        d.OVERVIEW_OPERATION,
+        d.FOLLOW_UP_OPERATION,
+    ):
+        assert url in defined, url
+    for system, code, _ in d.SECTIONS.values():
+        if system == d.SECTION:
+            assert code in {c["code"] for c in defined[d.SECTION]["concept"]}
+
+
+def test_the_definitions_are_valid_r4_resources() -> None:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    for url, resource in d.definitions().items():
+        model = get_fhir_model_class(resource["resourceType"])
+        model.model_validate(json.loads(json.dumps(resource)))
+        assert resource["url"] == url
