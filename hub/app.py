@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 
 from hub.access.emergency import GrantStore
 from hub.access.guard import DecisionCache
@@ -20,6 +19,7 @@ from hub.fhir_api.error_handlers import install_error_handlers
 from hub.fhir_api.routes import router as fhir_router
 from hub.ingest.routes import router as ingest_router
 from hub.overview.routes import router as overview_router
+from hub.web.pages import router as web_router
 from hub.search.parameters import default_registry
 from hub.settings import Settings
 from hub.store import open_store
@@ -121,8 +121,5 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     app.include_router(fhir_router)
     app.include_router(ingest_router)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/fhir/metadata")
-
+    app.include_router(web_router)  # the clinician page at /
     return app

@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     )
     audit_checkpoint_interval: int = Field(default=100, ge=1)
     emergency_access_hours: float = Field(default=4.0, gt=0, le=72)
+    web_demo_users: bool = Field(
+        default=False,
+        description="The clinician page's sign-in offers the demo users (development only: "
+        "it signs their tokens with HUB_TOKEN_SIGNING_KEY_PATH)",
+    )
+    consent_max_days: int = Field(
+        default=365, ge=1, le=3650, description="Longest consent the clinician page records"
+    )
     ingest_aggregator_clients: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Client ids (token `sub`) of system clients that load answers of an "

@@ -55,6 +55,15 @@ class Authenticator:
             self._verifiers[audience] = verifier
             return verifier
 
+    def verify_token(self, token: str, base_url: str) -> Principal:
+        """The principal of a bearer token given outside the Authorization header (the web
+        page's session cookie); Unauthorized on any failure."""
+        audience = self._settings.token_audience or base_url
+        try:
+            return self._verifier(audience).verify(token.strip())
+        except AuthenticationError:
+            raise Unauthorized("Authentication failed") from None
+
     def principal(self, request: Request, base_url: str) -> Principal | None:
         """The caller, or None when HUB_AUTH=off."""
         if not self.enabled:

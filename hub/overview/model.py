@@ -134,6 +134,12 @@ class ContactRoute:
     availability: str | None
     origin: Origin | None
 
+    @property
+    def out_of_hours(self) -> bool:
+        """Answers outside office hours (on-call, around the clock), as its hours say."""
+        text = (self.availability or "").lower()
+        return any(word in text for word in ("jour", "dygnet runt", "natt", "kväll", "helg"))
+
 
 @dataclass(frozen=True)
 class Listing:

@@ -102,7 +102,8 @@ def test_docs_and_openapi_answer(client: TestClient) -> None:
     assert "/fhir/metadata" in spec.json()["paths"]
 
 
-def test_the_root_redirects_to_metadata(client: TestClient) -> None:
+def test_the_root_serves_the_clinician_page(client: TestClient) -> None:
     response = client.get("/", follow_redirects=False)
-    assert response.status_code in (302, 307)
-    assert response.headers["location"].endswith("/fhir/metadata")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<html lang="sv">' in response.text
