@@ -19,12 +19,12 @@ from hub.fhir_api.error_handlers import install_error_handlers
 from hub.fhir_api.routes import router as fhir_router
 from hub.ingest.routes import router as ingest_router
 from hub.overview.routes import router as overview_router
-from hub.web.pages import router as web_router
 from hub.search.parameters import default_registry
 from hub.settings import Settings
 from hub.store import open_store
 from hub.store.sql_store import SqlStore
 from hub.validation.pool import ValidationPool, default_workers
+from hub.web.pages import router as web_router
 
 log = logging.getLogger("hub")
 
