@@ -467,14 +467,24 @@ def _plans(overview: Overview, record: PatientRecord, names: _Names, now: dateti
             )
         )
     enrolments = [h for h in _enrolments(record) if _active(h, now)]
-    if enrolments:
-        episode = enrolments[0].resource
-        type_code = (set(codes(episode.get("type"), d.EPISODE_TYPE)) & set(d.ENROLMENT_TYPES)).pop()
-        start = _date((episode.get("period") or {}).get("start"))
+    described = []
+    for held in enrolments:
+        episode = held.resource
+        kind = sorted(set(codes(episode.get("type"), d.EPISODE_TYPE)) & set(d.ENROLMENT_TYPES))[0]
         unit = names.of(episode.get("managingOrganization"))
-        overview.enrolment = f"{d.ENROLMENT_TYPES[type_code]} sedan {start}" + (
-            f", {unit}" if unit else ""
+        began = _date((episode.get("period") or {}).get("start"))
+        described.append(f"{d.ENROLMENT_TYPES[kind]} sedan {began}" + (f", {unit}" if unit else ""))
+    overview.enrolment = "; ".join(described) or None
+    if enrolments:
+        episode = next(
+            (
+                h.resource
+                for h in enrolments
+                if not set(codes(h.resource.get("type"), d.EPISODE_TYPE)) & d.REHAB_TYPES
+            ),
+            enrolments[0].resource,
         )
+        start = _date((episode.get("period") or {}).get("start"))
         has_medical = any(p.is_medical for p in plans)
         if start is not None and not has_medical:
             deadline = start + timedelta(days=d.MEDICAL_CARE_PLAN_DEADLINE_DAYS)

@@ -52,9 +52,8 @@ def pid(k: int) -> str:
     return patient_id(parse_person_identity(residents()[k].number), SECRET.encode())
 
 
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("overview-demo")
+def build_demo_db(folder: Path) -> Path:
+    """The demo exports and the clinical content, loaded into folder/demo.db."""
     store = open_store(f"sqlite:///{folder / 'demo.db'}")
     try:
         write_demo_exports(folder / "exports", PATIENTS, seed=0)
@@ -65,6 +64,11 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         store.close()
     return folder / "demo.db"
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo_db(tmp_path_factory.mktemp("overview-demo"))
 
 
 @dataclass
