@@ -89,7 +89,7 @@ def open_emergency_access(
             "Send a Parameters resource with one valueString parameter 'reason'",
             expression="Parameters.parameter",
         ) from None
-    access.store.read("Patient", patient_id)
+    access.require_patient(patient_id)
     grant = grant_emergency_access(
         principal, patient_id, reason, access.now, timedelta(hours=hours)
     )

@@ -17,8 +17,9 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -32,10 +33,12 @@ from hub.access.scope import DIRECTORY_TYPES, ReadScope
 from hub.audit.log import AuditLog
 from hub.audit.names import directory_names
 from hub.auth import Principal
-from hub.errors import Forbidden, NotFound, StoreUnavailable
+from hub.errors import Forbidden, Gone, NotFound, StoreUnavailable
 from hub.search.query import Criterion, ReferenceValue, SearchQuery, linked_types
 from hub.store.model import HistoryPage, SearchPage, StoredResource
-from hub.store.sql_store import SqlStore, UnitOfWork
+from hub.store.protocol import Store
+from hub.store.sql_store import UnitOfWork
+from hub.validation.resources import supported_types
 
 log = logging.getLogger("hub.access")
 FACT_TYPES = ("EpisodeOfCare", "Encounter", "CareTeam", "Consent")
@@ -70,7 +73,7 @@ def _reaches_clinical_data(query: SearchQuery) -> bool:
     return any(t not in DIRECTORY_TYPES for t in linked_types(query.criteria))
 
 
-def _patient_found_by(store: SqlStore, criterion: Criterion) -> str | None:
+def _patient_found_by(store: Store, criterion: Criterion) -> str | None:
     """The one Patient a chain on patient/subject (patient.identifier=...) finds, if exactly
     one: Patients are directory data, so finding it needs no decision."""
     if [link.resource_type for link in criterion.links] != ["Patient"]:
@@ -172,7 +175,7 @@ class NoGrants:
 class Access:
     """One request's reader: who it is, what it may see, and what gets logged."""
 
-    store: SqlStore
+    store: Store
     principal: Principal | None
     audit: AuditSink | None
     request_id: str
@@ -180,6 +183,7 @@ class Access:
     cache: DecisionCache | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     _decisions: dict[str, AccessDecision] = field(default_factory=dict)
+    _held: list[AccessEntry] | None = None
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -236,13 +240,14 @@ class Access:
         self._decisions.pop(patient_id, None)
 
     def scope(self, patient_ids: Iterable[str] = ()) -> ReadScope:
-        """The ReadScope of this reader, with grants for the patients in context."""
+        """The ReadScope of this reader, with grants for the patients in context, limited
+        to the resource types its token may read."""
         if self.principal is None:
             return ReadScope.everything()
         if self.principal.kind == "system":
-            return ReadScope(provider=self.principal.care_provider)
+            return self._typed(ReadScope(provider=self.principal.care_provider))
         grants = {pid: self.decision(pid).visible_pairs for pid in dict.fromkeys(patient_ids)}
-        return ReadScope(grants=grants)
+        return self._typed(ReadScope(grants=grants))
 
     # -- scopes of the token ---------------------------------------------------------------
 
@@ -291,11 +296,21 @@ class Access:
         )
 
     def record(self, action: str, patient_ids: Iterable[str | None]) -> None:
-        """Append one audit record per patient whose data this access returned."""
+        """Append one audit record per patient whose data this access returned (or whose
+        data it looked at to answer). Inside a write transaction of this request the
+        entries are held until the transaction has ended (`unit_of_work`)."""
         if self.principal is None or self.audit is None:
             return
         entries = [self._entry(pid, action) for pid in dict.fromkeys(patient_ids) if pid]
         if not entries:
+            return
+        if self._held is not None:
+            self._held.extend(entries)
+            return
+        self._append(entries)
+
+    def _append(self, entries: Sequence[AccessEntry]) -> None:
+        if not entries or self.audit is None:
             return
         try:
             self.audit.append_many(entries)
@@ -303,36 +318,87 @@ class Access:
             log.error("audit append failed: %s (request %s)", type(error).__name__, self.request_id)
             raise StoreUnavailable("The audit log is unavailable; no data was returned") from None
 
+    @contextmanager
+    def unit_of_work(self, base_url: str | None = None) -> Iterator[UnitOfWork]:
+        """The write transaction of this request (its writes and the reads inside them).
+
+        The audit entries of the reads inside it are held and appended once the
+        transaction has ended, committed or rolled back, before anything is answered: an
+        append waiting for the database lock its own transaction holds (SQLite's single
+        writer) would wait forever. If that append fails the answer is 503 and no data
+        leaves, so no answered read is unaudited."""
+        if self._held is not None:
+            raise RuntimeError("A request opens one write transaction at a time")
+        self._held = []
+        try:
+            with self.store.unit_of_work(base_url) as work:
+                yield work
+        finally:
+            held, self._held = self._held, None
+            self._append(held)
+
     # -- read paths ------------------------------------------------------------------------
+
+    def _readable_types(self) -> frozenset[str] | None:
+        """The resource types the token's scopes let it read (directory types need none),
+        None for all: every scope handed to the store carries them, so that included,
+        revincluded, history and $everything rows of other types never leave."""
+        if self.principal is None or self.principal.allows("*", "read"):
+            return None
+        return frozenset(
+            t for t in (*supported_types(), *DIRECTORY_TYPES) if self.principal.can_read(t)
+        )
+
+    def _typed(self, scope: ReadScope) -> ReadScope:
+        types = self._readable_types()
+        return scope if types is None or scope.unrestricted else replace(scope, types=types)
 
     def _scope_for_row(self, resource_type: str, resource_id: str) -> ReadScope:
         if self.principal is None or self.principal.kind == "system":
             return self.scope()
         if resource_type in DIRECTORY_TYPES:
-            return ReadScope.directory_only()
+            return self._typed(ReadScope.directory_only())
         row, version = self.store.security_and_version(resource_type, resource_id)
         if row is None or row.patient_id is None:
-            return ReadScope.directory_only()
+            return self._typed(ReadScope.directory_only())
         decided = self.decision(row.patient_id, version)
-        return ReadScope(grants={row.patient_id: decided.visible_pairs})
+        return self._typed(ReadScope(grants={row.patient_id: decided.visible_pairs}))
+
+    def _denied(self, action: str, resource_type: str, resource_id: str) -> None:
+        """Audit a read by id that found nothing the reader may see, under the patient of
+        the row when there is one (the log says who tried; the answer says nothing)."""
+        if self.principal is None or self.audit is None:
+            return
+        row, _version = self.store.security_and_version(resource_type, resource_id)
+        if row is not None:
+            patient = row.id if row.resource_type == "Patient" else row.patient_id
+            self.record(f"{action}-denied", [patient])
 
     def read(
         self, resource_type: str, resource_id: str, work: UnitOfWork | None = None
     ) -> StoredResource:
         self.require_read(resource_type)
         scope = self._scope_for_row(resource_type, resource_id)
-        stored = (
-            work.read(resource_type, resource_id, scope)
-            if work is not None
-            else self.store.read(resource_type, resource_id, scope)
-        )
+        try:
+            stored = (
+                work.read(resource_type, resource_id, scope)
+                if work is not None
+                else self.store.read(resource_type, resource_id, scope)
+            )
+        except (NotFound, Gone):
+            self._denied("read", resource_type, resource_id)
+            raise
         self.record("read", [stored.patient_id])
         return stored
 
     def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource:
         self.require_read(resource_type)
         scope = self._scope_for_row(resource_type, resource_id)
-        stored = self.store.vread(resource_type, resource_id, version_id, scope)
+        try:
+            stored = self.store.vread(resource_type, resource_id, version_id, scope)
+        except (NotFound, Gone):
+            self._denied("vread", resource_type, resource_id)
+            raise
         self.record("vread", [stored.patient_id])
         return stored
 
@@ -350,13 +416,13 @@ class Access:
         if resource_id is not None and resource_type is not None:
             scope = self._scope_for_row(resource_type, resource_id)
         elif self.principal is not None and self.principal.kind == "user":
-            scope = ReadScope.directory_only()
+            scope = self._typed(ReadScope.directory_only())
         else:
             scope = self.scope()
         page = self.store.history(
             resource_type, resource_id, since=since, count=count, offset=offset, scope=scope
         )
-        self.record("history", [e.patient_id for e in page.entries])
+        self.record("history", [*(e.patient_id for e in page.entries), *scope.grants])
         return page
 
     def patient_in_context(self, query: SearchQuery) -> str | None:
@@ -379,34 +445,49 @@ class Access:
                     return found
         return None
 
+    def _first_scope(self, query: SearchQuery) -> ReadScope:
+        """The scope of a search's matches (and of a conditional interaction's match): a
+        system client's own provider; for a user the patient in context, and without one
+        directory data only (a directory search whose chains or _has reach clinical data
+        sees that data only for the patient in context)."""
+        if self.principal is None or self.principal.kind == "system":
+            return self.scope()
+        if query.resource_type in DIRECTORY_TYPES:
+            context = self.patient_in_context(query) if _reaches_clinical_data(query) else None
+        else:
+            context = self.patient_in_context(query)
+        if context:
+            return self.scope([context])
+        return self._typed(ReadScope.directory_only())
+
     def search(self, query: SearchQuery, work: UnitOfWork | None = None) -> SearchPage:
         """One scope for the matches, totals, pages, includes and every chain or _has link.
 
         A user's directory search whose chains or _has reach clinical data sees that data
         only for the patient in context (one _id of a Patient search); without one, those
-        criteria match nothing (needs_patient_notice says why)."""
+        criteria match nothing (needs_patient_notice says why). A search tells its reader
+        something even when it finds nothing (a count, an empty page), so the patient it
+        names is audited too."""
         self.require_search(query.resource_type)
         for spec in (*query.includes, *query.revincludes):
             self.require_read(spec.source_type)
         for linked in sorted(linked_types(query.criteria)):
             self.require_read(linked)
         reader: Any = work if work is not None else self.store
-        if self.principal is None or self.principal.kind == "system":
-            page: SearchPage = reader.search(query, self.scope())
-        elif query.resource_type in DIRECTORY_TYPES:
-            context = self.patient_in_context(query) if _reaches_clinical_data(query) else None
-            first = self.scope([context]) if context else ReadScope.directory_only()
-            page = reader.search(query, first)
-            if query.revincludes or query.includes:
-                patients = [m.id for m in page.matches if m.resource_type == "Patient"]
-                page = reader.search(query, self.scope(patients))
-        else:
-            patient = self.patient_in_context(query)
-            scope = self.scope([patient]) if patient else ReadScope.directory_only()
+        scope = self._first_scope(query)
+        page: SearchPage = reader.search(query, scope)
+        if (
+            self.principal is not None
+            and self.principal.kind == "user"
+            and query.resource_type in DIRECTORY_TYPES
+            and (query.revincludes or query.includes)
+        ):
+            patients = [m.id for m in page.matches if m.resource_type == "Patient"]
+            scope = self.scope(patients)
             page = reader.search(query, scope)
         touched = [r.patient_id for r in (*page.matches, *page.included)]
         touched += [r.id for r in (*page.matches, *page.included) if r.resource_type == "Patient"]
-        self.record("search", touched)
+        self.record("search", [*touched, *scope.grants])
         return page
 
     def needs_patient_notice(self, query: SearchQuery) -> bool:
@@ -426,9 +507,6 @@ class Access:
         page = self.store.everything(
             patient_id, count=count, offset=offset, since=since, scope=scope
         )
-        if self.principal is not None and not self.principal.allows("*", "read"):
-            allowed = [m for m in page.matches if self.principal.can_read(m.resource_type)]
-            page = SearchPage(matches=allowed, included=[], total=None, has_next=page.has_next)
         self.record("everything", [patient_id])
         return page
 
@@ -455,7 +533,7 @@ class Access:
             raise Forbidden("The token's scopes do not allow reading AuditEvent")
         if not isinstance(self.audit, AuditLog):
             raise NotFound("No access log is kept by this server")
-        self.store.read("Patient", patient_id, ReadScope.directory_only())
+        self.require_patient(patient_id)
         own = self.principal.care_provider
         found = [
             record
@@ -465,30 +543,81 @@ class Access:
         self.record("access-log", [patient_id])
         return found
 
+    def require_patient(self, patient_id: str) -> None:
+        """404 unless the Patient is stored (directory data: every reader may know it)."""
+        self.store.read("Patient", patient_id, ReadScope.directory_only())
+
     def directory_names(self, records: list[AuditRecord]) -> dict[str, str]:
         """Names of the employees, units and providers in log records (directory data,
         which every authenticated reader may see)."""
         return directory_names(self.store, records)
 
-    # -- writes ----------------------------------------------------------------------------
+    # -- reads inside writes -----------------------------------------------------------------
 
-    def write_match_scope(self, resource_type: str) -> ReadScope | None:
-        """Conditional writes match only what the writer may change."""
-        if self.principal is None or resource_type in DIRECTORY_TYPES:
+    def conditional_match(
+        self, work: UnitOfWork, interaction: str, query: SearchQuery, canonical_query: str
+    ) -> StoredResource | None:
+        """The one resource the criteria of a conditional interaction (If-None-Exist
+        create, conditional update or delete, a transaction's conditional reference) find,
+        None for none, 412 for several: a search by this reader, under the same scope as
+        `search` (a user's clinical criteria name the patient), inside the write's
+        transaction and under its conditional lock. A resource the reader may not read is
+        not found, exactly like one that does not exist, and the match is audited."""
+        self.require_search(query.resource_type)
+        scope = self._first_scope(query)
+        found = work.single_match(interaction, query, canonical_query, scope)
+        context = (
+            self.patient_in_context(query)
+            if self.principal is not None and self.principal.kind == "user"
+            else None
+        )
+        if found is None:
+            self.record(f"conditional-{interaction}", [context])
             return None
-        return ReadScope(provider=self.principal.care_provider)
+        stored = work.current(query.resource_type, found)
+        if stored is None or stored.deleted or not self.may_read(stored):
+            self.record(f"conditional-{interaction}", [context])
+            return None
+        patient = stored.id if stored.resource_type == "Patient" else stored.patient_id
+        self.record(f"conditional-{interaction}", [patient, context])
+        return stored
 
-    def check_writable(self, current: StoredResource | None) -> None:
-        """A client changes only its own care provider's data (directory data is shared)."""
-        if self.principal is None or current is None:
+    def may_read(self, stored: StoredResource) -> bool:
+        """Whether this reader may read one row already in hand (the rule of `scope`)."""
+        if self.principal is None:
+            return True
+        if stored.resource_type in DIRECTORY_TYPES:
+            return True
+        if self.principal.kind == "system":
+            return stored.care_provider == self.principal.care_provider
+        if stored.patient_id is None:
+            return False
+        pairs = self.decision(stored.patient_id).visible_pairs
+        return ReadScope(grants={stored.patient_id: pairs}).allows(
+            stored.resource_type, stored.patient_id, stored.care_provider, stored.care_unit
+        )
+
+    def check_writable(
+        self, resource_type: str, resource_id: str, current: StoredResource | None
+    ) -> None:
+        """Called with the locked current version before a write changes it (None when
+        the id is free). A record the client may not read is not found, whoever owns it,
+        so that no write (If-Match, an unchanged update, a delete) tells that it exists.
+        A client changes only its own care provider's data (directory data is shared). A
+        user's or representative's update to a free id of clinical data is refused as
+        not found too (they create new data with POST), so that a free id and an id held
+        by hidden data answer alike."""
+        if self.principal is None:
             return
+        not_known = NotFound(f"{resource_type}/{resource_id} is not known")
+        if current is None:
+            if self.principal.kind != "system" and resource_type not in DIRECTORY_TYPES:
+                raise not_known
+            return
+        if not self.may_read(current):
+            raise not_known
         if current.resource_type in DIRECTORY_TYPES:
             return
         if current.care_provider == self.principal.care_provider:
             return
-        visible = self._scope_for_row(current.resource_type, current.id).allows(
-            current.resource_type, current.patient_id, current.care_provider, current.care_unit
-        )
-        if visible:
-            raise Forbidden("Only the care provider that owns this data may change it")
-        raise NotFound(f"{current.resource_type}/{current.id} is not known")
+        raise Forbidden("Only the care provider that owns this data may change it")

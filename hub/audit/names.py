@@ -17,7 +17,7 @@ from consent.audit import AuditRecord
 from hub.access.scope import ReadScope
 from hub.search.parameters import default_registry
 from hub.search.query import parse_search
-from hub.store.sql_store import SqlStore
+from hub.store.protocol import Store
 
 MAX_IDS = 500
 
@@ -34,7 +34,7 @@ def _name_of(resource: dict[str, Any]) -> str:
     return ""
 
 
-def directory_names(store: SqlStore, records: Iterable[AuditRecord]) -> dict[str, str]:
+def directory_names(store: Store, records: Iterable[AuditRecord]) -> dict[str, str]:
     """HSA-id -> display name for the employees, units and providers of the records."""
     wanted = {
         value

@@ -24,7 +24,7 @@ from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
 from hub.fhir_api.outcome import error_outcome
 from hub.fhir_dates import instant_from_us
 from hub.search.query import parse_search
-from hub.store.model import WriteOutcome
+from hub.store.model import StoredResource, WriteOutcome
 from hub.store.sql_store import UnitOfWork, new_id
 from hub.validation.pool import PendingValidation
 from hub.validation.resources import supported_types
@@ -46,6 +46,7 @@ class Entry:
     resource: dict[str, Any] | None
     if_match: str | None
     if_none_exist: str | None
+    matched: StoredResource | None = None
 
 
 def _entries(bundle: dict[str, Any]) -> list[Entry]:
@@ -176,13 +177,15 @@ def _resolve_conditional_reference(ctx: ApiContext, work: UnitOfWork, reference:
         raise InvalidRequest("A conditional reference names an unsupported resource type")
     params = parse_qsl(query_text, keep_blank_values=True)
     query = parse_search(resource_type, params, ctx.registry, base_url=ctx.base_url)
-    matches = work.matching_ids(query, scope=ctx.access.write_match_scope(resource_type))
-    if len(matches) != 1:
+    try:
+        match = ctx.access.conditional_match(work, "reference", query, canonical_query(params))
+    except PreconditionFailed:
+        match = None
+    if match is None:
         raise PreconditionFailed(
-            f"A conditional reference to {resource_type} matched {len(matches)} resources "
-            "(exactly one is needed)"
+            f"A conditional reference to {resource_type} must match exactly one resource"
         )
-    return f"{resource_type}/{matches[0]}"
+    return f"{resource_type}/{match.id}"
 
 
 def _plan_transaction(ctx: ApiContext, work: UnitOfWork, entries: list[Entry]) -> dict[str, str]:
@@ -204,17 +207,16 @@ def _plan_transaction(ctx: ApiContext, work: UnitOfWork, entries: list[Entry]) -
                 params = parse_qsl(entry.if_none_exist.split("?", 1)[-1], keep_blank_values=True)
                 condition = parse_search(resource_type, params, ctx.registry, base_url=ctx.base_url)
                 try:
-                    assigned = work.single_match(
-                        "create",
-                        condition,
-                        canonical_query(params),
-                        ctx.access.write_match_scope(resource_type),
+                    found = ctx.access.conditional_match(
+                        work, "create", condition, canonical_query(params)
                     )
                 except PreconditionFailed:
                     raise PreconditionFailed(
                         "ifNoneExist matched more than one resource", expression=where
                     ) from None
-                if assigned is not None:
+                if found is not None:
+                    assigned = found.id
+                    entry.matched = found
                     entry.if_none_exist = None
                     entry.method = "MATCHED"
             if assigned is None:
@@ -259,7 +261,7 @@ def _write_transaction(
 ) -> dict[int, dict[str, Any]]:
     """Every entry in one database transaction, committed only once all are valid."""
     responses: dict[int, dict[str, Any]] = {}
-    with ctx.store.unit_of_work(ctx.base_url) as work:
+    with ctx.access.unit_of_work(ctx.base_url) as work:
         mapping = _plan_transaction(ctx, work, entries)
         targets = [_split_url(ctx, e.url)[0] for e in entries if e.method in ("PUT", "DELETE")]
         work.lock_current_many([(path[0], path[1]) for path in targets if len(path) == 2])
@@ -343,7 +345,8 @@ def _run_entry(
         )
     if entry.method == "MATCHED":
         path, _ = _split_url(ctx, entry.url)
-        stored = ctx.access.read(path[0], path[1], work)
+        stored = entry.matched  # found and audited by Access.conditional_match
+        assert stored is not None
         return FhirResponse(
             200,
             body=write_body(preference, WriteOutcome("matched", stored)),

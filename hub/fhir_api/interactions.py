@@ -85,7 +85,7 @@ def _location(ctx: ApiContext, stored: StoredResource) -> str:
 def _in_work(ctx: ApiContext, work: UnitOfWork | None, action: Callable[[UnitOfWork], T]) -> T:
     if work is not None:
         return action(work)
-    with ctx.store.unit_of_work(ctx.base_url) as own:
+    with ctx.access.unit_of_work(ctx.base_url) as own:
         return action(own)
 
 
@@ -193,12 +193,15 @@ def create(
     if request.if_none_exist:
         params = parse_qsl(request.if_none_exist.split("?", 1)[-1], keep_blank_values=True)
         query = _conditional_query(ctx, resource_type, params)
-        scope = ctx.access.write_match_scope(resource_type)
         result = _in_work(
             ctx,
             work,
             lambda w: w.conditional_create(
-                resource, ctx.write_context, query, canonical_query(params), match_scope=scope
+                resource,
+                ctx.write_context,
+                query,
+                canonical_query(params),
+                matcher=ctx.access.conditional_match,
             ),
         )
     else:
@@ -247,7 +250,7 @@ def conditional_update(
             ctx.write_context,
             query,
             canonical_query(request.query),
-            match_scope=ctx.access.write_match_scope(resource_type),
+            matcher=ctx.access.conditional_match,
             authorize=ctx.access.check_writable,
         ),
     )
@@ -294,7 +297,7 @@ def conditional_delete(
         lambda w: w.conditional_delete(
             query,
             canonical_query(request.query),
-            match_scope=ctx.access.write_match_scope(resource_type),
+            matcher=ctx.access.conditional_match,
             authorize=ctx.access.check_writable,
         ),
     )

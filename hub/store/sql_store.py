@@ -80,7 +80,8 @@ from hub.store.schema import (
 from hub.store.sqlite import STATISTICS_REFRESH_ROWS, WalCheckpointer, refresh_statistics
 
 InsertFactory = Callable[[Table], Insert]
-Authorize = Callable[[StoredResource | None], None]
+Authorize = Callable[[str, str, StoredResource | None], None]
+"""Sees (type, id, the locked current version or None) before a write and raises to refuse."""
 COPY_AHEAD_ROWS = 200
 """The smallest batch a PostgreSQL transaction sends ahead (a COPY costs a round trip)."""
 EVERYTHING_REFERENCED_TYPES = ("Organization", "Practitioner", "PractitionerRole", "Location")
@@ -592,12 +593,14 @@ class UnitOfWork:
         query: SearchQuery,
         canonical_query: str,
         *,
-        match_scope: ReadScope | None = None,
+        matcher: Matcher | None = None,
     ) -> WriteOutcome:
         """If-None-Exist: return the one match, or create; 412 if several match."""
-        match = self.single_match("create", query, canonical_query, match_scope)
+        match = (matcher or unscoped_match)(self, "create", query, canonical_query)
         if match is not None:
-            return WriteOutcome("matched", self.read(query.resource_type, match))
+            if match.deleted:
+                raise Gone(f"{match.resource_type}/{match.id} was deleted")
+            return WriteOutcome("matched", match)
         return self.create(resource, ctx)
 
     def single_match(
@@ -632,7 +635,7 @@ class UnitOfWork:
         resource_type = resource["resourceType"]
         previous = self.current(resource_type, resource_id, for_update=True)
         if authorize is not None:
-            authorize(previous)
+            authorize(resource_type, resource_id, previous)
         if previous is None:
             if if_match is not None:
                 raise PreconditionFailed(f"{resource_type}/{resource_id} has no version {if_match}")
@@ -645,7 +648,7 @@ class UnitOfWork:
             if previous is None:
                 raise Conflict(f"{resource_type}/{resource_id} was created concurrently; retry")
             if authorize is not None:
-                authorize(previous)
+                authorize(resource_type, resource_id, previous)
         _check_if_match(previous, if_match)
         if (
             not previous.deleted
@@ -666,11 +669,12 @@ class UnitOfWork:
         query: SearchQuery,
         canonical_query: str,
         *,
-        match_scope: ReadScope | None = None,
+        matcher: Matcher | None = None,
         authorize: Authorize | None = None,
     ) -> WriteOutcome:
         """PUT Type?criteria: update the one match, create if none, 412 if several."""
-        match = self.single_match("update", query, canonical_query, match_scope)
+        found = (matcher or unscoped_match)(self, "update", query, canonical_query)
+        match = None if found is None else found.id
         body_id = resource.get("id")
         if match is not None:
             if body_id and body_id != match:
@@ -695,7 +699,7 @@ class UnitOfWork:
         previous = self.current(resource_type, resource_id, for_update=True)
         self._known.pop((resource_type, resource_id), None)
         if authorize is not None:
-            authorize(previous)
+            authorize(resource_type, resource_id, previous)
         if previous is None:
             raise NotFound(f"{resource_type}/{resource_id} is not known")
         _check_if_match(previous, if_match)
@@ -746,14 +750,32 @@ class UnitOfWork:
         query: SearchQuery,
         canonical_query: str,
         *,
-        match_scope: ReadScope | None = None,
+        matcher: Matcher | None = None,
         authorize: Authorize | None = None,
     ) -> WriteOutcome:
         """DELETE Type?criteria: delete the one match; none is a no-op; several is 412."""
-        match = self.single_match("delete", query, canonical_query, match_scope)
-        if match is None:
+        found = (matcher or unscoped_match)(self, "delete", query, canonical_query)
+        if found is None:
             return WriteOutcome("already-deleted", None)
-        return self.delete(query.resource_type, match, authorize=authorize)
+        return self.delete(query.resource_type, found.id, authorize=authorize)
+
+
+class Matcher(Protocol):
+    """Finds the one match of a conditional interaction inside its transaction (None for
+    none, 412 for several). The API passes `Access.conditional_match`, which matches
+    under the reader's scope and audits the match."""
+
+    def __call__(
+        self, work: UnitOfWork, interaction: str, query: SearchQuery, canonical_query: str
+    ) -> StoredResource | None: ...
+
+
+def unscoped_match(
+    work: UnitOfWork, interaction: str, query: SearchQuery, canonical_query: str
+) -> StoredResource | None:
+    """The match without a reader (internal writers, HUB_AUTH=off)."""
+    found = work.single_match(interaction, query, canonical_query, None)
+    return None if found is None else work.current(query.resource_type, found)
 
 
 class SqlStore:
