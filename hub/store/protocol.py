@@ -80,6 +80,10 @@ class Store(Protocol):
 
     def patient_version(self, patient_id: str) -> tuple[int, int, int]: ...
 
+    def patients_with_unit_data(
+        self, care_unit: str, resource_types: Sequence[str], limit: int
+    ) -> list[str]: ...
+
     def patient_access_inputs(
         self,
         patient_id: str,
