@@ -29,10 +29,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 __all__ = [
+    "EMPTY_CHAIN",
     "FORMAT_VERSION",
     "GENESIS_HASH",
     "AccessEntry",
     "AuditRecord",
+    "ChainHead",
     "Checkpoint",
     "Problem",
     "ProblemKind",
@@ -147,12 +149,25 @@ def record_hash(record: AuditRecord) -> str:
     return hashlib.sha256(canonical_bytes(record)).hexdigest()
 
 
-def next_record(previous: AuditRecord | None, entry: AccessEntry) -> AuditRecord:
-    """Place ``entry`` after ``previous`` (``None`` starts the chain) and hash it."""
-    sequence = 1 if previous is None else previous.sequence + 1
-    prev_hash = GENESIS_HASH if previous is None else previous.hash
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """Where the chain stands: the newest record's sequence and hash (0 and
+    ``GENESIS_HASH`` for the empty log). A store that keeps only its head row continues
+    the chain from it with ``next_record`` or ``chain``."""
+
+    sequence: int
+    hash: str
+
+
+EMPTY_CHAIN = ChainHead(0, GENESIS_HASH)
+
+
+def next_record(previous: AuditRecord | ChainHead | None, entry: AccessEntry) -> AuditRecord:
+    """Place ``entry`` after ``previous`` (``None`` or ``EMPTY_CHAIN`` starts the chain) and
+    hash it. This is the one place a record gets its sequence, ``prev_hash`` and hash."""
+    head = EMPTY_CHAIN if previous is None else previous
     unhashed = AuditRecord(
-        sequence=sequence,
+        sequence=head.sequence + 1,
         timestamp=entry.timestamp,
         request_id=entry.request_id,
         action=entry.action,
@@ -168,18 +183,21 @@ def next_record(previous: AuditRecord | None, entry: AccessEntry) -> AuditRecord
         reason=entry.reason,
         emergency=entry.emergency,
         basis=tuple(entry.basis),
-        prev_hash=prev_hash,
+        prev_hash=head.hash if head.sequence else GENESIS_HASH,
     )
     return replace(unhashed, hash=record_hash(unhashed))
 
 
-def chain(entries: Iterable[AccessEntry], previous: AuditRecord | None = None) -> list[AuditRecord]:
-    """Chain entries in order, continuing after ``previous``."""
+def chain(
+    entries: Iterable[AccessEntry], previous: AuditRecord | ChainHead | None = None
+) -> list[AuditRecord]:
+    """Chain entries in order, continuing after ``previous`` (a record or a head)."""
     records: list[AuditRecord] = []
-    last = previous
+    last: AuditRecord | ChainHead | None = previous
     for entry in entries:
-        last = next_record(last, entry)
-        records.append(last)
+        record = next_record(last, entry)
+        records.append(record)
+        last = record
     return records
 
 

@@ -69,10 +69,24 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 
 
-def patient_extract(records: Iterable[AuditRecord], patient_id: str) -> list[AuditRecord]:
-    """The records about one patient, in chain order."""
+def patient_extract(
+    records: Iterable[AuditRecord], patient_id: str, care_provider: str | None = None
+) -> list[AuditRecord]:
+    """The one filter of a patient's log extract: the records whose signed content names
+    the patient, in chain order. With ``care_provider`` only what that provider hands out
+    (PDL 4 kap. 9 §): the accesses its own staff and systems made, and the accesses that
+    were shown its data."""
     return sorted(
-        (record for record in records if record.patient_id == patient_id),
+        (
+            record
+            for record in records
+            if record.patient_id == patient_id
+            and (
+                care_provider is None
+                or record.care_provider == care_provider
+                or care_provider in record.shown_providers
+            )
+        ),
         key=lambda record: record.sequence,
     )
 

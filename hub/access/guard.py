@@ -535,11 +535,7 @@ class Access:
             raise NotFound("No access log is kept by this server")
         self.require_patient(patient_id)
         own = self.principal.care_provider
-        found = [
-            record
-            for record in self.audit.records(patient_id=patient_id)
-            if own is not None and (record.care_provider == own or own in record.shown_providers)
-        ]
+        found = [] if own is None else self.audit.extract(patient_id, care_provider=own)
         self.record("access-log", [patient_id])
         return found
 

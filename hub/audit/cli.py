@@ -142,7 +142,7 @@ def extract_command(
 
     store = open_store(_database_url())
     try:
-        records = AuditLog(store.engine, None).records(patient_id=patient)
+        records = AuditLog(store.engine, None).extract(patient)
         names = directory_names(store, records) if output_format is ExtractFormat.csv else {}
     finally:
         store.close()

@@ -9,10 +9,16 @@
 - ``audit_head``: one row with the newest sequence and hash.
 
 Appending is one write transaction: lock the head (``SELECT ... FOR UPDATE`` on
-PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), chain the entry after the head, insert the
-record, sign a checkpoint when the sequence is a multiple of the interval, move the head.
-Concurrent appenders therefore form one gap-free chain. Any failure raises
-``AuditWriteError``; the caller must then not return the data it was about to disclose.
+PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), chain the entries after the head with
+``consent.audit.chain`` (the one chain implementation), insert the records, sign a
+checkpoint at every multiple of the interval, move the head. Concurrent requests share
+that transaction (group commit, ``hub.audit.group_commit``): each waits until the batch
+holding its records has committed, so a read is on disk in the log (surviving kill -9 of
+the server) before its data is answered, and one transaction serves many requests. The
+head row's lock orders batches of several processes (``hub serve --workers N`` on
+PostgreSQL) into one gap-free chain. A unit of work that reads while it writes appends
+inside its own transaction (``append_within``). Any failure raises ``AuditWriteError``;
+the caller must then not return the data it was about to disclose.
 
 ``verify`` checks the chain and the checkpoints with ``consent.audit.verify`` and, on top,
 that the indexed columns agree with the record JSON and that the head still points at the
@@ -29,7 +35,7 @@ import logging
 import os
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,14 +49,17 @@ from consent.audit import (
     GENESIS_HASH,
     AccessEntry,
     AuditRecord,
+    ChainHead,
     Checkpoint,
     Problem,
     VerificationReport,
-    next_record,
+    chain,
     record_hash,
     sign_checkpoint,
     verify,
 )
+from consent.audit_export import patient_extract
+from hub.audit.group_commit import GroupCommit
 from hub.store.schema import audit_checkpoints, audit_head, audit_records
 
 __all__ = [
@@ -72,12 +81,6 @@ class AuditWriteError(RuntimeError):
     """An access could not be logged; the data of that access must not be returned."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Head:
-    sequence: int
-    hash: str
-
-
 def _to_us(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("Audit times must carry a time zone")
@@ -89,13 +92,25 @@ def _record_json(record: AuditRecord) -> str:
     return orjson.dumps(record.to_dict(), option=orjson.OPT_SORT_KEYS).decode("utf-8")
 
 
-def _chain_after(head: _Head, entry: AccessEntry) -> AuditRecord:
-    """``next_record`` continuing after the head row (sequence 0 is the empty log)."""
-    first = next_record(None, entry)
-    if head.sequence == 0:
-        return first
-    unhashed = replace(first, sequence=head.sequence + 1, prev_hash=head.hash, hash="")
-    return replace(unhashed, hash=record_hash(unhashed))
+def _record_row(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "sequence": record.sequence,
+        "timestamp_us": _to_us(record.timestamp),
+        "patient_id": record.patient_id,
+        "subject": record.subject,
+        "emergency": record.emergency,
+        "record": _record_json(record),
+    }
+
+
+def _checkpoint_row(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "sequence": checkpoint.sequence,
+        "record_hash": checkpoint.record_hash,
+        "key_id": checkpoint.key_id,
+        "signature": checkpoint.signature,
+        "created_at": _to_us(datetime.now(UTC)),
+    }
 
 
 class AuditLog:
@@ -113,6 +128,12 @@ class AuditLog:
         self._engine = engine
         self._key = signing_key
         self.checkpoint_interval = checkpoint_interval
+        self._group: GroupCommit[AccessEntry, AuditRecord] = GroupCommit(self._write_batches)
+
+    @property
+    def batches_written(self) -> int:
+        """Group-commit transactions this log object has written (for tests and benches)."""
+        return self._group.batches
 
     @property
     def public_key(self) -> Ed25519PublicKey | None:
@@ -131,23 +152,32 @@ class AuditLog:
         return self.append_many([entry])[0]
 
     def append_many(self, entries: Iterable[AccessEntry]) -> list[AuditRecord]:
-        """Chain and store several accesses (one request, several patients) atomically."""
+        """Chain and store several accesses (one request, several patients) atomically.
+
+        Group commit: the entries of concurrent callers are written in one transaction
+        (``GroupCommit``), and this returns once that transaction has committed, so an
+        access is on disk before its data is answered. Never call it from inside an open
+        write transaction on the same database (SQLite: it would wait for that
+        transaction's lock); use ``append_within`` there.
+        """
+        pending = list(entries)
+        if not pending:
+            return []
+        self._signing_key()
+        try:
+            return self._group.submit(pending)
+        except AuditWriteError as error:
+            raise AuditWriteError(str(error)) from None
+
+    def append_within(self, conn: Connection, entries: Iterable[AccessEntry]) -> list[AuditRecord]:
+        """Chain and store accesses inside the caller's open write transaction (a unit of
+        work that reads while it writes): they commit or roll back with it."""
         pending = list(entries)
         if not pending:
             return []
         key = self._signing_key()
         try:
-            with self._write() as conn, conn.begin():
-                head = self._lock_head(conn)
-                records: list[AuditRecord] = []
-                for entry in pending:
-                    record = _chain_after(head, entry)
-                    self._insert_record(conn, record)
-                    if record.sequence % self.checkpoint_interval == 0:
-                        self._insert_checkpoint(conn, sign_checkpoint(record, key))
-                    head = _Head(record.sequence, record.hash)
-                    records.append(record)
-                self._move_head(conn, head)
+            return self._chain_and_insert(conn, pending, key)
         except AuditWriteError:
             raise
         except Exception as exc:
@@ -155,6 +185,45 @@ class AuditLog:
             raise AuditWriteError(
                 f"The access could not be logged ({type(exc).__name__})"
             ) from None
+
+    def _write_batches(self, batches: Sequence[list[AccessEntry]]) -> list[list[AuditRecord]]:
+        """One transaction for the batches of a group commit; records split back per batch."""
+        key = self._signing_key()
+        flat = [entry for batch in batches for entry in batch]
+        try:
+            with self._write() as conn, conn.begin():
+                records = self._chain_and_insert(conn, flat, key)
+        except AuditWriteError:
+            raise
+        except Exception as exc:
+            _log.error("audit append failed: %s", type(exc).__name__)
+            raise AuditWriteError(
+                f"The access could not be logged ({type(exc).__name__})"
+            ) from None
+        split: list[list[AuditRecord]] = []
+        start = 0
+        for batch in batches:
+            split.append(records[start : start + len(batch)])
+            start += len(batch)
+        return split
+
+    def _chain_and_insert(
+        self, conn: Connection, entries: list[AccessEntry], key: Ed25519PrivateKey
+    ) -> list[AuditRecord]:
+        """Lock the head, chain the entries after it (``consent.audit.chain``), insert the
+        records and their checkpoints, move the head. The head row's lock (FOR UPDATE on
+        PostgreSQL, the write lock on SQLite) gives every process one chain order."""
+        head = self._lock_head(conn)
+        records = chain(entries, head)
+        conn.execute(audit_records.insert(), [_record_row(record) for record in records])
+        checkpoints = [
+            _checkpoint_row(sign_checkpoint(record, key))
+            for record in records
+            if record.sequence % self.checkpoint_interval == 0
+        ]
+        if checkpoints:
+            conn.execute(audit_checkpoints.insert(), checkpoints)
+        self._move_head(conn, ChainHead(records[-1].sequence, records[-1].hash))
         return records
 
     def write_checkpoint_now(self) -> Checkpoint | None:
@@ -200,7 +269,7 @@ class AuditLog:
         return raw
 
     @staticmethod
-    def _lock_head(conn: Connection) -> _Head:
+    def _lock_head(conn: Connection) -> ChainHead:
         row = conn.execute(
             select(audit_head.c.sequence, audit_head.c.hash)
             .where(audit_head.c.id == _HEAD_ID)
@@ -208,10 +277,10 @@ class AuditLog:
         ).first()
         if row is None:
             raise AuditWriteError("The audit head row is missing")
-        return _Head(int(row.sequence), str(row.hash))
+        return ChainHead(int(row.sequence), str(row.hash))
 
     @staticmethod
-    def _move_head(conn: Connection, head: _Head) -> None:
+    def _move_head(conn: Connection, head: ChainHead) -> None:
         conn.execute(
             audit_head.update()
             .where(audit_head.c.id == _HEAD_ID)
@@ -219,29 +288,8 @@ class AuditLog:
         )
 
     @staticmethod
-    def _insert_record(conn: Connection, record: AuditRecord) -> None:
-        conn.execute(
-            audit_records.insert().values(
-                sequence=record.sequence,
-                timestamp_us=_to_us(record.timestamp),
-                patient_id=record.patient_id,
-                subject=record.subject,
-                emergency=record.emergency,
-                record=_record_json(record),
-            )
-        )
-
-    @staticmethod
     def _insert_checkpoint(conn: Connection, checkpoint: Checkpoint) -> None:
-        conn.execute(
-            audit_checkpoints.insert().values(
-                sequence=checkpoint.sequence,
-                record_hash=checkpoint.record_hash,
-                key_id=checkpoint.key_id,
-                signature=checkpoint.signature,
-                created_at=_to_us(datetime.now(UTC)),
-            )
-        )
+        conn.execute(audit_checkpoints.insert().values(**_checkpoint_row(checkpoint)))
 
     # --- reading ---------------------------------------------------------------------
 
@@ -251,12 +299,32 @@ class AuditLog:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[AuditRecord]:
-        """Records in sequence order, optionally of one patient and in [since, until).
+        """Records in sequence order, optionally only those in [since, until); with
+        ``patient_id`` the patient's extract (``extract``)."""
+        if patient_id is not None:
+            return self.extract(patient_id, since=since, until=until)
+        return [record for record in self._select(None, since, until) if record is not None]
 
-        With ``patient_id`` only records whose signed content names that patient are
-        returned, whatever the indexed column says: an extract never shows another
-        patient's accesses.
+    def extract(
+        self,
+        patient_id: str,
+        care_provider: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditRecord]:
+        """The patient's log extract (``consent.audit_export.patient_extract``, the one
+        filter), optionally only what ``care_provider`` hands out and in [since, until).
+
+        The indexed patient column only narrows the query: a record is in the extract
+        when its signed content names the patient, whatever the column says, so an
+        extract never shows another patient's accesses.
         """
+        found = [r for r in self._select(patient_id, since, until) if r is not None]
+        return patient_extract(found, patient_id, care_provider)
+
+    def _select(
+        self, patient_id: str | None, since: datetime | None, until: datetime | None
+    ) -> list[AuditRecord | None]:
         query = select(audit_records.c.record).order_by(audit_records.c.sequence)
         if patient_id is not None:
             query = query.where(audit_records.c.patient_id == patient_id)
@@ -266,15 +334,7 @@ class AuditLog:
             query = query.where(audit_records.c.timestamp_us < _to_us(until))
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        found: list[AuditRecord] = []
-        for row in rows:
-            record = _parse(row.record)
-            if record is None:
-                continue
-            if patient_id is not None and record.patient_id != patient_id:
-                continue
-            found.append(record)
-        return found
+        return [_parse(row.record) for row in rows]
 
     def checkpoints(self) -> list[Checkpoint]:
         """All checkpoints in sequence order."""
@@ -330,7 +390,7 @@ class AuditLog:
             records.append(record)
         checkpoints = [Checkpoint.from_dict(dict(row._mapping)) for row in checkpoint_rows]
         report = verify(records, checkpoints, key, interval)
-        head = None if head_row is None else _Head(int(head_row.sequence), str(head_row.hash))
+        head = None if head_row is None else ChainHead(int(head_row.sequence), str(head_row.hash))
         extra.extend(_head_problems(head, records))
         if not extra:
             return report
@@ -364,7 +424,7 @@ def _column_problems(row: Mapping[str, Any], record: AuditRecord) -> list[Proble
     return [Problem("edited", sequence, "indexed columns do not match the record")]
 
 
-def _head_problems(head: _Head | None, records: Sequence[AuditRecord]) -> list[Problem]:
+def _head_problems(head: ChainHead | None, records: Sequence[AuditRecord]) -> list[Problem]:
     last = max(records, key=lambda record: record.sequence, default=None)
     last_sequence = 0 if last is None else last.sequence
     if head is None:

@@ -335,6 +335,13 @@ class UnitOfWork:
     def finish(self) -> None:
         self._flush()
 
+    def connection(self) -> Connection:
+        """The transaction's connection, with every queued write sent, for statements of
+        other modules that must commit with this work (the audit of a read inside it:
+        ``AuditLog.append_within``)."""
+        self._flush()
+        return self._conn
+
     def abandon(self) -> None:
         """Before a rollback: read the answer of a batch in flight (its error no longer
         matters), so that the connection takes the ROLLBACK."""

@@ -86,6 +86,17 @@ def test_the_patient_extract_is_a_valid_bundle_of_only_that_patients_events() ->
     ]
 
 
+def test_a_providers_extract_holds_its_own_accesses_and_those_shown_its_data() -> None:
+    own = entry("pat-1", 0, shown_providers=())
+    shown = entry("pat-1", 1, care_provider="SE2321000016-R", shown_providers=("SE2120000001-K",))
+    other = entry("pat-1", 2, care_provider="SE2321000016-R", shown_providers=("SE2321000016-R",))
+    elsewhere = entry("pat-2", 3)
+    records = chain([own, shown, other, elsewhere])
+    extract = patient_extract(reversed(records), "pat-1", care_provider="SE2120000001-K")
+    assert [record.sequence for record in extract] == [1, 2]
+    assert [r.sequence for r in patient_extract(records, "pat-1")] == [1, 2, 3]
+
+
 def test_the_csv_extract_says_who_when_and_from_where() -> None:
     records = chain([entry("pat-1", emergency=True)])
     text = to_csv(records, names={"SE2120000001-HSV": "Hemsjukvården Töreboda"})

@@ -1,0 +1,160 @@
+"""An answered read is always in the access log: the real `hub serve` process, reads from
+several connections at once, killed with SIGKILL the moment an answer arrives."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from hub.audit.log import AuditLog, load_or_create_audit_key
+from hub.auth import generate_signing_key, mint_token
+from hub.store import open_store
+
+HUB = Path(sys.executable).with_name("hub")
+REPO = Path(__file__).resolve().parents[2]
+AUDIENCE = "https://hub.durability.test/fhir"
+ISSUER = "urn:hub:dev-issuer"
+PROVIDER = "SE2120002122-0000"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _env(database_url: str, keys: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_DATABASE_URL=database_url,
+        HUB_AUTH="on",
+        HUB_JWKS_PATH=str(keys / "jwks.json"),
+        HUB_TOKEN_SIGNING_KEY_PATH=str(keys / "token-signing-key.pem"),
+        HUB_AUDIT_KEY_PATH=str(keys / "audit-ed25519.pem"),
+        HUB_TOKEN_REVOCATION_PATH=str(keys / "revoked.json"),
+        HUB_TOKEN_AUDIENCE=AUDIENCE,
+        HUB_TOKEN_ISSUER=ISSUER,
+        HUB_VALIDATION_WORKERS="0",
+    )
+    return env
+
+
+def _token(keys: Path) -> str:
+    key = generate_signing_key(keys / "token-signing-key.pem", keys / "jwks.json")
+    return mint_token(
+        key,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        subject="SE2120002122-S001",
+        scopes=["system/*.*"],
+        care_provider=PROVIDER,
+        care_unit="SE2120002122-1001",
+    )
+
+
+def _wait_until_serving(process: subprocess.Popen[bytes], base: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "hub serve exited at start-up"
+        try:
+            if httpx.get(f"{base}/metadata", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("hub serve did not start within 30 s")
+
+
+def answered_reads_survive_sigkill(database_url: str, keys: Path, workers: int = 1) -> None:
+    """Serve, write one care plan, read it from 8 connections, SIGKILL the server (its
+    whole process group) as soon as the 150th answer arrives; then every request id that
+    got its 200 must be in the log, and the chain must verify."""
+    keys.mkdir(parents=True, exist_ok=True)
+    token = _token(keys)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+    port = _free_port()
+    command = [str(HUB), "serve", "--port", str(port), "--workers", str(workers)]
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=_env(database_url, keys),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}/fhir"
+    answered: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    try:
+        _wait_until_serving(process, base)
+        plan = {
+            "resourceType": "CarePlan",
+            "id": "durable-plan",
+            "status": "active",
+            "intent": "plan",
+            "subject": {"reference": "Patient/durable-patient"},
+        }
+        created = httpx.put(f"{base}/CarePlan/durable-plan", json=plan, headers=headers)
+        assert created.status_code in (200, 201), created.text
+
+        def reader(number: int) -> None:
+            with httpx.Client(timeout=10.0, headers=headers) as client:
+                count = 0
+                while not stop.is_set():
+                    request_id = f"kill-{number}-{count}"
+                    count += 1
+                    try:
+                        response = client.get(
+                            f"{base}/CarePlan/durable-plan", headers={"X-Request-Id": request_id}
+                        )
+                    except httpx.HTTPError:
+                        return
+                    if response.status_code == 200:
+                        with lock:
+                            answered.append(request_id)
+                            if len(answered) >= 150:
+                                os.killpg(process.pid, signal.SIGKILL)
+                                stop.set()
+                                return
+
+        threads = [threading.Thread(target=reader, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert stop.is_set(), "the readers never reached 150 answers"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    store = open_store(database_url)
+    try:
+        key = load_or_create_audit_key(keys / "audit-ed25519.pem")
+        log = AuditLog(store.engine, key)
+        logged = {record.request_id for record in log.records(patient_id="durable-patient")}
+        missing = [request_id for request_id in answered if request_id not in logged]
+        assert not missing, f"{len(missing)} answered reads have no audit record"
+        report = log.verify(key.public_key())
+        assert report.ok, report.problems
+    finally:
+        store.close()
+
+
+def test_every_answered_read_is_logged_when_sqlite_server_is_killed(tmp_path: Path) -> None:
+    answered_reads_survive_sigkill(f"sqlite:///{tmp_path / 'hub.db'}", tmp_path / "keys")
+
+
+def test_every_answered_read_is_logged_when_two_postgresql_workers_are_killed(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    answered_reads_survive_sigkill(postgres_url, tmp_path / "keys", workers=2)
