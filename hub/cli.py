@@ -29,14 +29,24 @@ app.add_typer(token_app, name="token")
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    port: int = typer.Option(8000, "--port", help="TCP port."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
     workers: int = typer.Option(1, "--workers", help="Worker processes."),
+    tour: bool = typer.Option(
+        False, "--tour", help="Print the demo tour (tokens for this host and port) first."
+    ),
 ) -> None:
     """Serve the FHIR API over the configured database (HUB_DATABASE_URL), as it is."""
     import uvicorn
 
+    from hub.demo.tour import base_url_for, tour_lines
+
     settings = Settings()
-    typer.echo(f"FHIR base URL: http://{host}:{port}/fhir   (API docs: http://{host}:{port}/docs)")
+    base = base_url_for(host, port)
+    origin = base.removesuffix("/fhir")
+    if tour:
+        for line in tour_lines(settings, base):
+            typer.echo(line)
+    typer.echo(f"FHIR base URL: {base}   (API docs: {origin}/docs)")
     if workers > 1:
         uvicorn.run("hub.asgi:app", host=host, port=port, workers=workers, log_level="warning")
         return
@@ -45,49 +55,96 @@ def serve(
     uvicorn.run(serving_app(settings), host=host, port=port, log_level="warning")
 
 
-@app.command()
+demo_app = typer.Typer(
+    help="Synthetic demo data for Region Örebro län and two municipalities, and its tour.",
+    invoke_without_command=True,
+    add_completion=False,
+)
+app.add_typer(demo_app, name="demo")
+
+_PATIENTS = typer.Option(
+    12, "--patients", min=1, max=100_000, help="How many synthetic patients to create."
+)
+_SEED = typer.Option(0, "--seed", help="Seed of the generator (same seed, same data).")
+
+
+@demo_app.callback()
 def demo(
-    patients: int = typer.Option(
-        12, "--patients", min=1, max=100_000, help="How many synthetic patients to create."
-    ),
+    ctx: typer.Context,
+    patients: int = _PATIENTS,
     folder: Path = typer.Option(
         Path("var/demo-exports"), "--folder", help="Where the generated source exports go."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the generator (same seed, same data)."),
+    seed: int = _SEED,
+    reload: bool = typer.Option(
+        False,
+        "--reload",
+        help="Load the demo again, dated today, even into a database that holds it "
+        "(overwrites demo records users changed).",
+    ),
+    tour: bool = typer.Option(True, "--tour/--no-tour", help="Print the tour afterwards."),
 ) -> None:
-    """Generate synthetic source exports (RIVTA XML, municipal CSV, HL7 v2 ADT) for Region
-    Örebro län and two municipalities, load them through the adapters, and print bearer
-    tokens for the demo users. Loading twice changes nothing."""
-    from hub.auth.cli import demo_tokens
-    from hub.demo.clinical import add_clinical_content
-    from hub.demo.exports import demo_people, load_demo_exports, write_demo_exports
+    """Generate synthetic source exports (RIVTA XML, municipal CSV, HL7 v2 ADT) dated
+    relative to today for Region Örebro län and two municipalities, load them through the
+    adapters (with a relative's representation consent), and print the tour. A database
+    that holds the demo already is left as it is (--reload loads it again)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from hub.demo.load import load_demo
+    from hub.demo.tour import tour_lines
     from hub.store import open_store
 
     settings = Settings()
     store = open_store(settings.database_url, base_url=settings.base_url)
     try:
-        write_demo_exports(folder, patients, seed=seed)
-        summaries = load_demo_exports(store, folder, settings.patient_id_secret)
-        clinical = add_clinical_content(
-            store, demo_people(patients, seed), settings.patient_id_secret
+        loaded = load_demo(
+            store,
+            folder,
+            settings.patient_id_secret,
+            patients=patients,
+            seed=seed,
+            reload=reload,
         )
     finally:
         store.close()
-    created = sum(s.created for s in summaries)
-    updated = sum(s.updated for s in summaries)
-    unchanged = sum(s.unchanged for s in summaries)
-    typer.echo(
-        f"Demo data: {len(summaries)} export files from {folder} loaded into "
-        f"{_safe_url(settings.database_url)}: {created} created, {updated} updated, "
-        f"{unchanged} unchanged; {clinical} clinical demo resources (medication, plans, "
-        "contacts, admissions) written."
-    )
-    if settings.auth == "off":
-        return
-    audience = settings.token_audience or settings.base_url or "http://127.0.0.1:8000/fhir"
-    typer.echo(f"Bearer tokens for the demo users (8 h; audience {audience}):")
-    for label, token in demo_tokens(settings):
-        typer.echo(f"  {label}:\n    {token}")
+    where = _safe_url(settings.database_url)
+    if loaded.already_loaded:
+        typer.echo(
+            f"Demo data: {where} holds the demo already; nothing was loaded, so changes "
+            "made to it are kept. `hub demo --reload` loads it again, dated today "
+            "(demo records changed since are overwritten)."
+        )
+    else:
+        summaries = loaded.summaries
+        created = sum(s.created for s in summaries)
+        updated = sum(s.updated for s in summaries)
+        unchanged = sum(s.unchanged for s in summaries)
+        extra = sum(loaded.parts.values())
+        typer.echo(
+            f"Demo data dated {loaded.today}: {len(summaries)} export files from {folder} "
+            f"loaded into {where}: {created} created, {updated} updated, {unchanged} "
+            f"unchanged; {extra} more records ({', '.join(loaded.parts)})."
+        )
+    if tour:
+        base = settings.base_url or "http://127.0.0.1:8000/fhir"
+        for line in tour_lines(settings, base, patients=patients, seed=seed):
+            typer.echo(line)
+
+
+@demo_app.command("tour")
+def demo_tour(
+    host: str = typer.Option("127.0.0.1", "--host", help="Host the hub serves on."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port the hub serves on."),
+    patients: int = _PATIENTS,
+    seed: int = _SEED,
+) -> None:
+    """Print the ready-to-paste tour: `export` lines with a token per demo caller (for
+    http://HOST:PORT/fhir, or HUB_BASE_URL) and one visible patient per user."""
+    from hub.demo.tour import base_url_for, tour_lines
+
+    settings = Settings()
+    for line in tour_lines(settings, base_url_for(host, port), patients=patients, seed=seed):
+        typer.echo(line)
 
 
 def _safe_url(url: str) -> str:

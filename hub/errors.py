@@ -64,9 +64,10 @@ class UnknownSearchParameter(InvalidRequest):
 
 
 class Unauthorized(HubError):
-    """No valid bearer token."""
+    """No valid bearer token; `www_authenticate` is the challenge header (RFC 6750)."""
 
     status, code = 401, "login"
+    www_authenticate = "Bearer"
 
 
 class Forbidden(HubError):

@@ -14,6 +14,7 @@ Every token is checked against the hub's claim rules before it is printed.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +35,7 @@ from hub.auth import (
     public_jwk,
 )
 from hub.auth.revocation import revoke, token_digest
+from hub.demo.users import DEMO_CLIENTS, DemoClient
 from hub.settings import Settings
 
 __all__ = [
@@ -135,56 +137,17 @@ def _check_claims(
     principal_from_claims(claims)
 
 
-@dataclass(frozen=True, slots=True)
-class DemoClient:
-    """One demo caller: a user (employee) or a journal system of a care provider."""
-
-    label: str
-    subject: str
-    care_provider: str
-    care_unit: str
-    scopes: tuple[str, ...]
-    role: str | None = None
-
-
-DEMO_CLIENTS: tuple[DemoClient, ...] = (
-    DemoClient(
-        label="Municipal nurse, Hemsjukvård Väster Örebro",
-        subject="SE2120002122-P001",
-        care_provider="SE2120002122-0000",
-        care_unit="SE2120002122-1001",
-        scopes=("user/*.read", "user/*.write"),
-    ),
-    DemoClient(
-        label="District physician, Vårdcentral Tybble",
-        subject="SE2321000164-P001",
-        care_provider="SE2321000164-0000",
-        care_unit="SE2321000164-7381",
-        scopes=("user/*.read", "user/*.write"),
-        role="201011",
-    ),
-    DemoClient(
-        label="Regional EHR system (Region Örebro län)",
-        subject="SE2321000164-S001",
-        care_provider="SE2321000164-0000",
-        care_unit="SE2321000164-7382",
-        scopes=("system/*.*",),
-    ),
-    DemoClient(
-        label="Municipal journal system (Örebro kommun)",
-        subject="SE2120002122-S001",
-        care_provider="SE2120002122-0000",
-        care_unit="SE2120002122-1001",
-        scopes=("system/*.*",),
-    ),
-)
-
-
 def demo_tokens(
-    settings: Settings | None = None, lifetime: timedelta = timedelta(hours=8)
+    settings: Settings | None = None,
+    lifetime: timedelta = timedelta(hours=8),
+    audience: str | None = None,
 ) -> list[tuple[str, str]]:
-    """(label, token) for each demo client; creates the signing key and JWKS if absent."""
+    """(label, token) for each demo client (hub.demo.users.DEMO_CLIENTS, in that order);
+    creates the signing key and JWKS if absent. `audience` (e.g. the base URL `hub serve`
+    listens on) wins over the settings'."""
     config = TokenConfig.from_settings(settings)
+    if audience is not None:
+        config = dataclasses.replace(config, audience=audience)
     key, _ = ensure_signing_key(config)
     tokens: list[tuple[str, str]] = []
     for client in DEMO_CLIENTS:

@@ -6,8 +6,9 @@ Exception tree::
                              wrong issuer or audience, missing or malformed claims
     KeySetError              the configured JWKS file cannot be loaded (a setup problem)
 
-Messages are generic and safe to return to a client: they never echo the token, its
-claims or the reason the check failed in detail.
+``AuthenticationError.reason`` says why in a few words safe to return to a client and to
+log (RFC 6750 ``error_description``: "the token has expired", "wrong audience", ...):
+never the token, and no claim value.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ class AuthenticationError(Exception):
     issue_code = "login"
     www_authenticate = 'Bearer error="invalid_token"'
 
-    def __init__(self, message: str = "Authentication failed") -> None:
+    def __init__(
+        self, message: str = "Authentication failed", reason: str = "the token is not valid"
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.reason = reason
 
 
 class KeySetError(Exception):

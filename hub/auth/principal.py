@@ -81,7 +81,7 @@ def _text(claims: Mapping[str, Any], name: str, pattern: re.Pattern[str]) -> str
     if value is None:
         return None
     if not isinstance(value, str) or not pattern.match(value):
-        raise AuthenticationError()
+        raise AuthenticationError(reason=f"malformed claim {name}")
     return value
 
 
@@ -97,17 +97,21 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     care_provider = _text(claims, "care_provider", _HSA_ID)
     role = _text(claims, "role", _ROLE)
     scope_text = claims.get("scope")
-    if subject is None or not isinstance(scope_text, str):
-        raise AuthenticationError()
+    if subject is None:
+        raise AuthenticationError(reason="missing claim sub")
+    if not isinstance(scope_text, str):
+        raise AuthenticationError(reason="missing claim scope")
     scopes = parse_scopes(scope_text)
     contexts = {scope.context for scope in scopes}
     if len(contexts) != 1:
-        raise AuthenticationError()
+        raise AuthenticationError(
+            reason="the scopes name no resource, or mix user/, system/ and patient/"
+        )
     kind = _KIND_OF_CONTEXT[contexts.pop()]
-    if kind == "user" and (care_unit is None or care_provider is None):
-        raise AuthenticationError()
-    if kind == "system" and care_provider is None:
-        raise AuthenticationError()
+    if kind == "user" and care_unit is None:
+        raise AuthenticationError(reason="missing claim care_unit")
+    if kind != "representative" and care_provider is None:
+        raise AuthenticationError(reason="missing claim care_provider")
     if kind == "representative":
         # A representative acts for a person, not for a care unit or provider.
         care_unit = care_provider = None

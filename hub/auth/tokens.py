@@ -4,7 +4,8 @@
 ``HUB_TOKEN_AUDIENCE``. It accepts ES256 (P-256) and RS256 keys, picks the key by ``kid``
 (or the only key when the token has no ``kid``), and checks signature, ``exp``, ``nbf``
 and ``iat`` with a small leeway, issuer, audience and the hub's claims. Every failure
-raises the same ``AuthenticationError``.
+raises ``AuthenticationError`` with a short reason (expired, audience, signature, missing
+claim, revoked, ...) that never holds the token or a claim value.
 
 A client sends the same token with every request until it expires, so the principal of a
 verified token is kept (keyed by a SHA-256 digest of the token, never the token itself)
@@ -22,6 +23,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -102,7 +104,7 @@ class TokenVerifier:
         self,
         jwks_path: str | Path,
         issuer: str,
-        audience: str,
+        audience: str | Sequence[str],
         leeway: timedelta = timedelta(seconds=30),
         cache_seconds: float | None = None,
         cache_size: int = 10_000,
@@ -145,7 +147,7 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         """Return the principal of a valid, unrevoked token or raise ``AuthenticationError``."""
         if not token or len(token) > _MAX_TOKEN_BYTES:
-            raise AuthenticationError()
+            raise AuthenticationError(reason="the token is empty or too long")
         self._refresh()
         key = self._verified.key(token)
         known = self._verified.get(key)
@@ -163,9 +165,9 @@ class TokenVerifier:
     def _refuse_if_revoked(self, key: bytes, jti: object, sub: object, iat: object) -> None:
         revocations = self._revocations
         if revocations is None:
-            raise AuthenticationError()
+            raise AuthenticationError(reason="the revocation list cannot be read")
         if revocations.revokes(jti=jti, digest=key.hex(), sub=sub, iat=iat):
-            raise AuthenticationError()
+            raise AuthenticationError(reason="the token has been revoked")
 
     def _refresh(self) -> None:
         """Reload the JWKS and the revocation list when they changed (looked at once a second)."""
@@ -192,17 +194,17 @@ class TokenVerifier:
     def verify_claims(self, token: str) -> dict[str, Any]:
         """Return the verified claims of a token or raise ``AuthenticationError``."""
         if not token or len(token) > _MAX_TOKEN_BYTES:
-            raise AuthenticationError()
+            raise AuthenticationError(reason="the token is empty or too long")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise AuthenticationError() from None
+            raise AuthenticationError(reason="the token is not a JWT") from None
         algorithm = header.get("alg")
         if algorithm not in ALGORITHMS:
-            raise AuthenticationError()
+            raise AuthenticationError(reason="the signing algorithm is not ES256 or RS256")
         key = self._select_key(header.get("kid"))
         if key.algorithm_name != algorithm:
-            raise AuthenticationError()
+            raise AuthenticationError(reason="the algorithm does not fit the signing key")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -213,18 +215,37 @@ class TokenVerifier:
                 leeway=self._leeway,
                 options={"require": _REQUIRED_CLAIMS},
             )
-        except jwt.PyJWTError:
-            raise AuthenticationError() from None
+        except jwt.PyJWTError as error:
+            raise AuthenticationError(reason=_reason(error)) from None
         return claims
 
     def _select_key(self, kid: object) -> jwt.PyJWK:
         if kid is None:
             if len(self._keys) != 1:
-                raise AuthenticationError()
+                raise AuthenticationError(reason="the token names no key (kid)")
             return next(iter(self._keys.values()))
         if not isinstance(kid, str) or kid not in self._keys:
-            raise AuthenticationError()
+            raise AuthenticationError(reason="the token's key (kid) is not in the JWKS")
         return self._keys[kid]
+
+
+def _reason(error: jwt.PyJWTError) -> str:
+    """A short reason for a refused token, without the token or any claim value."""
+    if isinstance(error, jwt.ExpiredSignatureError):
+        return "the token has expired"
+    if isinstance(error, jwt.ImmatureSignatureError):
+        return "the token is not valid yet (nbf or iat in the future)"
+    if isinstance(error, jwt.InvalidAudienceError):
+        return "wrong audience (aud is not this server's FHIR base URL)"
+    if isinstance(error, jwt.InvalidIssuerError):
+        return "wrong issuer (iss)"
+    if isinstance(error, jwt.InvalidSignatureError):
+        return "the signature does not verify"
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"missing claim {error.claim}"
+    if isinstance(error, jwt.DecodeError):
+        return "the token is not a well-formed JWT"
+    return "the token is not valid"
 
 
 def _load_keys(document: object) -> dict[str | None, jwt.PyJWK]:

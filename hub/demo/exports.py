@@ -7,7 +7,14 @@ Region Örebro län's journal system answers RIVTA GetCarePlans 2.0 and GetCareC
 municipal-csv.md). The same invented persons (generated personnummer with a valid check
 digit) appear in region and municipal data, so each is one Patient in the hub.
 `load_demo_exports(store, folder, secret)` loads them with `hub.ingest.ingest_file`.
-Everything is deterministic for a seed; nothing describes a real person.
+Everything is deterministic for a seed and dated relative to `today` (the export date):
+the same seed on another day gives the same records shifted by the days between. Birth
+dates (and so personnummer and Patient ids) do not move. Nothing describes a real person.
+
+Every demo user keeps a care relationship that does not run out (see hub/demo/users.py):
+the municipal CareTeams are active without end, each SIP patient has an ongoing contact
+at Vårdcentral Tybble (the district physician's medical responsibility in home health
+care), and the first ADT patient is admitted to the ward now.
 """
 
 from __future__ import annotations
@@ -20,9 +27,10 @@ import uuid
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 from adapters.identity import luhn_check_digit
 from hub.ingest.intake import IngestSummary, ingest_file
@@ -30,12 +38,14 @@ from hub.store.sql_store import SqlStore
 
 __all__ = [
     "ADT_FACILITY",
+    "CURRENTLY_ADMITTED",
     "MUNICIPALITIES",
     "REGION_PROVIDER",
     "REGION_SOURCE_SYSTEM",
     "Person",
     "demo_people",
     "load_demo_exports",
+    "swedish_today",
     "write_demo_exports",
 ]
 
@@ -117,12 +127,23 @@ _INSATSER = (
     ("Gångträning med rollator", "tisdagar 10:00"),
 )
 _CONTACT_REASONS = ("Uppföljning hjärtsvikt", "Läkemedelsgenomgång", "Provtagning", "Hembesök")
-_EXPORT_DATE = date(2025, 6, 30)
 _CORE = "urn:riv:clinicalprocess:logistics:logistics:3"
 _CAREPLANS_NS = "urn:riv:clinicalprocess:logistics:logistics:GetCarePlansResponder:2"
 _CONTACTS_NS = "urn:riv:clinicalprocess:logistics:logistics:GetCareContactsResponder:3"
 _CONTACT_STATUS_DONE = ("53671000052101", "avslutad vårdkontakt")
 _CONTACT_STATUS_BOOKED = ("53631000052103", "tidbokad vårdkontakt")
+_CONTACT_STATUS_ONGOING = ("53651000052107", "pågående vårdkontakt")
+_RESPONSIBILITY_REASON = "Läkaransvar hemsjukvård"
+
+
+CURRENTLY_ADMITTED = 1
+"""Index of the demo person who is in the hospital ward now (index % 4 == 1 have stays)."""
+_SWEDEN = ZoneInfo("Europe/Stockholm")
+
+
+def swedish_today(now: datetime | None = None) -> date:
+    """Today's date in Sweden (the demo's export date)."""
+    return (now or datetime.now(UTC)).astimezone(_SWEDEN).date()
 
 
 @dataclass(frozen=True)
@@ -239,12 +260,12 @@ def _response(root: str, namespace: str, items: list[str], log_id: str) -> bytes
     ).encode()
 
 
-def _care_plans(rng: random.Random, people: list[tuple[int, Person]]) -> list[str]:
+def _care_plans(rng: random.Random, people: list[tuple[int, Person]], today: date) -> list[str]:
     plans = []
     for index, person in people:
         kinds = ["VP"] + (["SIP"] if index % 2 == 0 else [])
         for kind in kinds:
-            moment = _moment(rng, date(2025, 1, 10), 120)
+            moment = _moment(rng, today - timedelta(days=171), 120)
             staff = REGION_STAFF[0] if kind == "VP" else REGION_STAFF[1]
             title = "Vårdplan" if kind == "VP" else "Samordnad individuell plan (SIP)"
             text = f"{title}\nMål: {rng.choice(_GOALS)}\nUppföljning inom 6 veckor.\n"
@@ -270,46 +291,78 @@ def _care_plans(rng: random.Random, people: list[tuple[int, Person]]) -> list[st
     return plans
 
 
-def _care_contacts(rng: random.Random, people: list[tuple[int, Person]]) -> list[str]:
+def _care_contact(
+    document_id: str,
+    person: Person,
+    staff: tuple,
+    start: datetime,
+    end: datetime | None,
+    kind: tuple[str, str],
+    reason: str,
+    status: tuple[str, str],
+) -> str:
+    unit = staff[3]
+    end_xml = f"        <core:end>{_stamp(end)}</core:end>\n" if end is not None else ""
+    return (
+        "  <careContact>\n"
+        + _header("careContactHeader", document_id, None, start, person, staff)
+        + "    <core:careContactBody>\n"
+        "      <core:careContactCode>\n"
+        f"        <core:code>{kind[0]}</core:code>\n"
+        "        <core:codeSystem>1.2.752.129.2.2.2.25</core:codeSystem>\n"
+        f"        <core:displayName>{kind[1]}</core:displayName>\n"
+        "      </core:careContactCode>\n"
+        f"      <core:careContactReason>{escape(reason)}</core:careContactReason>\n"
+        "      <core:careContactOrgUnit>\n"
+        f"        <core:orgUnitHSAId>{unit[0]}</core:orgUnitHSAId>\n"
+        f"        <core:orgUnitName>{escape(unit[1])}</core:orgUnitName>\n"
+        f"        <core:orgUnitTelecom>{unit[2]}</core:orgUnitTelecom>\n"
+        "      </core:careContactOrgUnit>\n"
+        "      <core:careContactTimePeriod>\n"
+        f"        <core:start>{_stamp(start)}</core:start>\n"
+        f"{end_xml}"
+        "      </core:careContactTimePeriod>\n"
+        "      <core:careContactStatus>\n"
+        f"        <core:code>{status[0]}</core:code>\n"
+        "        <core:codeSystem>1.2.752.116.2.1.1</core:codeSystem>\n"
+        f"        <core:displayName>{status[1]}</core:displayName>\n"
+        "      </core:careContactStatus>\n"
+        "    </core:careContactBody>\n  </careContact>\n"
+    )
+
+
+def _care_contacts(rng: random.Random, people: list[tuple[int, Person]], today: date) -> list[str]:
     contacts = []
     for index, person in people:
+        if index % 2 == 0:
+            # The district physician's ongoing medical responsibility for a SIP patient
+            # in municipal home health care: a contact without end, so it never runs out.
+            start = datetime.combine(today - timedelta(days=30 + index % 60), time(9, 0))
+            contacts.append(
+                _care_contact(
+                    f"K-{index:06d}-L",
+                    person,
+                    REGION_STAFF[0],
+                    start,
+                    None,
+                    ("1", "Besök"),
+                    _RESPONSIBILITY_REASON,
+                    _CONTACT_STATUS_ONGOING,
+                )
+            )
         for number in range(rng.randint(2, 4)):
-            start = _moment(rng, date(2025, 1, 7), 170)
+            start = _moment(rng, today - timedelta(days=174), 170)
             phone = rng.random() < 0.3
             staff = REGION_STAFF[2] if not phone and rng.random() < 0.4 else REGION_STAFF[0]
-            unit = staff[3]
-            code, display = ("2", "Telefon") if phone else ("1", "Besök")
-            done = start.date() < _EXPORT_DATE - timedelta(days=7)
+            kind = ("2", "Telefon") if phone else ("1", "Besök")
+            done = start.date() < today - timedelta(days=7)
             status = _CONTACT_STATUS_DONE if done else _CONTACT_STATUS_BOOKED
             end = start + timedelta(minutes=15 if phone else 45)
+            reason = rng.choice(_CONTACT_REASONS)
             contacts.append(
-                "  <careContact>\n"
-                + _header(
-                    "careContactHeader", f"K-{index:06d}-{number}", None, start, person, staff
+                _care_contact(
+                    f"K-{index:06d}-{number}", person, staff, start, end, kind, reason, status
                 )
-                + "    <core:careContactBody>\n"
-                "      <core:careContactCode>\n"
-                f"        <core:code>{code}</core:code>\n"
-                "        <core:codeSystem>1.2.752.129.2.2.2.25</core:codeSystem>\n"
-                f"        <core:displayName>{display}</core:displayName>\n"
-                "      </core:careContactCode>\n"
-                "      <core:careContactReason>"
-                f"{rng.choice(_CONTACT_REASONS)}</core:careContactReason>\n"
-                "      <core:careContactOrgUnit>\n"
-                f"        <core:orgUnitHSAId>{unit[0]}</core:orgUnitHSAId>\n"
-                f"        <core:orgUnitName>{escape(unit[1])}</core:orgUnitName>\n"
-                f"        <core:orgUnitTelecom>{unit[2]}</core:orgUnitTelecom>\n"
-                "      </core:careContactOrgUnit>\n"
-                "      <core:careContactTimePeriod>\n"
-                f"        <core:start>{_stamp(start)}</core:start>\n"
-                f"        <core:end>{_stamp(end)}</core:end>\n"
-                "      </core:careContactTimePeriod>\n"
-                "      <core:careContactStatus>\n"
-                f"        <core:code>{status[0]}</core:code>\n"
-                "        <core:codeSystem>1.2.752.116.2.1.1</core:codeSystem>\n"
-                f"        <core:displayName>{status[1]}</core:displayName>\n"
-                "      </core:careContactStatus>\n"
-                "    </core:careContactBody>\n  </careContact>\n"
             )
     return contacts
 
@@ -325,18 +378,18 @@ def _csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
+def _zip(files: dict[str, bytes], today: date) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
-            info = zipfile.ZipInfo(name, date_time=(2025, 6, 30, 12, 0, 0))
+            info = zipfile.ZipInfo(name, date_time=(today.year, today.month, today.day, 12, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, content)
     return buffer.getvalue()
 
 
 def _municipal_export(
-    rng: random.Random, municipality: Municipality, people: list[tuple[int, Person]]
+    rng: random.Random, municipality: Municipality, people: list[tuple[int, Person]], today: date
 ) -> bytes:
     staff = municipality.staff()
     nurses = [row for row in staff if row[3] in ("Distriktssköterska", "Sjuksköterska")]
@@ -346,7 +399,7 @@ def _municipal_export(
     plans, goals, activities, team, visits = [], [], [], [], []
     for index, person in people:
         sip_id, team_id = f"SIP-{index:06d}", f"VT-{index:06d}"
-        drawn_up = date(2025, 1, 15) + timedelta(days=rng.randrange(90))
+        drawn_up = today - timedelta(days=166) + timedelta(days=rng.randrange(90))
         nurse = rng.choice(nurses)
         plans.append(
             [
@@ -420,7 +473,7 @@ def _municipal_export(
             start = _moment(rng, drawn_up, 100)
             kind = rng.choice(("hembesok", "hembesok", "telefon", "mottagningsbesok"))
             end = start + timedelta(minutes=30)
-            done = start.date() <= _EXPORT_DATE
+            done = start.date() <= today
             visits.append(
                 [
                     f"B-{index:06d}-{number}",
@@ -436,7 +489,7 @@ def _municipal_export(
     files = {
         "manifest.csv": _csv(
             ["formatversion", "vardgivare_hsaid", "vardgivare_namn", "exportdatum"],
-            [["1", municipality.hsa, municipality.name, _EXPORT_DATE.isoformat()]],
+            [["1", municipality.hsa, municipality.name, today.isoformat()]],
         ),
         "enheter.csv": _csv(
             ["enhet_hsaid", "namn"], [list(municipality.hemsjukvard), list(municipality.hemtjanst)]
@@ -508,16 +561,19 @@ def _municipal_export(
             visits,
         ),
     }
-    return _zip(files)
+    return _zip(files, today)
 
 
 # --- HL7 v2 ADT --------------------------------------------------------------------------
 
 
-def _adt(rng: random.Random, index: int, person: Person) -> bytes:
-    """The latest message of one hospital stay: A03 when discharged, else A01."""
-    admit = _moment(rng, date(2025, 1, 7), 160)
+def _adt(rng: random.Random, index: int, person: Person, today: date) -> bytes:
+    """The latest message of one hospital stay: A03 when discharged, else A01. The first
+    patient with a stay (index 1) is in the ward now: admitted three days ago."""
+    admit = _moment(rng, today - timedelta(days=174), 160)
     discharged = rng.random() < 0.75
+    if index == CURRENTLY_ADMITTED:
+        admit, discharged = datetime.combine(today - timedelta(days=3), time(14, 30)), False
     event = "A03" if discharged else "A01"
     discharge = admit + timedelta(days=rng.randint(2, 12), hours=2)
     sent = discharge if discharged else admit + timedelta(minutes=5)
@@ -544,10 +600,19 @@ def _adt(rng: random.Random, index: int, person: Person) -> bytes:
 
 
 def write_demo_exports(
-    folder: Path, patients: int, seed: int = 0, *, patients_per_response: int = 50
+    folder: Path,
+    patients: int,
+    seed: int = 0,
+    *,
+    patients_per_response: int = 50,
+    today: date | None = None,
 ) -> list[tuple[str, Path]]:
-    """Write the region's and municipalities' exports under `folder`; (adapter, path) in
-    load order: municipal exports, care plans, care contacts, ADT messages."""
+    """Write the region's and municipalities' exports under `folder`, dated relative to
+    `today` (default: today in Sweden); (adapter, path) in load order: municipal exports,
+    care plans, care contacts, ADT messages. Files of an earlier run are replaced."""
+    today = today or swedish_today()
+    for _, stale in _load_order(folder):
+        stale.unlink()
     people = list(enumerate(demo_people(patients, seed)))
     rng = random.Random(seed + 1)  # noqa: S311 (synthetic data, not secrets)
     out: list[tuple[str, Path]] = []
@@ -561,7 +626,7 @@ def write_demo_exports(
     for municipality in MUNICIPALITIES:
         residents = [(i, p) for i, p in people if p.municipality is municipality]
         if residents:
-            data = _municipal_export(rng, municipality, residents)
+            data = _municipal_export(rng, municipality, residents, today)
             write("municipal_csv", f"municipal/{municipality.key}-export.zip", data)
     batches = [
         people[start : start + patients_per_response]
@@ -569,16 +634,17 @@ def write_demo_exports(
     ]
     for number, batch in enumerate(batches, start=1):
         log_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        data = _response("GetCarePlansResponse", _CAREPLANS_NS, _care_plans(rng, batch), log_id)
+        plans = _care_plans(rng, batch, today)
+        data = _response("GetCarePlansResponse", _CAREPLANS_NS, plans, log_id)
         write("rivta_careplans", f"region/careplans/GetCarePlans-{number:05d}.xml", data)
     for number, batch in enumerate(batches, start=1):
         log_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        items = _care_contacts(rng, batch)
+        items = _care_contacts(rng, batch, today)
         data = _response("GetCareContactsResponse", _CONTACTS_NS, items, log_id)
         write("rivta_carecontacts", f"region/carecontacts/GetCareContacts-{number:05d}.xml", data)
     for index, person in people:
         if index % 4 == 1:
-            write("hl7v2_adt", f"region/adt/ADT-{index:07d}.hl7", _adt(rng, index, person))
+            write("hl7v2_adt", f"region/adt/ADT-{index:07d}.hl7", _adt(rng, index, person, today))
     return out
 
 

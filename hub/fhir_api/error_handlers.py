@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.errors import HubError, Issue
+from hub.errors import HubError, Issue, Unauthorized
 from hub.fhir_api.http import FHIR_JSON
 from hub.fhir_api.outcome import error_outcome, outcome
 
@@ -44,7 +44,9 @@ def _response(
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HubError)
     async def _hub_error(_request: Request, error: HubError) -> Response:
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        headers = None
+        if isinstance(error, Unauthorized):
+            headers = {"WWW-Authenticate": error.www_authenticate}
         return _response(error.status, error_outcome(error), headers)
 
     @app.exception_handler(StarletteHTTPException)

@@ -139,14 +139,17 @@ def test_create_without_a_key_asks_for_keygen(paths: tuple[Path, Path]) -> None:
     assert "hub token keygen" in result.output
 
 
-def test_demo_tokens_verify_as_the_four_demo_callers(paths: tuple[Path, Path]) -> None:
+def test_demo_tokens_verify_as_the_six_demo_callers(paths: tuple[Path, Path]) -> None:
     _, jwks_path = paths
     tokens = demo_tokens()
-    assert len(tokens) == 4
+    assert len(tokens) == 6
     verifier = TokenVerifier(jwks_path, ISSUER, AUDIENCE)
     principals = [verifier.verify(token) for _, token in tokens]
-    assert [p.kind for p in principals] == ["user", "user", "system", "system"]
-    nurse, physician, region, municipality = principals
+    kinds = ["user", "user", "system", "system", "user", "representative"]
+    assert [p.kind for p in principals] == kinds
+    nurse, physician, region, municipality, hospital, relative = principals
+    assert hospital.care_unit == "SE2321000164-7382"
+    assert relative.care_unit is None and relative.care_provider is None
     assert (nurse.subject, nurse.care_unit, nurse.care_provider) == (
         "SE2120002122-P001",
         "SE2120002122-1001",
