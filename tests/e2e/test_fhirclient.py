@@ -248,10 +248,10 @@ def test_demo_then_serve_serves_patients_with_personnummer(tmp_path: Path) -> No
         check=False,
     )
     assert loaded.returncode == 0, loaded.stderr.decode("utf-8", "replace")[-2000:]
-    assert b"Demo data: " in loaded.stdout
+    assert b"Demo data dated " in loaded.stdout
     assert b" created" in loaded.stdout
     tokens = re.findall(rb"eyJ[A-Za-z0-9_.-]+", loaded.stdout)
-    assert len(tokens) == 4
+    assert len(tokens) == 6  # hub.demo.users.DEMO_CLIENTS
     headers = {"Authorization": f"Bearer {tokens[2].decode()}"}  # the regional EHR system
     process, base = _serve(database)
     try:
