@@ -51,8 +51,11 @@ def challenge(reason: str | None) -> str:
     return f'Bearer realm="hub", error="invalid_token", error_description="{description}"'
 
 
-def _refused(reason: str, request: Request) -> Unauthorized:
-    log.info("401 %s %s: %s", request.method, request.url.path, reason)
+def _refused(reason: str, request: Request | None) -> Unauthorized:
+    if request is not None:
+        log.info("401 %s %s: %s", request.method, request.url.path, reason)
+    else:
+        log.info("401 session token: %s", reason)
     error = Unauthorized(f"Authentication failed: {reason}")
     error.www_authenticate = challenge(reason)
     return error
@@ -77,7 +80,7 @@ class Authenticator:
             return (self._settings.token_audience,)
         return loopback_aliases(self._settings.base_url or base_url)
 
-    def _verifier(self, audiences: tuple[str, ...], request: Request) -> TokenVerifier:
+    def _verifier(self, audiences: tuple[str, ...], request: Request | None) -> TokenVerifier:
         verifier = self._verifiers.get(audiences)
         if verifier is not None:
             return verifier
@@ -105,11 +108,10 @@ class Authenticator:
     def verify_token(self, token: str, base_url: str) -> Principal:
         """The principal of a bearer token given outside the Authorization header (the web
         page's session cookie); Unauthorized on any failure."""
-        audience = self._settings.token_audience or base_url
         try:
-            return self._verifier(audience).verify(token.strip())
-        except AuthenticationError:
-            raise Unauthorized("Authentication failed") from None
+            return self._verifier(self.audiences(base_url), None).verify(token.strip())
+        except AuthenticationError as refused:
+            raise _refused(refused.reason, None) from None
 
     def principal(self, request: Request, base_url: str) -> Principal | None:
         """The caller, or None when HUB_AUTH=off."""
