@@ -8,6 +8,9 @@ said about hidden data. Nothing here touches the store directly.
 from __future__ import annotations
 
 import re
+import threading
+import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,12 +119,63 @@ _HSA_VALUE = re.compile(rb'"value":"(SE[0-9]{10,12}-[0-9A-Za-z]{1,40})"')
 _LOOKUP_TYPES = ("Organization", "Practitioner")
 
 
+class DirectoryMemo:
+    """Directory resources (Organization, Practitioner) found by earlier look-ups, by
+    `Type/id` and by HSA-id, for `ttl` seconds. Directory data is shared by every reader
+    and changes rarely; an edit reaches overviews within `ttl`."""
+
+    def __init__(self, ttl: float = 30.0, size: int = 20_000) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] > self._ttl:
+            return None
+        return entry[1]
+
+    def put(self, resource: dict[str, Any]) -> None:
+        moment = time.monotonic()
+        with self._lock:
+            if len(self._entries) >= self._size:
+                self._entries.clear()
+            self._entries[f"{resource['resourceType']}/{resource['id']}"] = (moment, resource)
+            hsa = hsa_of(resource)
+            if hsa:
+                self._entries[f"hsa:{hsa}"] = (moment, resource)
+
+    def put_absent(self, keys: list[str]) -> None:
+        """Keys a look-up did not find (an empty entry), so they are not searched again."""
+        moment = time.monotonic()
+        with self._lock:
+            for key in keys:
+                self._entries.setdefault(key, (moment, {}))
+
+
+_MEMOS: weakref.WeakKeyDictionary[Any, DirectoryMemo] = weakref.WeakKeyDictionary()
+_MEMOS_LOCK = threading.Lock()
+
+
+def memo_for(store: Any) -> DirectoryMemo:
+    """The memo of one store (one database), made on first use."""
+    with _MEMOS_LOCK:
+        memo = _MEMOS.get(store)
+        if memo is None:
+            memo = _MEMOS[store] = DirectoryMemo()
+        return memo
+
+
 def _fill_directory(
     access: Access, registry: SearchParameterRegistry, record: PatientRecord
 ) -> None:
     """Look up the directory resources the record names but $everything did not bring
     (extensions' references, HSA-ids in logical references, hidden providers): directory
-    data, read with `Access.search` like any other search."""
+    data, read with `Access.search` like any other search, or from the store's memo
+    (filled by such searches)."""
+    memo = memo_for(access.store)
     blob = orjson.dumps([h.resource for held in record.clinical.values() for h in held])
     wanted: dict[str, set[str]] = {"Organization": set(), "Practitioner": set()}
     for kind, raw_id in _LITERAL.findall(blob):
@@ -136,6 +190,19 @@ def _fill_directory(
     if record.notice is not None:
         hsa_ids |= {*record.notice.providers_without_consent, *record.notice.blocked_providers}
     hsa_ids -= {k for k in known if k}
+    for key in [f"{k}/{i}" for k, ids in wanted.items() for i in ids] + [
+        f"hsa:{h}" for h in hsa_ids
+    ]:
+        found = memo.get(key)
+        if found is None:
+            continue
+        if found:
+            record.directory[f"{found['resourceType']}/{found['id']}"] = found
+        if key.startswith("hsa:"):
+            hsa_ids.discard(key[4:])
+        else:
+            kind, _, resource_id = key.partition("/")
+            wanted[kind].discard(resource_id)
     for kind in _LOOKUP_TYPES:
         queries = []
         if wanted[kind]:
@@ -146,24 +213,32 @@ def _fill_directory(
         for params in queries:
             query = parse_search(kind, [*params, ("_count", "500")], registry, max_count=500)
             for stored in access.search(query).matches:
-                record.directory[f"{stored.resource_type}/{stored.id}"] = _loaded(stored)
+                resource = _loaded(stored)
+                memo.put(resource)
+                record.directory[f"{stored.resource_type}/{stored.id}"] = resource
+        searched = [f"{kind}/{i}" for i in wanted[kind]]
+        missing = [k for k in searched if k not in record.directory]
+        memo.put_absent(missing)
+    found_hsa = {hsa_of(r) for r in record.directory.values()}
+    memo.put_absent([f"hsa:{h}" for h in hsa_ids if h not in found_hsa])
 
 
 def read_record(
     access: Access, patient_id: str, registry: SearchParameterRegistry | None = None
 ) -> PatientRecord:
     """The patient's visible record (404 for an unknown or hidden patient)."""
-    patient = _loaded(access.read("Patient", patient_id))
-    record = PatientRecord(patient=patient)
+    record = PatientRecord(patient={})
     offset = 0
     for _ in range(_MAX_PAGES):
         page = access.everything(patient_id, count=_PAGE, offset=offset, since=None)
         for stored in page.matches:
             resource = _loaded(stored)
             kind = stored.resource_type
+            if kind == "Patient" and stored.id == patient_id:
+                record.patient = resource
+                continue
             if kind in DIRECTORY:
-                if kind != "Patient":
-                    record.directory[f"{kind}/{stored.id}"] = resource
+                record.directory[f"{kind}/{stored.id}"] = resource
                 continue
             record.clinical.setdefault(kind, []).append(
                 Held(resource, stored.care_provider, stored.care_unit)
@@ -173,6 +248,8 @@ def read_record(
         offset += _PAGE
     else:
         record.truncated = True
+    if not record.patient:  # not in its own compartment: read it on its own
+        record.patient = _loaded(access.read("Patient", patient_id))
     principal = access.principal
     if principal is not None and principal.kind in ("user", "representative"):
         decision = access.decision(patient_id)

@@ -220,10 +220,12 @@ def test_overview_needs_a_token_and_refuses_unknown_parameters(demo: DemoHub) ->
 
 
 def test_every_overview_is_in_the_audit_log(demo: DemoHub) -> None:
+    before = len(list(demo.app.state.audit.records(patient_id=pid(0))))
     demo.overview(demo.nurse, 0)
-    records = list(demo.app.state.audit.records(patient_id=pid(0)))
-    assert {r.action for r in records} >= {"read", "everything"}
-    assert all(r.subject == "SE2120002122-P001" for r in records)
+    records = list(demo.app.state.audit.records(patient_id=pid(0)))[before:]
+    assert [r.action for r in records] == ["everything"]
+    assert records[0].subject == "SE2120002122-P001"
+    assert set(records[0].shown_providers) == {"SE2120002122-0000", "SE2321000164-0000"}
 
 
 def test_capability_statement_lists_the_operations(demo: DemoHub) -> None:
