@@ -1,8 +1,7 @@
 """`python -m bench.overview`: the patient overview's latency against a plain Patient read.
 
 Per database (SQLite and PostgreSQL in the same run): the demo exports for `--patients`
-persons (`write_demo_exports` + `load_demo_exports`) plus the clinical demo content
-(`hub.demo.clinical`), served by `hub` in a uvicorn subprocess (bench.server) with
+persons and the clinical demo content (`hub.demo.load.load_demo`), served by `hub` in a uvicorn subprocess (bench.server) with
 HUB_AUTH=on, so every request verifies a bearer token, takes the PDL decision and appends
 to the audit log. The municipal nurse of the demo reads, for the patients she has a care
 relationship with, in interleaved turns: `GET /fhir/Patient/{id}` (a plain authorised
@@ -33,8 +32,8 @@ from bench.databases import DEFAULT_POSTGRES, fresh
 from bench.server import ServedApp
 from hub.audit.log import load_or_create_audit_key
 from hub.auth import generate_signing_key, mint_token
-from hub.demo.clinical import add_clinical_content
-from hub.demo.exports import MUNICIPALITIES, demo_people, load_demo_exports, write_demo_exports
+from hub.demo.exports import MUNICIPALITIES, demo_people
+from hub.demo.load import load_demo
 from hub.store import open_store
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -53,9 +52,7 @@ def _load(url: str, folder: Path, patients: int) -> dict[str, float]:
     store = open_store(url)
     started = time.perf_counter()
     try:
-        write_demo_exports(folder / "exports", patients, seed=0)
-        load_demo_exports(store, folder / "exports", SECRET)
-        add_clinical_content(store, demo_people(patients, 0), SECRET)
+        load_demo(store, folder / "exports", SECRET, patients=patients, reload=True)
         with store.engine.connect() as conn:
             resources = int(conn.execute(text("SELECT count(*) FROM resources")).scalar_one())
     finally:
