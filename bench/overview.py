@@ -2,11 +2,12 @@
 
 Per database (SQLite and PostgreSQL in the same run): the demo exports for `--patients`
 persons and the clinical demo content (`hub.demo.load.load_demo`), served by `hub` in a
-uvicorn subprocess (bench.server) with HUB_AUTH=on, so every request verifies a bearer token, takes the PDL decision and appends
-to the audit log. The municipal nurse of the demo reads, for the patients she has a care
-relationship with, in interleaved turns: `GET /fhir/Patient/{id}` (a plain authorised
-read) and `GET /fhir/Patient/{id}/$overview`. p50/p95 of each, their ratio, and the size of
-the overview page (`GET /patient/{id}`, raw and gzip) and of the $overview JSON.
+uvicorn subprocess (bench.server) with HUB_AUTH=on, so every request verifies a bearer
+token, takes the PDL decision and appends to the audit log. The municipal nurse of the
+demo reads, for the patients she has a care relationship with, in interleaved turns:
+`GET /fhir/Patient/{id}` (a plain authorised read) and `GET /fhir/Patient/{id}/$overview`.
+p50/p95 of each, their ratio, and the size of the overview page (`GET /patient/{id}`, raw
+and gzip) and of the $overview JSON.
 Table on stdout, JSON to bench/results/overview-<timestamp>.json.
 """
 
