@@ -23,14 +23,8 @@ from adapters.identity import parse_person_identity
 from adapters.ids import patient_id
 from hub.app import create_app
 from hub.auth import SigningKey, generate_signing_key, mint_token
-from hub.demo.clinical import add_clinical_content
-from hub.demo.exports import (
-    MUNICIPALITIES,
-    Person,
-    demo_people,
-    load_demo_exports,
-    write_demo_exports,
-)
+from hub.demo.exports import MUNICIPALITIES, Person, demo_people
+from hub.demo.load import load_demo
 from hub.fhir_dates import STOCKHOLM
 from hub.settings import Settings
 from hub.store import open_store
@@ -53,14 +47,10 @@ def pid(k: int) -> str:
 
 
 def build_demo_db(folder: Path) -> Path:
-    """The demo exports and the clinical content, loaded into folder/demo.db."""
+    """The demo as `hub demo` loads it today (exports and clinical content) in folder/demo.db."""
     store = open_store(f"sqlite:///{folder / 'demo.db'}")
     try:
-        write_demo_exports(folder / "exports", PATIENTS, seed=0)
-        load_demo_exports(store, folder / "exports", SECRET)
-        add_clinical_content(
-            store, demo_people(PATIENTS, 0), SECRET, datetime.now(STOCKHOLM).date()
-        )
+        load_demo(store, folder / "exports", SECRET, patients=PATIENTS, today=today())
     finally:
         store.close()
     return folder / "demo.db"
