@@ -3,6 +3,7 @@
     GET /fhir/Patient/{id}/$overview           GET /fhir/Patient/$overview?identifier=S|V
     GET /fhir/Patient/{id}/$summary            GET /fhir/Patient/$summary?identifier=S|V
     GET /fhir/$follow-up-due?within=7
+    GET /fhir/OperationDefinition/{id}           the two definitions above (no token needed)
 
 Every read goes through the request's `Access` (hub/access/guard.py): audited and filtered
 by the PDL decision. A person identifier must be a personnummer or samordningsnummer with a
@@ -24,7 +25,8 @@ from hub.access.guard import Access
 from hub.errors import Conflict, InvalidRequest, NotFound, UnknownSearchParameter
 from hub.fhir_api.http import lenient, response_media_type
 from hub.fhir_api.interactions import ApiContext, check_id
-from hub.fhir_api.routes import Context
+from hub.fhir_api.routes import Context, read_by_id
+from hub.overview.definitions import definitions
 from hub.overview.document import overview_document, summary_document
 from hub.overview.model import Overview, build_overview
 from hub.overview.record import PatientRecord, read_record
@@ -138,3 +140,14 @@ def follow_up(request: Request, ctx: Context) -> Response:
     items = follow_up_due(ctx.access, ctx.registry, within, ctx.access.now)
     body = orjson.dumps(work_list_bundle(items, ctx.base_url, ctx.access.now))
     return Response(content=body, media_type=media_type)
+
+
+@router.get("/OperationDefinition/{definition_id}", summary="OperationDefinition (read)")
+async def operation_definition(definition_id: str, request: Request) -> Response:
+    """The hub's own OperationDefinitions (fhir/overview/) are open like the
+    CapabilityStatement that names them; any other id is an ordinary read."""
+    for resource in definitions().values():
+        if resource["resourceType"] == "OperationDefinition" and resource["id"] == definition_id:
+            media_type = response_media_type(request)
+            return Response(content=orjson.dumps(resource), media_type=media_type)
+    return await read_by_id("OperationDefinition", definition_id, request)

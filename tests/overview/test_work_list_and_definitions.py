@@ -90,3 +90,16 @@ def test_the_definitions_are_valid_r4_resources() -> None:
         model = get_fhir_model_class(resource["resourceType"])
         model.model_validate(json.loads(json.dumps(resource)))
         assert resource["url"] == url
+
+
+def test_the_operation_definitions_are_served_without_a_token(demo: DemoHub) -> None:
+    statement = demo.client.get("/fhir/metadata").json()
+    patient = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Patient")
+    overview = next(o for o in patient["operation"] if o["name"] == "overview")
+    definition_id = overview["definition"].rsplit("/", 1)[-1]
+    response = demo.client.get(f"/fhir/OperationDefinition/{definition_id}")
+    assert response.status_code == 200
+    assert response.json()["url"] == overview["definition"]
+    assert response.json()["code"] == "overview"
+    assert demo.client.get("/fhir/OperationDefinition/follow-up-due").json()["system"] is True
+    assert demo.client.get("/fhir/OperationDefinition/unknown").status_code == 401
