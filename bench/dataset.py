@@ -21,8 +21,10 @@ import orjson
 
 from adapters.identity import PERSONNUMMER_SYSTEM
 from bench.synthetic_records import demo_records
+from consent.directory import DIRECTORY_TYPES
 
-DIRECTORY_TYPES = ("Organization", "Practitioner", "PractitionerRole")
+UNITS_AND_STAFF = DIRECTORY_TYPES - {"Patient"}
+"""Directory data shared by every patient group (each group starts with its Patient)."""
 PER_PATIENT = 9
 DIRECTORY_SIZE = 21
 
@@ -60,12 +62,12 @@ def patients_for(resources: int) -> int:
 def build(resources: int, *, seed: int = 2026) -> DataSet:
     """About `resources` resources: the directory plus ceil((N-21)/9) patients."""
     records = demo_records(patients=patients_for(resources), seed=seed)
-    directory = [r.resource for r in records if r.resource["resourceType"] in DIRECTORY_TYPES]
+    directory = [r.resource for r in records if r.resource["resourceType"] in UNITS_AND_STAFF]
     groups: list[PatientGroup] = []
     current: list[dict[str, Any]] = []
     for record in records:
         resource = record.resource
-        if resource["resourceType"] in DIRECTORY_TYPES:
+        if resource["resourceType"] in UNITS_AND_STAFF:
             continue
         if resource["resourceType"] == "Patient" and current:
             groups.append(_group(current))

@@ -12,12 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "DIRECTORY_TYPES",
     "HSA_ID_SYSTEMS",
     "Directory",
     "OrganizationEntry",
     "PractitionerRoleEntry",
     "hsa_id_of",
 ]
+
+DIRECTORY_TYPES: frozenset[str] = frozenset(
+    {"Patient", "Organization", "Practitioner", "PractitionerRole"}
+)
+"""Shared directory data: owned by no care provider, readable by every authenticated
+client, merged (never overwritten) on intake. The one definition the hub uses."""
 
 HSA_ID_SYSTEMS: frozenset[str] = frozenset(
     {

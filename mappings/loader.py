@@ -8,9 +8,11 @@ A table file `<name>.json` holds:
          "source": <OID, code system version or document the row comes from>}, ...],
      "absent": <optional row without "code": what an absent source value maps to>}
 
-`CodeTable.lookup` raises `UnmappedCode` naming the table and the code when a code has no
-row; there is no default row. `identifier-systems.json` maps OIDs and alias URIs to the
-hub's canonical identifier systems (`IdentifierSystems.canonical`).
+`CodeTable.lookup` raises `NoMapping` naming the table and the code when a code has no
+row; there is no default row. This package imports nothing of the project: the adapters
+turn a `NoMapping` into their `UnmappedCode` (adapters/codes.py). `identifier-systems.json`
+maps OIDs and alias URIs to the hub's canonical identifier systems
+(`IdentifierSystems.canonical`).
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from adapters.errors import UnmappedCode
-
 __all__ = [
     "CodeTable",
     "IdentifierSystem",
     "IdentifierSystems",
     "MappedCode",
+    "NoMapping",
     "TargetCoding",
     "load_identifier_systems",
     "load_table",
@@ -36,6 +37,18 @@ __all__ = [
 
 _IDENTIFIER_SYSTEMS = "identifier-systems"
 _TABLE_DIR = Path(__file__).resolve().parent
+
+
+class NoMapping(LookupError):
+    """A code (or identifier system) has no row in its table; never replaced by a default."""
+
+    def __init__(self, *, table: str, code_system: str | None, code: str) -> None:
+        system_text = f" of code system {code_system!r}" if code_system else ""
+        self.message = f"code {code!r}{system_text} has no mapping in table {table!r}"
+        super().__init__(self.message)
+        self.table = table
+        self.code_system = code_system
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -78,19 +91,19 @@ class CodeTable:
     def lookup(self, code: str, *, system: str | None = None) -> MappedCode:
         """The row for `code`; `system` (OID or URI), when given, must be the table's system.
 
-        Raises UnmappedCode naming the table, code system and code otherwise.
+        Raises NoMapping naming the table, code system and code otherwise.
         """
         if system is not None and system not in (self.source_system, self.source_oid):
-            raise UnmappedCode(table=self.name, code_system=system, code=code)
+            raise NoMapping(table=self.name, code_system=system, code=code)
         for row in self.rows:
             if row.code == code:
                 return row
-        raise UnmappedCode(table=self.name, code_system=system or self.source_system, code=code)
+        raise NoMapping(table=self.name, code_system=system or self.source_system, code=code)
 
     def lookup_absent(self) -> MappedCode:
-        """The table's documented mapping for an absent source value; UnmappedCode if none."""
+        """The table's documented mapping for an absent source value; NoMapping if none."""
         if self.absent is None:
-            raise UnmappedCode(table=self.name, code_system=self.source_system, code="(absent)")
+            raise NoMapping(table=self.name, code_system=self.source_system, code="(absent)")
         return self.absent
 
     def source_coding(self, row: MappedCode) -> dict[str, str]:
@@ -122,7 +135,7 @@ class IdentifierSystems:
                 names |= {entry.oid, f"urn:oid:{entry.oid}"}
             if system_or_oid in names:
                 return entry.canonical
-        raise UnmappedCode(table=_IDENTIFIER_SYSTEMS, code_system=None, code=system_or_oid)
+        raise NoMapping(table=_IDENTIFIER_SYSTEMS, code_system=None, code=system_or_oid)
 
 
 def _read(name: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from adapters.codes import canonical_system, lookup
 from adapters.errors import (
     InvalidIdentifier,
     InvalidTimestamp,
@@ -32,7 +33,7 @@ from adapters.identity import HSA_SYSTEM, PersonIdentity, parse_person_identity
 from adapters.ids import patient_id, record_identifier_system, resource_id, source_uri
 from adapters.model import TranslatedResource, TranslationContext
 from adapters.swedish_time import local_timestamp_to_fhir
-from mappings import MappedCode, load_identifier_systems, load_table
+from mappings import MappedCode, load_table
 
 __all__ = ["hl7_timestamp_to_fhir", "translate"]
 
@@ -145,7 +146,7 @@ def _status_and_period(message: AdtMessage, event_status: str) -> tuple[str, dic
     if message.discharge_time and event != _DISCHARGE_WITHDRAWN:
         period["end"] = hl7_timestamp_to_fhir(message.discharge_time, "PV1-45")
         if event in _CLOSED_BY_DISCHARGE:
-            status = load_table("hl7v2-adt-event").lookup(_DISCHARGE).target.code
+            status = lookup(load_table("hl7v2-adt-event"), _DISCHARGE).target.code
     elif event == _DISCHARGE:
         raise MissingElement("PV1-45 (discharge time) must have a value").at("PV1-45")
     if "start" in period and "end" in period:
@@ -157,14 +158,13 @@ def _status_and_period(message: AdtMessage, event_status: str) -> tuple[str, dic
 
 def _person(identifiers: tuple[PatientIdentifier, ...]) -> PersonIdentity:
     """The first PID-3 repetition whose assigning authority is a Swedish person identifier."""
-    systems = load_identifier_systems()
     person_systems = {
         "http://electronichealth.se/identifier/personnummer",
         "http://electronichealth.se/identifier/samordningsnummer",
     }
     for identifier in identifiers:
         try:
-            system = systems.canonical(identifier.assigning_authority)
+            system = canonical_system(identifier.assigning_authority)
         except TranslateError:
             continue
         if system not in person_systems:
@@ -201,6 +201,6 @@ def _episode_type(patient_class: str) -> MappedCode | None:
 
 def _lookup(table: str, code: str, location: str) -> MappedCode:
     try:
-        return load_table(table).lookup(code)
+        return lookup(load_table(table), code)
     except TranslateError as error:
         raise error.at(location) from None

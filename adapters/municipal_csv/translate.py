@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from adapters.codes import lookup
 from adapters.errors import SchemaViolation, TranslateError
 from adapters.identity import HSA_SYSTEM, PersonIdentity
 from adapters.ids import patient_id, record_identifier_system, resource_id, source_uri
@@ -299,7 +300,7 @@ class _Translation:
         return self._wrap(resource, plan.enhet_hsaid)
 
     def _care_plan(self, plan: SipRow) -> TranslatedResource:
-        category = load_table("rivta-careplan-type").lookup("SIP").target.as_fhir()
+        category = lookup(load_table("rivta-careplan-type"), "SIP").target.as_fhir()
         resource: dict[str, Any] = {
             "resourceType": "CarePlan",
             "id": self._id("CarePlan", plan.sip_id),
@@ -436,7 +437,7 @@ def _teams(rows: Iterable[TeamMemberRow]) -> dict[str, _Team]:
 
 def _lookup(table: str, code: str, location: str) -> MappedCode:
     try:
-        return load_table(table).lookup(code)
+        return lookup(load_table(table), code)
     except TranslateError as error:
         raise error.at(location) from None
 
@@ -453,7 +454,7 @@ def _directory(resource: dict[str, Any]) -> TranslatedResource:
 
 
 def _organization_kind(role: str) -> dict[str, Any]:
-    return {"coding": [load_table("hub-organization-kind").lookup(role).target.as_fhir()]}
+    return {"coding": [lookup(load_table("hub-organization-kind"), role).target.as_fhir()]}
 
 
 def _hsa_identifier(hsa_id: str) -> dict[str, str]:

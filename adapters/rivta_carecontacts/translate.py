@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.codes import lookup, lookup_absent
 from adapters.errors import AdapterError, TranslateError
 from adapters.model import TranslatedResource, TranslationContext
 from adapters.rivta_carecontacts.records import CareContact, CareContactsResponse
@@ -106,7 +107,7 @@ def _encounter(contact: CareContact, directory: ResourceSet) -> TranslatedResour
 def _lookup(table: str, cv: CV) -> MappedCode:
     assert cv.code is not None
     try:
-        return load_table(table).lookup(cv.code, system=cv.code_system)
+        return lookup(load_table(table), cv.code, system=cv.code_system)
     except AdapterError as exc:
         raise exc.at(f"{cv.path}/code") from None
 
@@ -114,7 +115,7 @@ def _lookup(table: str, cv: CV) -> MappedCode:
 def _status(cv: CV | None) -> tuple[str, dict[str, str] | None]:
     table = load_table(_STATUS_TABLE)
     if cv is None:
-        return table.lookup_absent().target.code, None
+        return lookup_absent(table).target.code, None
     if cv.code is None:
         raise TranslateError(
             "careContactStatus has only originalText; a status needs its SNOMED CT-SE code",
@@ -145,7 +146,7 @@ def _role(cv: CV | None) -> dict[str, Any] | None:
 
 def _class(cv: CV | None) -> dict[str, str]:
     if cv is None or cv.code is None:
-        return load_table(_CLASS_TABLE).lookup_absent().target.as_fhir()
+        return lookup_absent(load_table(_CLASS_TABLE)).target.as_fhir()
     return _lookup(_CLASS_TABLE, cv).target.as_fhir()
 
 

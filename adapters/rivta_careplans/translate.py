@@ -14,6 +14,7 @@ import base64
 import hashlib
 from typing import Any
 
+from adapters.codes import canonical_system, lookup
 from adapters.errors import AdapterError, InvalidIdentifier
 from adapters.identity import HSA_SYSTEM
 from adapters.ids import record_identifier_system
@@ -34,7 +35,7 @@ from adapters.rivta_logistics.translate import (
     security_labels,
     timestamp,
 )
-from mappings.loader import load_identifier_systems, load_table
+from mappings.loader import load_table
 
 __all__ = ["translate"]
 
@@ -102,7 +103,7 @@ def _category(plan: CarePlan) -> dict[str, Any] | None:
         return None  # absent = unknown type: never a default category
     table = load_table(_PLAN_TYPES)
     try:
-        row = table.lookup(code)
+        row = lookup(table, code)
     except AdapterError as exc:
         raise exc.at(f"{plan.care_plan_body.path}/typeOfCarePlanEnum") from None
     return {"coding": [row.target.as_fhir()]}
@@ -128,10 +129,9 @@ def _contributors(plan: CarePlan, directory: ResourceSet) -> list[dict[str, Any]
     )
     if person is not None:
         contributors.append(person)
-    systems = load_identifier_systems()
     for unit in plan.care_plan_body.participating_care_unit_hsa_id:
         try:
-            system = systems.canonical(unit.root)
+            system = canonical_system(unit.root)
         except AdapterError as exc:
             raise exc.at(f"{unit.path}/root") from None
         if system != HSA_SYSTEM:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.codes import canonical_system, lookup
 from adapters.errors import AdapterError, InvalidIdentifier, TranslateError
 from adapters.identity import (
     HSA_SYSTEM,
@@ -27,7 +28,7 @@ from adapters.ids import patient_id, record_identifier_system, resource_id, sour
 from adapters.model import TranslatedResource, TranslationContext
 from adapters.rivta_logistics.records import OrgUnit, PatientSummaryHeader, PersonId
 from adapters.swedish_time import local_timestamp_to_fhir
-from mappings.loader import load_identifier_systems, load_table
+from mappings.loader import load_table
 
 __all__ = [
     "CARE_CONTACT_KIND",
@@ -60,7 +61,7 @@ def timestamp(value: str, path: str) -> str:
 def person_identity(person: PersonId) -> PersonIdentity:
     """Check patientId (type OID from the identifier-systems table, id 12 digits)."""
     try:
-        system = load_identifier_systems().canonical(person.type)
+        system = canonical_system(person.type)
     except AdapterError as exc:
         raise exc.at(f"{person.path}/type") from None
     if system not in _PERSON_SYSTEMS:
@@ -111,7 +112,7 @@ def security_labels(header: PatientSummaryHeader) -> list[dict[str, str]]:
     """approvedForPatient=false -> the label from the rivta-security-label table."""
     if header.approved_for_patient:
         return []
-    row = load_table("rivta-security-label").lookup("false")
+    row = lookup(load_table("rivta-security-label"), "false")
     return [row.target.as_fhir()]
 
 
@@ -195,7 +196,7 @@ class ResourceSet:
         """Note an Organization by HSA-id in the given role (a hub-organization-kind code),
         named by a record of the source system `source`."""
         entry = self._organizations.setdefault(hsa_id, _Organization(hsa_id, source=source))
-        kind = load_table("hub-organization-kind").lookup(role).target.code
+        kind = lookup(load_table("hub-organization-kind"), role).target.code
         if kind not in entry.kinds:
             entry.kinds.append(kind)
         if part_of and part_of != hsa_id and entry.part_of is None:

@@ -18,9 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
-DIRECTORY_TYPES: frozenset[str] = frozenset(
-    {"Patient", "Organization", "Practitioner", "PractitionerRole"}
-)
+from consent.directory import DIRECTORY_TYPES
 
 Pairs = frozenset[tuple[str, str | None]]
 

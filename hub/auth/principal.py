@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from consent.directory import DIRECTORY_TYPES
 from hub.auth.errors import AuthenticationError
 from hub.auth.scopes import Context, Interaction, Scope, parse_scopes
 
@@ -24,10 +25,8 @@ __all__ = ["DIRECTORY_RESOURCE_TYPES", "Principal", "PrincipalKind", "principal_
 
 PrincipalKind = Literal["user", "system", "representative"]
 
-DIRECTORY_RESOURCE_TYPES: frozenset[str] = frozenset(
-    {"Patient", "Organization", "Practitioner", "PractitionerRole"}
-)
-"""Shared directory data: readable by every authenticated client."""
+DIRECTORY_RESOURCE_TYPES: frozenset[str] = DIRECTORY_TYPES
+"""Shared directory data: readable by every authenticated client (consent.directory)."""
 
 _KIND_OF_CONTEXT: dict[Context, PrincipalKind] = {
     "user": "user",

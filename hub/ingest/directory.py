@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from consent.directory import DIRECTORY_TYPES
+
 __all__ = ["DIRECTORY_TYPES", "merge_directory"]
 
-DIRECTORY_TYPES = frozenset({"Patient", "Organization", "Practitioner", "PractitionerRole"})
 _UNITED = frozenset({"identifier", "type", "telecom"})
 _VERSION_META = frozenset({"versionId", "lastUpdated"})
 
