@@ -15,6 +15,7 @@ from datetime import date
 from typing import Literal
 
 from adapters.errors import InvalidIdentifier
+from mappings.systems import HSA_SYSTEM
 
 __all__ = [
     "HSA_SYSTEM",
@@ -28,7 +29,6 @@ __all__ = [
 
 PERSONNUMMER_SYSTEM = "http://electronichealth.se/identifier/personnummer"
 SAMORDNINGSNUMMER_SYSTEM = "http://electronichealth.se/identifier/samordningsnummer"
-HSA_SYSTEM = "urn:oid:1.2.752.129.2.1.4.1"
 
 PersonKind = Literal["personnummer", "samordningsnummer"]
 

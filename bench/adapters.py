@@ -32,6 +32,7 @@ from hub.ingest.registry import ADAPTERS
 from hub.store import open_store
 from hub.store.sql_store import SqlStore
 from mappings.loader import CodeTable, MappedCode, TargetCoding, load_table
+from mappings.systems import HSA_SYSTEM
 
 SECRET = b"bench-secret"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -45,7 +46,7 @@ def _register_demo_ward() -> bool:
     row = MappedCode(
         ADT_FACILITY[0],
         ADT_FACILITY[1],
-        TargetCoding("urn:oid:1.2.752.129.2.1.4.1", REGION_PROVIDER[0], REGION_PROVIDER[1]),
+        TargetCoding(HSA_SYSTEM, REGION_PROVIDER[0], REGION_PROVIDER[1]),
         "bench registration of the demo ward",
     )
 

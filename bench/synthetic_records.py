@@ -15,8 +15,9 @@ from typing import Any
 from adapters.identity import PERSONNUMMER_SYSTEM, luhn_check_digit, parse_person_identity
 from adapters.ids import patient_id, resource_id
 from hub.store.model import WriteContext
+from mappings.systems import HSA_SYSTEM
 
-HSA = "urn:oid:1.2.752.129.2.1.4.1"
+HSA = HSA_SYSTEM
 KV_BEFATTNING = "urn:oid:1.2.752.129.2.2.1.4"
 KV_VARDKONTAKTTYP = "urn:oid:1.2.752.129.2.2.2.25"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"

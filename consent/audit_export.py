@@ -15,6 +15,7 @@ from typing import Any
 
 from consent.audit import AuditRecord
 from consent.periods import STOCKHOLM
+from mappings.systems import HSA_SYSTEM
 
 __all__ = [
     "CSV_COLUMNS",
@@ -25,7 +26,6 @@ __all__ = [
     "to_csv",
 ]
 
-HSA_SYSTEM = "urn:oid:1.2.752.129.2.1.4.1"
 KV_BEFATTNING = "urn:oid:1.2.752.129.2.2.1.4"
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 _RESTFUL = "http://hl7.org/fhir/restful-interaction"

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mappings.systems import HSA_ALIASES, HSA_SYSTEM
+
 __all__ = [
     "DIRECTORY_TYPES",
     "HSA_ID_SYSTEMS",
@@ -26,14 +28,7 @@ DIRECTORY_TYPES: frozenset[str] = frozenset(
 """Shared directory data: owned by no care provider, readable by every authenticated
 client, merged (never overwritten) on intake. The one definition the hub uses."""
 
-HSA_ID_SYSTEMS: frozenset[str] = frozenset(
-    {
-        "urn:oid:1.2.752.129.2.1.4.1",
-        "urn:oid:1.2.752.29.4.19",
-        "urn:oid:1.2.752.29.6.2.1",
-        "http://electronichealth.se/identifier/hsaid",
-    }
-)
+HSA_ID_SYSTEMS: frozenset[str] = frozenset({HSA_SYSTEM, *HSA_ALIASES})
 
 
 def hsa_id_of(identifiers: Any) -> str | None:

@@ -29,6 +29,7 @@ from hub.errors import Forbidden, InvalidRequest, StoreUnavailable
 from hub.fhir_dates import now_us
 from hub.store.schema import emergency_grants
 from hub.store.sql_store import read_options
+from mappings.systems import HSA_SYSTEM
 
 
 def _us(moment: datetime) -> int:
@@ -115,7 +116,7 @@ def open_emergency_access(
     parameters += [
         {
             "name": "blockedProvider",
-            "valueIdentifier": {"system": "urn:oid:1.2.752.129.2.1.4.1", "value": provider},
+            "valueIdentifier": {"system": HSA_SYSTEM, "value": provider},
         }
         for provider in decision.notice.blocked_providers
     ]

@@ -2,7 +2,7 @@
 
 A patient reading "who accessed my data" needs names, not only HSA-ids: employees are
 Practitioners and care units and providers are Organizations, each identified by its HSA-id
-(`urn:oid:1.2.752.129.2.1.4.1`). Ids the directory does not know keep an empty name.
+(the HSA system of `mappings/systems.py`). Ids the directory does not know keep an empty name.
 """
 
 from __future__ import annotations

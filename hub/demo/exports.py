@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from adapters.identity import luhn_check_digit
 from hub.ingest.intake import IngestSummary, ingest_file
 from hub.store.sql_store import SqlStore
+from mappings.systems import HSA_OID
 
 __all__ = [
     "ADT_FACILITY",
@@ -273,7 +274,7 @@ def _care_plans(rng: random.Random, people: list[tuple[int, Person]], today: dat
             municipal_unit = person.municipality.hemsjukvard[0]
             participants = "".join(
                 "      <core:participatingCareUnitHSAId>\n"
-                "        <core:root>1.2.752.129.2.1.4.1</core:root>\n"
+                f"        <core:root>{HSA_OID}</core:root>\n"
                 f"        <core:extension>{unit}</core:extension>\n"
                 "      </core:participatingCareUnitHSAId>\n"
                 for unit in ([VARDCENTRAL[0], municipal_unit] if kind == "SIP" else [])

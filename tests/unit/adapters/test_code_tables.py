@@ -97,3 +97,22 @@ def test_an_unknown_participant_role_names_the_code_and_the_table() -> None:
     assert "kv-befattning-participant-role" in caught.value.message
     assert caught.value.location is not None
     assert caught.value.location.endswith("healthcareProfessionalRoleCode/code")
+
+
+def test_the_hsa_system_is_named_in_one_place_and_matches_the_identifier_table() -> None:
+    from consent.directory import HSA_ID_SYSTEMS
+    from mappings.loader import load_identifier_systems
+    from mappings.systems import HSA_ALIASES, HSA_OID, HSA_SYSTEM
+
+    (row,) = [s for s in load_identifier_systems().systems if s.oid == HSA_OID]
+    assert row.canonical == HSA_SYSTEM
+    assert set(row.aliases) == set(HSA_ALIASES)
+    assert {HSA_SYSTEM, *HSA_ALIASES} == HSA_ID_SYSTEMS
+    root = Path(__file__).resolve().parents[3]
+    python = [
+        path
+        for folder in ("adapters", "consent", "hub", "mappings", "bench", "conformance")
+        for path in (root / folder).rglob("*.py")
+        if HSA_OID in path.read_text(encoding="utf-8")
+    ]
+    assert [p.relative_to(root).as_posix() for p in python] == ["mappings/systems.py"]
