@@ -126,7 +126,7 @@ def demo(
             f"unchanged; {extra} more records ({', '.join(loaded.parts)})."
         )
     if tour:
-        base = settings.base_url or "http://127.0.0.1:8000/fhir"
+        base = settings.command_base_url
         for line in tour_lines(settings, base, patients=patients, seed=seed):
             typer.echo(line)
 

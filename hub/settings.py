@@ -7,6 +7,10 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/fhir"
+"""The FHIR base of `hub serve` on its default address; commands without a request use it
+when HUB_BASE_URL is unset."""
+
 
 class Settings(BaseSettings):
     """Everything the service reads from its environment; names are contracts (see README)."""
@@ -81,6 +85,17 @@ class Settings(BaseSettings):
         "system, care provider and care unit; comma-separated. Other system clients load "
         "only their own care provider's records",
     )
+
+    @property
+    def command_base_url(self) -> str:
+        """The FHIR base URL for commands without a request: HUB_BASE_URL, else
+        DEFAULT_BASE_URL (requests use hub.fhir_api.http.fhir_base_url)."""
+        return (self.base_url or DEFAULT_BASE_URL).rstrip("/")
+
+    @property
+    def command_token_audience(self) -> str:
+        """The `aud` of tokens minted by commands: HUB_TOKEN_AUDIENCE, else the base URL."""
+        return self.token_audience or self.command_base_url
 
     @field_validator("ingest_aggregator_clients", mode="before")
     @classmethod

@@ -25,7 +25,7 @@ from consent.audit_export import audit_event_bundle, to_csv
 from consent.audit_review import DEFAULT_DAILY_PATIENT_THRESHOLD, follow_up_report
 from consent.periods import STOCKHOLM
 from hub.audit.log import AuditLog, load_audit_public_key
-from hub.settings import Settings
+from hub.settings import DEFAULT_BASE_URL, Settings
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -34,7 +34,6 @@ __all__ = [
     "audit_key_path",
 ]
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8000/fhir"
 
 app = typer.Typer(
     name="audit",
@@ -66,7 +65,7 @@ def _database_url() -> str:
 
 
 def _base_url() -> str:
-    return Settings().base_url or DEFAULT_BASE_URL
+    return Settings().command_base_url
 
 
 @contextmanager

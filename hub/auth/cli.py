@@ -36,7 +36,7 @@ from hub.auth import (
 )
 from hub.auth.revocation import revoke, token_digest
 from hub.demo.users import DEMO_CLIENTS, DemoClient
-from hub.settings import Settings
+from hub.settings import DEFAULT_BASE_URL, Settings
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -48,7 +48,6 @@ __all__ = [
     "parse_lifetime",
 ]
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8000/fhir"
 
 app = typer.Typer(
     name="token",
@@ -79,7 +78,7 @@ class TokenConfig:
             signing_key_path=Path(current.token_signing_key_path),
             jwks_path=Path(current.jwks_path),
             issuer=current.token_issuer,
-            audience=current.token_audience or current.base_url or DEFAULT_BASE_URL,
+            audience=current.command_token_audience,
         )
 
 

@@ -22,6 +22,13 @@ _XML_FORMATS = {
 }
 
 
+def fhir_base_url(request: Request) -> str:
+    """The FHIR base URL of a request: HUB_BASE_URL, else the request's own base + /fhir,
+    without a trailing slash. The one place it is computed (links, Location, token aud)."""
+    base = request.app.state.settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
+    return str(base).rstrip("/")
+
+
 def response_media_type(request: Request) -> str:
     """application/fhir+json unless the client asked for plain application/json."""
     fmt = request.query_params.get("_format")

@@ -26,7 +26,7 @@ from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
 from hub.fhir_api.outcome import information
 from hub.fhir_dates import InvalidDate, date_range
 from hub.search.parameters import SearchParameterRegistry
-from hub.search.query import SearchQuery, parse_search
+from hub.search.query import SearchQuery, parse_count, parse_offset, parse_search
 from hub.search.subsetting import subset_from
 from hub.settings import Settings
 from hub.store.model import StoredResource, WriteContext, WriteOutcome
@@ -360,17 +360,17 @@ def _since(params: list[tuple[str, str]]) -> int | None:
 def _paging(
     ctx: ApiContext, params: list[tuple[str, str]], allowed: set[str], lenient: bool
 ) -> tuple[int, int]:
+    """_count and _offset by the same rules as search (hub.search.query); _count=0 asks for
+    the total alone, with no entries and no next link."""
     count, offset = ctx.settings.default_page_size, 0
     for key, value in params:
-        if key == "_count" and value.isdigit():
-            count = min(int(value), ctx.settings.max_page_size)
-        elif key == "_offset" and value.isdigit():
-            offset = int(value)
-        elif key in ("_count", "_offset"):
-            raise InvalidRequest(f"{key} must be a non-negative integer", expression=key)
+        if key == "_count":
+            count = parse_count(value, ctx.settings.max_page_size)
+        elif key == "_offset":
+            offset = parse_offset(value)
         elif key not in allowed and not lenient:
             raise UnknownSearchParameter(f"Unknown parameter '{key}'", expression=key)
-    return max(count, 1), offset
+    return count, offset
 
 
 def history(
@@ -387,7 +387,7 @@ def history(
         request.query,
         offset=offset,
         count=count,
-        has_next=page.has_next,
+        has_next=page.has_next and count > 0,
     )
     return FhirResponse(
         200, body=bundle_builder.history(ctx.base_url, page.entries, page.total, links)
@@ -405,7 +405,7 @@ def everything(ctx: ApiContext, request: FhirRequest, patient_id: str) -> FhirRe
         request.query,
         offset=offset,
         count=count,
-        has_next=page.has_next,
+        has_next=page.has_next and count > 0,
     )
     return FhirResponse(
         200, body=bundle_builder.searchset(ctx.base_url, page.matches, [], page.total, links)

@@ -25,6 +25,7 @@ from hub.errors import UnsupportedMediaType
 from hub.fhir_api import interactions
 from hub.fhir_api.bundles import process_bundle
 from hub.fhir_api.http import (
+    fhir_base_url,
     lenient,
     read_body,
     response_media_type,
@@ -40,11 +41,6 @@ router = APIRouter(prefix="/fhir", tags=["FHIR R4"])
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-def _base_url(request: Request) -> str:
-    base = request.app.state.settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
-    return str(base).rstrip("/")
 
 
 def _request_id(request: Request) -> str:
@@ -71,7 +67,7 @@ def _context(request: Request, principal: Principal | None) -> ApiContext:
         store=state.store,
         settings=state.settings,
         registry=state.registry,
-        base_url=_base_url(request),
+        base_url=fhir_base_url(request),
         write_context=write_context,
         access=access,
         validation=state.validation,
@@ -80,7 +76,7 @@ def _context(request: Request, principal: Principal | None) -> ApiContext:
 
 async def api_context(request: Request) -> ApiContext:
     """The context of an authenticated request (401 without a valid bearer token)."""
-    base_url = _base_url(request)
+    base_url = fhir_base_url(request)
     principal = request.app.state.authenticator.principal(request, base_url)
     return _context(request, principal)
 

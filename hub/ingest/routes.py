@@ -27,7 +27,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from hub.errors import Forbidden
-from hub.fhir_api.http import read_limited_body
+from hub.fhir_api.http import fhir_base_url, read_limited_body
 from hub.ingest.intake import ingest_file, safe_filename
 from hub.ingest.registry import get_adapter
 
@@ -57,8 +57,7 @@ def _authenticate(request: Request) -> str | None:
     authenticator = getattr(request.app.state, "authenticator", None)
     if authenticator is None:
         return None
-    base_url = request.app.state.settings.base_url or f"{str(request.base_url).rstrip('/')}/fhir"
-    principal = authenticator.principal(request, str(base_url).rstrip("/"))
+    principal = authenticator.principal(request, fhir_base_url(request))
     if principal is None:
         return None
     if principal.kind != "system" or not principal.can_write("CarePlan"):

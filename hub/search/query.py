@@ -472,6 +472,17 @@ def _int(name: str, raw: str, minimum: int) -> int:
     return number
 
 
+def parse_count(raw: str, max_count: int) -> int:
+    """_count: a non-negative integer, at most `max_count`; 0 asks for the total alone.
+    The one rule for search, history and $everything."""
+    return min(_int("_count", raw, 0), max_count)
+
+
+def parse_offset(raw: str) -> int:
+    """_offset: a non-negative integer (the page position)."""
+    return _int("_offset", raw, 0)
+
+
 def parse_search(
     resource_type: str,
     params: list[tuple[str, str]],
@@ -494,9 +505,9 @@ def parse_search(
     for name, raw in params:
         try:
             if name == "_count":
-                count = min(_int(name, raw, 0), max_count)
+                count = parse_count(raw, max_count)
             elif name == "_offset":
-                offset = _int(name, raw, 0)
+                offset = parse_offset(raw)
             elif name == "_sort":
                 sort = _sort_keys(raw, resource_type, registry)
             elif name == "_total":

@@ -116,3 +116,14 @@ def test_history_links_use_hub_base_url(make_client) -> None:
     bundle = search(client, "_history", {"_count": "1"})
     assert link(bundle, "next").startswith("https://hub.example.se/fhir/_history?")
     assert bundle["entry"][0]["fullUrl"].startswith("https://hub.example.se/fhir/Patient/")
+
+
+def test_history_count_zero_gives_the_total_alone_like_search(any_client: TestClient) -> None:
+    created = _versions(any_client)
+    bundle = search(any_client, f"Patient/{created['id']}/_history", {"_count": "0"})
+    assert bundle["total"] == 4
+    assert "entry" not in bundle or bundle["entry"] == []
+    assert [link["relation"] for link in bundle["link"]] == ["self", "first"]
+    for bad in ("-1", "x", "1.5"):
+        response = any_client.get(f"/fhir/Patient/{created['id']}/_history?_count={bad}")
+        assert_outcome(response, 400, "_count")
