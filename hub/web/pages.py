@@ -32,9 +32,10 @@ from adapters.identity import parse_person_identity
 from hub.access.emergency import open_emergency_access
 from hub.auth import Principal
 from hub.errors import Forbidden, HubError, InvalidRequest, NotFound, Unauthorized
+from hub.fhir_api.http import fhir_base_url
 from hub.fhir_api.interactions import ApiContext, check_id, dispatch
 from hub.fhir_api.messages import FhirRequest
-from hub.fhir_api.routes import _base_url, _context
+from hub.fhir_api.routes import _context
 from hub.fhir_dates import STOCKHOLM
 from hub.overview.model import person_name
 from hub.overview.routes import find_patient, load_overview, parse_within
@@ -102,7 +103,7 @@ def _principal(request: Request) -> Principal | None:
     token = session_token(request)
     if token is None:
         raise Unauthorized("Sign in first")
-    principal: Principal = authenticator.verify_token(token, _base_url(request))
+    principal: Principal = authenticator.verify_token(token, fhir_base_url(request))
     return principal
 
 
@@ -224,7 +225,7 @@ async def sign_in(request: Request) -> Response:
             token = demo_token(settings, user)
         if not token:
             raise Unauthorized("A token is required")
-        request.app.state.authenticator.verify_token(token, _base_url(request))
+        request.app.state.authenticator.verify_token(token, fhir_base_url(request))
     except HubError as error:
         if isinstance(error, Unauthorized):
             return _render(
