@@ -32,10 +32,11 @@ from hub.search.query import parse_search
 from hub.store.model import WriteContext
 from hub.store.sql_store import SqlStore, UnitOfWork
 from hub.validation.resources import validate_resource
+from mappings.systems import HSA_SYSTEM
 
 __all__ = ["DEMO_RELATIVE", "EMERGENCY_UNIT", "add_clinical_content", "demo_roles"]
 
-HSA = "urn:oid:1.2.752.129.2.1.4.1"
+HSA = HSA_SYSTEM
 PNR = "http://electronichealth.se/identifier/personnummer"
 BASE = "https://hub.example.se/fhir"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"

@@ -17,10 +17,11 @@ from typing import Any
 from hub.overview import definitions as d
 from hub.overview.model import Origin, Overview
 from hub.overview.record import PatientRecord
+from mappings.systems import HSA_SYSTEM
 
 __all__ = ["overview_document", "summary_document"]
 
-HSA = "urn:oid:1.2.752.129.2.1.4.1"
+HSA = HSA_SYSTEM
 EMPTY_REASON = "http://terminology.hl7.org/CodeSystem/list-empty-reason"
 FOLLOW_UP_LABEL = {
     "due": "uppföljning snart",

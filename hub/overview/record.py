@@ -21,18 +21,14 @@ from hub.access.guard import Access
 from hub.search.parameters import SearchParameterRegistry
 from hub.search.query import parse_search
 from hub.store.model import StoredResource
+from mappings.systems import HSA_ALIASES, HSA_SYSTEM
 
 __all__ = ["DIRECTORY", "Held", "PatientRecord", "read_record"]
 
 DIRECTORY = frozenset({"Organization", "Practitioner", "PractitionerRole", "Location", "Patient"})
 _PAGE = 500
 _MAX_PAGES = 20
-HSA_SYSTEMS = (
-    "urn:oid:1.2.752.129.2.1.4.1",
-    "urn:oid:1.2.752.29.4.19",
-    "urn:oid:1.2.752.29.6.2.1",
-    "http://electronichealth.se/identifier/hsaid",
-)
+HSA_SYSTEMS = (HSA_SYSTEM, *sorted(HSA_ALIASES))
 
 
 @dataclass(frozen=True)

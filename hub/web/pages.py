@@ -51,6 +51,7 @@ from hub.web.session import (
     require_csrf,
     session_token,
 )
+from mappings.systems import HSA_SYSTEM
 
 __all__ = ["router"]
 
@@ -79,7 +80,7 @@ _TEMPLATES.filters["system"] = _system
 _TEMPLATES.filters["pnr"] = _pnr
 _PNR_LIKE = re.compile(r"^\s*\d{6,8}[-+]?\d{4}\s*$")
 _MAX_FORM = 4096
-_HSA = "urn:oid:1.2.752.129.2.1.4.1"
+_HSA = HSA_SYSTEM
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
