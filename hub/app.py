@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
 
 from hub.access.emergency import GrantStore
 from hub.access.guard import DecisionCache
@@ -18,6 +19,9 @@ from hub.fhir_api.authentication import Authenticator
 from hub.fhir_api.error_handlers import install_error_handlers
 from hub.fhir_api.routes import router as fhir_router
 from hub.ingest.routes import router as ingest_router
+from hub.operations.metrics import HubMetrics
+from hub.operations.requests import RequestLog
+from hub.operations.routes import router as operations_router
 from hub.overview.routes import router as overview_router
 from hub.search.parameters import default_registry
 from hub.settings import Settings
@@ -61,6 +65,11 @@ def serving_app(settings: Settings | None = None) -> FastAPI:
     app.state.validation.start_workers()
     freeze_startup_heap()
     return app
+
+
+def _engine_of(app: FastAPI) -> Engine | None:
+    store = getattr(app.state, "store", None)
+    return None if store is None else store.engine
 
 
 def create_app(settings: Settings | None = None, store: SqlStore | None = None) -> FastAPI:
@@ -117,6 +126,9 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         app.state.store = store
         attach_access_services(app, settings)
     install_error_handlers(app)
+    app.state.metrics = HubMetrics(lambda: _engine_of(app))
+    app.add_middleware(RequestLog, metrics=app.state.metrics)
+    app.include_router(operations_router)
     app.include_router(overview_router)  # before the generic /fhir/{type}/{id} routes
     app.include_router(fhir_router)
     app.include_router(ingest_router)

@@ -34,13 +34,34 @@ def serve(
     tour: bool = typer.Option(
         False, "--tour", help="Print the demo tour (tokens for this host and port) first."
     ),
+    log_level: str | None = typer.Option(
+        None, "--log-level", help="debug, info, warning or error (default HUB_LOG_LEVEL, info)."
+    ),
+    log_format: str | None = typer.Option(
+        None, "--log-format", help="text or json (default HUB_LOG_FORMAT, text)."
+    ),
 ) -> None:
     """Serve the FHIR API over the configured database (HUB_DATABASE_URL), as it is."""
+    import os
+
     import uvicorn
+    from pydantic import ValidationError
 
     from hub.demo.tour import base_url_for, tour_lines
+    from hub.operations.logs import configure_logging
 
-    settings = Settings()
+    # Worker processes read the same choice from the environment.
+    if log_level is not None:
+        os.environ["HUB_LOG_LEVEL"] = log_level.lower()
+    if log_format is not None:
+        os.environ["HUB_LOG_FORMAT"] = log_format.lower()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        names = ", ".join(str(e["loc"][0]) for e in error.errors())
+        typer.echo(f"invalid setting: {names} (see README, Settings)", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
     base = base_url_for(host, port)
     origin = base.removesuffix("/fhir")
     if tour:
@@ -48,11 +69,13 @@ def serve(
             typer.echo(line)
     typer.echo(f"FHIR base URL: {base}   (API docs: {origin}/docs)")
     if workers > 1:
-        uvicorn.run("hub.asgi:app", host=host, port=port, workers=workers, log_level="warning")
+        uvicorn.run(
+            "hub.asgi:app", host=host, port=port, workers=workers, log_config=None, access_log=False
+        )
         return
     from hub.app import serving_app
 
-    uvicorn.run(serving_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(serving_app(settings), host=host, port=port, log_config=None, access_log=False)
 
 
 demo_app = typer.Typer(

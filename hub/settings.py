@@ -103,3 +103,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Level of the server log (`hub serve --log-level`)"
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text, or json: one JSON object per log line"
+    )

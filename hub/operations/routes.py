@@ -1,0 +1,49 @@
+"""Operator endpoints, without a token: /health (the process answers), /ready (the
+database answers and every migration is applied) and /metrics (Prometheus text format)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.store.migrations import MIGRATIONS
+from hub.store.schema import schema_migrations
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", summary="Liveness: the process answers")
+def health() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: the database answers and its migrations are applied",
+    responses={503: {"description": "Not ready; `checks` says which check failed"}},
+)
+def ready(request: Request) -> JSONResponse:
+    store = getattr(request.app.state, "store", None)
+    checks = {"database": "unreachable", "migrations": "unknown"}
+    if store is not None:
+        try:
+            with store.engine.connect() as conn:
+                done = {row.version for row in conn.execute(select(schema_migrations.c.version))}
+            checks["database"] = "ok"
+            missing = {m.version for m in MIGRATIONS} - done
+            checks["migrations"] = "ok" if not missing else f"{len(missing)} pending"
+        except SQLAlchemyError:
+            pass
+    ok = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics (no patient data in any label)")
+def metrics(request: Request) -> Response:
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
