@@ -223,7 +223,7 @@ async def sign_in(request: Request) -> Response:
             user = next((u for u in DEMO_USERS if u.key == demo), None)
             if user is None or not settings.web_demo_users:
                 raise Forbidden("Demo users are not offered here")
-            token = demo_token(settings, user)
+            token = demo_token(settings, user, fhir_base_url(request))
         if not token:
             raise Unauthorized("A token is required")
         request.app.state.authenticator.verify_token(token, fhir_base_url(request))

@@ -17,7 +17,6 @@ from pathlib import Path
 from fastapi import Request
 
 from hub.auth import load_signing_key, mint_token
-from hub.auth.cli import DEFAULT_BASE_URL
 from hub.errors import Forbidden, Unauthorized
 from hub.settings import Settings
 
@@ -107,10 +106,11 @@ def require_csrf(request: Request, settings: Settings, given: str | None) -> str
     return session
 
 
-def demo_token(settings: Settings, user: DemoUser) -> str:
-    """A development token for a demo user (HUB_WEB_DEMO_USERS only)."""
+def demo_token(settings: Settings, user: DemoUser, served_base_url: str) -> str:
+    """A development token for a demo user (HUB_WEB_DEMO_USERS only), for the audience
+    this server checks: HUB_TOKEN_AUDIENCE, else the FHIR base URL it serves."""
     key = load_signing_key(Path(settings.token_signing_key_path))
-    audience = settings.token_audience or settings.base_url or DEFAULT_BASE_URL
+    audience = settings.token_audience or settings.base_url or served_base_url
     return mint_token(
         key,
         issuer=settings.token_issuer,

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import gzip
 import re
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from hub.app import create_app
+from hub.auth import generate_signing_key
 from hub.demo.clinical import DEMO_RELATIVE
-from tests.overview.conftest import DemoHub, pid, residents, today
+from hub.settings import Settings
+from tests.overview.conftest import SECRET, DemoHub, pid, residents, today
 
 
 def _token(headers: dict[str, str]) -> str:
@@ -178,3 +185,28 @@ def test_sign_out_needs_the_csrf_token(demo: DemoHub) -> None:
     assert response.status_code == 303
     demo.client.cookies.clear()
     assert demo.client.get(f"/patient/{pid(0)}").status_code == 401
+
+
+def test_a_demo_user_signs_in_on_a_server_that_is_not_on_port_8000(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    """The demo user's token is minted for the base URL this server serves (here
+    http://127.0.0.1:8765/fhir, no HUB_TOKEN_AUDIENCE or HUB_BASE_URL set), so the
+    sign-in works on any host and port, not only the default 127.0.0.1:8000."""
+    shutil.copy(demo_db, tmp_path / "hub.db")
+    generate_signing_key(tmp_path / "signing.pem", tmp_path / "jwks.json")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        auth="on",
+        jwks_path=str(tmp_path / "jwks.json"),
+        token_signing_key_path=str(tmp_path / "signing.pem"),
+        token_revocation_path=str(tmp_path / "revoked.json"),
+        audit_key_path=str(tmp_path / "audit.pem"),
+        patient_id_secret=SECRET,
+        web_demo_users=True,
+    )
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8765") as client:
+        signed_in = client.post("/logga-in", data={"demo": "sjukskoterska"}, follow_redirects=False)
+        assert signed_in.status_code == 303, signed_in.text
+        assert client.get("/").status_code == 200
+        assert "Logga ut" in client.get("/").text
