@@ -1,8 +1,9 @@
 """Shared fixtures: a store on each real database, an app and an HTTP client over it.
 
-PostgreSQL is the local server on 127.0.0.1:5432 (trust auth, database `test`); each test
-gets its own schema, dropped afterwards. Without that server the PostgreSQL tests skip on
-a developer machine and FAIL when CI=true.
+PostgreSQL is the server HUB_TEST_POSTGRES names (a DSN; default the local server on
+127.0.0.1:5432, trust auth, database `test`); each test gets its own schema, dropped
+afterwards. The PostgreSQL tests FAIL when that server is not reachable, whatever CI says;
+HUB_TEST_POSTGRES=skip is the one explicit opt-out (they skip then, saying so).
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ from hub.settings import Settings
 from hub.store import open_store
 from hub.store.sql_store import SqlStore
 
-PG_DSN = os.environ.get("HUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() == "true"
+_POSTGRES_SETTING = os.environ.get("HUB_TEST_POSTGRES", "").strip()
+POSTGRES_SKIPPED = _POSTGRES_SETTING.lower() == "skip"
+"""HUB_TEST_POSTGRES=skip: the explicit opt-out of the PostgreSQL tests."""
+PG_DSN = (
+    _POSTGRES_SETTING
+    if _POSTGRES_SETTING and not POSTGRES_SKIPPED
+    else "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def _postgres_available() -> bool:
@@ -34,11 +41,15 @@ def _postgres_available() -> bool:
 
 
 def require_postgres() -> None:
+    """Skip only under HUB_TEST_POSTGRES=skip; fail when the server is not reachable."""
+    if POSTGRES_SKIPPED:
+        pytest.skip("HUB_TEST_POSTGRES=skip: the PostgreSQL tests are opted out")
     if _postgres_available():
         return
-    if IN_CI:
-        pytest.fail("PostgreSQL at 127.0.0.1:5432 is required in CI and is not reachable")
-    pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable (this fails under CI=true)")
+    pytest.fail(
+        "PostgreSQL (HUB_TEST_POSTGRES, default 127.0.0.1:5432/test) is not reachable; "
+        "start it, or opt out with HUB_TEST_POSTGRES=skip"
+    )
 
 
 @pytest.fixture
