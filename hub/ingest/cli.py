@@ -152,7 +152,15 @@ def load(
     except HubError as exc:
         raise _fail(exc.message) from None
     inputs = export_inputs(adapter, paths)
-    totals = {"files": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+    totals = {
+        "files": 0,
+        "created": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "superseded": 0,
+        "rejected": 0,
+    }
+    late: list[str] = []
     rejections: list[tuple[str, IngestRejected]] = []
     console = Console(stderr=True)
     with _store() as (store, settings):
@@ -179,9 +187,16 @@ def load(
                     totals["rejected"] += 1
                     rejections.append((item.name, exc))
                 else:
-                    for key in ("created", "updated", "unchanged"):
+                    for key in ("created", "updated", "unchanged", "superseded"):
                         totals[key] += getattr(summary, key)
+                    if summary.superseded_entry is not None:
+                        late.append(
+                            f"superseded {summary.file}: {summary.superseded} record(s) older "
+                            f"than the stored state (quarantine entry {summary.superseded_entry})"
+                        )
                 progress.advance(task)
+    for line in late:
+        typer.echo(line, err=True)
     for _name, rejected in rejections:
         error = rejected.error
         typer.echo(

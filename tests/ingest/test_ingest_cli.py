@@ -52,6 +52,7 @@ def test_ingest_files_and_folders_prints_the_summary(
         "created": 0,
         "updated": 0,
         "unchanged": _totals(first.output)["created"] + _totals(first.output)["unchanged"],
+        "superseded": 0,
         "rejected": 0,
     }
 
@@ -111,3 +112,14 @@ def test_unknown_adapter_and_unknown_entry_exit_2(env: dict[str, str]):
     assert "known adapters" in result.output
     missing = runner.invoke(app, ["quarantine", "show", "42"], env=env)
     assert missing.exit_code == 2
+
+
+def test_a_late_message_is_reported_as_superseded(env: dict[str, str], tmp_path: Path):
+    runner = CliRunner()
+    discharge = GOLDEN / "hl7v2_adt" / "a03_discharge" / "input.hl7"
+    admission = GOLDEN / "hl7v2_adt" / "a01_admission" / "input.hl7"
+    assert runner.invoke(app, ["--adapter", "hl7v2_adt", str(discharge)], env=env).exit_code == 0
+    late = runner.invoke(app, ["--adapter", "hl7v2_adt", str(admission)], env=env)
+    assert late.exit_code == 0, late.output
+    assert _totals(late.output)["superseded"] == 2
+    assert "superseded input.hl7: 2 record(s) older than the stored state" in late.output
