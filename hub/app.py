@@ -17,6 +17,7 @@ from hub.access.guard import DecisionCache
 from hub.audit.log import AuditLog, AuditWriteError, load_or_create_audit_key
 from hub.fhir_api.authentication import Authenticator
 from hub.fhir_api.error_handlers import install_error_handlers
+from hub.fhir_api.http import RejectNulCharacters
 from hub.fhir_api.routes import router as fhir_router
 from hub.ingest.routes import router as ingest_router
 from hub.operations.metrics import HubMetrics
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         attach_access_services(app, settings)
     install_error_handlers(app)
     app.state.metrics = HubMetrics(lambda: _engine_of(app))
+    app.add_middleware(RejectNulCharacters)
     app.add_middleware(RequestLog, metrics=app.state.metrics)
     app.include_router(operations_router)
     app.include_router(overview_router)  # before the generic /fhir/{type}/{id} routes

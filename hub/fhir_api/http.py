@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+import orjson
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hub.errors import NotAcceptable, PayloadTooLarge, UnsupportedMediaType
+from hub.errors import Issue, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 from hub.fhir_api.messages import FhirResponse, ReturnPreference
+from hub.fhir_api.outcome import outcome
 
 FHIR_JSON = "application/fhir+json"
 _JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
@@ -95,3 +98,43 @@ def to_http(result: FhirResponse, media_type: str) -> Response:
         headers=headers,
         media_type=result.media_type or media_type,
     )
+
+
+class RejectNulCharacters:
+    """ASGI middleware: a NUL character in the path or the query string answers 400 with an
+    OperationOutcome on every route and database, before any route reads it (PostgreSQL
+    refuses NUL in text, SQLite would store it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "")
+            or b"%00" in scope.get("query_string", b"")
+            or b"\x00" in scope.get("query_string", b"")
+        ):
+            body = orjson.dumps(
+                outcome(
+                    [
+                        Issue(
+                            message="The URL holds the NUL character (%00), which FHIR "
+                            "does not allow",
+                            code="invalid",
+                        )
+                    ]
+                )
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 400,
+                    "headers": [
+                        (b"content-type", FHIR_JSON.encode()),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)

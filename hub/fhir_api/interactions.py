@@ -26,7 +26,13 @@ from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
 from hub.fhir_api.outcome import information
 from hub.fhir_dates import InvalidDate, date_range
 from hub.search.parameters import SearchParameterRegistry
-from hub.search.query import SearchQuery, parse_count, parse_offset, parse_search
+from hub.search.query import (
+    LARGEST_INTEGER,
+    SearchQuery,
+    parse_count,
+    parse_offset,
+    parse_search,
+)
 from hub.search.subsetting import subset_from
 from hub.settings import Settings
 from hub.store.model import StoredResource, WriteContext, WriteOutcome
@@ -172,6 +178,10 @@ def read(
     return resource_response(ctx, ctx.access.read(resource_type, resource_id, work), query)
 
 
+_LARGEST_VERSION = 2**31 - 1
+"""Version ids are a 32-bit column (hub.store.schema)."""
+
+
 def vread(
     ctx: ApiContext,
     resource_type: str,
@@ -181,6 +191,10 @@ def vread(
 ) -> FhirResponse:
     if not version.isdigit():
         raise NotFound(f"{resource_type}/{resource_id} has no version {version[:20]}")
+    if len(version) > 19 or int(version) > LARGEST_INTEGER:
+        raise InvalidRequest("a version id must be an integer below 2^63", expression="vid")
+    if int(version) > _LARGEST_VERSION:  # past the column's range: no such version
+        raise NotFound(f"{resource_type}/{resource_id} has no version {version}")
     stored = ctx.access.vread(resource_type, resource_id, int(version))
     return resource_response(ctx, stored, query)
 

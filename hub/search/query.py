@@ -462,13 +462,21 @@ def _include(
     return IncludeSpec(source_type=source, param=code, target_type=target, rows=rows_of(param))
 
 
+LARGEST_INTEGER = 2**63 - 1
+"""The largest number a database column (BIGINT) or a page position holds."""
+
+
 def _int(name: str, raw: str, minimum: int) -> int:
+    if len(raw) > 40:
+        raise InvalidRequest(f"{name} must be an integer below 2^63", expression=name)
     try:
         number = int(raw)
     except ValueError:
         raise InvalidRequest(f"{name} must be an integer", expression=name) from None
     if number < minimum:
         raise InvalidRequest(f"{name} must be at least {minimum}", expression=name)
+    if number > LARGEST_INTEGER:
+        raise InvalidRequest(f"{name} must be an integer below 2^63", expression=name)
     return number
 
 
@@ -503,6 +511,11 @@ def parse_search(
     revincludes: list[IncludeSpec] = []
     ignored: list[str] = []
     for name, raw in params:
+        if "\x00" in name or "\x00" in raw:
+            raise InvalidRequest(
+                "A search parameter holds the NUL character, which FHIR does not allow",
+                expression=name.replace("\x00", ""),
+            )
         try:
             if name == "_count":
                 count = parse_count(raw, max_count)

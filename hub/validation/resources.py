@@ -64,7 +64,33 @@ def parse_json_body(body: bytes) -> dict[str, Any]:
         raise InvalidRequest("The request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object (a FHIR resource)")
+    if b"\\u0000" in body:
+        nul = _nul_path(data, str(data.get("resourceType", "Resource")))
+        if nul is not None:
+            raise InvalidRequest(
+                "A string holds the NUL character (\\u0000), which FHIR does not allow",
+                expression=nul,
+            )
     return data
+
+
+def _nul_path(node: Any, path: str) -> str | None:
+    """The path of the first key or string holding NUL, if any."""
+    if isinstance(node, str):
+        return path if "\x00" in node else None
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if "\x00" in key:
+                return path
+            found = _nul_path(value, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found = _nul_path(value, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _fhirpath(resource_type: str, loc: tuple[int | str, ...]) -> str:
