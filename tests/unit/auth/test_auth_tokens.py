@@ -297,3 +297,23 @@ def test_reload_forgets_tokens_of_a_removed_key(keys: Keys, tmp_path: Path) -> N
     generate_signing_key(tmp_path / "replacement.pem", jwks)  # the file now holds only the new key
     verifier.reload()
     _rejected(verifier, token)
+
+
+def test_a_token_is_verified_once_and_then_served_from_the_cache(
+    keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier(keys.jwks_path, ISSUER, AUDIENCE)
+    token = _user_token(keys.es256)
+    checks: list[str] = []
+    full_check = verifier.verify_claims
+
+    def counted(text: str) -> dict[str, object]:
+        checks.append(text)
+        return full_check(text)
+
+    monkeypatch.setattr(verifier, "verify_claims", counted)
+    for _ in range(5):
+        assert verifier.verify(token).subject == EMPLOYEE
+    assert len(checks) == 1
+    _rejected(verifier, token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+    assert len(checks) == 2, "a different token is checked in full, never taken from the cache"
