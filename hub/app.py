@@ -103,8 +103,6 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
                     app.state.audit.write_checkpoint_now()
                 except AuditWriteError:
                     log.error("audit checkpoint at shutdown failed; run `hub audit verify`")
-            if app.state.store.async_reader is not None:
-                await app.state.store.async_reader.close()
             app.state.read_executor.shutdown(wait=False)
             app.state.validation.close()
             if own_store:

@@ -30,7 +30,13 @@ app.add_typer(token_app, name="token")
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
-    workers: int = typer.Option(1, "--workers", help="Worker processes."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=64,
+        help="Worker processes sharing only the database (PostgreSQL; SQLite: keep 1).",
+    ),
     tour: bool = typer.Option(
         False, "--tour", help="Print the demo tour (tokens for this host and port) first."
     ),
@@ -41,7 +47,10 @@ def serve(
         None, "--log-format", help="text or json (default HUB_LOG_FORMAT, text)."
     ),
 ) -> None:
-    """Serve the FHIR API over the configured database (HUB_DATABASE_URL), as it is."""
+    """Serve the FHIR API over the configured database (HUB_DATABASE_URL), as it is.
+
+    With --workers N, N stateless processes share the port; they stop when this command's
+    process exits, even if it is killed (SIGKILL), so a restart finds the port free."""
     import os
 
     import uvicorn
@@ -69,6 +78,13 @@ def serve(
             typer.echo(line)
     typer.echo(f"FHIR base URL: {base}   (API docs: {origin}/docs)")
     if workers > 1:
+        if settings.database_url.startswith("sqlite"):
+            typer.echo(
+                "Note: on SQLite one process is the default; its writes are serialised "
+                "across workers (PostgreSQL is the database for --workers).",
+                err=True,
+            )
+        os.environ["HUB_SERVE_PARENT_PID"] = str(os.getpid())
         uvicorn.run(
             "hub.asgi:app", host=host, port=port, workers=workers, log_config=None, access_log=False
         )

@@ -147,27 +147,11 @@ async def read_by_id(resource_type: str, resource_id: str, request: Request) -> 
     """The hot path, matched first: only a resource type and a FHIR id fit its pattern
     (`_history`, `_search` and `metadata` do not), so route order cannot shadow them.
 
-    An unfiltered read (HUB_AUTH=off) is awaited on the event loop: SQLite's is one local
-    indexed lookup, PostgreSQL's goes over psycopg's async pool. Reads under the PDL filter
-    (decisions, audit writes) run on the app's read executor, a plain thread pool whose
-    hand-off costs less than the one FastAPI uses for `def` routes.
+    Every read, with or without HUB_AUTH, goes the same way: on the app's read executor
+    (decision, guarded read, audit append), a plain thread pool whose hand-off costs less
+    than the one FastAPI uses for `def` routes.
     """
     ctx = await api_context(request)
-    if ctx.access.unrestricted:
-        media_type = response_media_type(request)
-        require_supported_type(resource_type)
-        stored = await ctx.store.read_unfiltered_async(resource_type, resource_id)
-        if request.scope["query_string"]:  # _summary or _elements may cut the resource down
-            return to_http(interactions.resource_response(ctx, stored, _query(request)), media_type)
-        return to_http(
-            FhirResponse(
-                200,
-                body=stored.content,
-                stored=stored,
-                headers=interactions.resource_headers(ctx, stored),
-            ),
-            media_type,
-        )
     executor: ThreadPoolExecutor = request.app.state.read_executor
     task = functools.partial(read, resource_type, resource_id, request, ctx)
     return await asyncio.get_running_loop().run_in_executor(executor, task)

@@ -10,7 +10,7 @@ imported from their modules (`hub.store.sql_store`, `hub.store.model`, ...), so 
     schema.py         tables; migrations.py their versioned migrations
     model.py          StoredResource, SearchPage, WriteContext, WriteOutcome
     sqlite.py         SQLite engine, WAL checkpoints, planner statistics
-    postgres.py       PostgreSQL engine; postgres_async.py the async read by id;
+    postgres.py       PostgreSQL engine;
                       postgres_copy.py COPY batches for bulk writes
 """
 
@@ -36,7 +36,6 @@ def open_store(
     """Connect, migrate and return the store for a sqlite:/// or postgresql:// URL."""
     from hub.search.parameters import default_registry
     from hub.store.migrations import migrate
-    from hub.store.postgres_async import AsyncReader
     from hub.store.sql_store import SqlStore
     from hub.store.sqlite import refresh_statistics
 
@@ -70,6 +69,4 @@ def open_store(
     )
     if engine.dialect.name == "sqlite":
         store.checkpointer = WalCheckpointer(engine)
-    if engine.dialect.name == "postgresql":
-        store.async_reader = AsyncReader(url.replace("postgres://", "postgresql://", 1), pool_size)
     return store

@@ -39,10 +39,6 @@ class Store(Protocol):
         self, resource_type: str, resource_id: str, scope: ReadScope | None = None
     ) -> StoredResource: ...
 
-    async def read_unfiltered_async(
-        self, resource_type: str, resource_id: str
-    ) -> StoredResource: ...
-
     def vread(
         self,
         resource_type: str,

@@ -65,7 +65,6 @@ from hub.store.model import (
     WriteContext,
     WriteOutcome,
 )
-from hub.store.postgres_async import CURRENT_SQL, READ_SQL, AsyncReader
 from hub.store.postgres_copy import CopyAhead, copy_types
 from hub.store.schema import (
     INDEX_TABLES,
@@ -104,6 +103,25 @@ _VERSION_COLUMNS = (
     _v.care_provider,
     _v.care_unit,
 )
+
+
+READ_SQL = (
+    "SELECT v.res_type, v.res_id, v.version_id, v.last_updated, v.deleted, v.content,"
+    " v.method, v.patient_id, v.care_provider, v.care_unit"
+    " FROM resources r JOIN resource_versions v ON v.res_type = r.res_type"
+    " AND v.res_id = r.res_id AND v.version_id = r.version_id"
+    " WHERE r.res_type = %s AND r.res_id = %s"
+)
+
+CURRENT_SQL = (
+    "SELECT res_type, res_id, version_id, last_updated, deleted, content,"
+    " method, patient_id, care_provider, care_unit FROM resource_versions"
+    " WHERE res_type = %s AND res_id = %s ORDER BY version_id DESC LIMIT 1"
+)
+"""The unfiltered read: the newest version is the current one (a write adds version n+1
+and moves `resources` to it in one transaction), found with one backward probe of the
+versions' primary key instead of a join. Not for scoped reads: a scope must judge the
+current version, not pick the newest one it may see."""
 
 
 _READ_SQL_FORMAT = READ_SQL
@@ -805,7 +823,6 @@ class SqlStore:
         self._insert_factory = insert_factory
         self._rows_since_statistics = 0
         self._insert_sql: dict[str, tuple[str, tuple[str, ...]]] = {}
-        self.async_reader: AsyncReader | None = None
         self.checkpointer: WalCheckpointer | None = None
         self._write_options = write_options or {}
 
@@ -916,25 +933,6 @@ class SqlStore:
             found = self._fetch_one(
                 f"{self._read_sql} AND {condition}", (resource_type, resource_id, *params)
             )
-            row = None if found is None else _Row(*found)
-        if row is None:
-            raise NotFound(f"{resource_type}/{resource_id} is not known")
-        if row.deleted:
-            raise Gone(f"{resource_type}/{resource_id} was deleted")
-        return _stored(row)
-
-    async def read_unfiltered_async(self, resource_type: str, resource_id: str) -> StoredResource:
-        """`read` without a scope, awaitable: on PostgreSQL over the async pool, on SQLite
-        the synchronous local lookup (microseconds, no I/O wait worth a thread)."""
-        if self.async_reader is None:
-            row = self._read_unfiltered(resource_type, resource_id)
-        else:
-            try:
-                found = await self.async_reader.read(resource_type, resource_id)
-            except Exception as error:
-                if type(error).__module__.startswith(("psycopg", "psycopg_pool")):
-                    raise StoreUnavailable("The database is unavailable or busy; retry") from None
-                raise
             row = None if found is None else _Row(*found)
         if row is None:
             raise NotFound(f"{resource_type}/{resource_id} is not known")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from typing import Any
 
 import orjson
 import pytest
 
+from hub.access.scope import ReadScope
 from hub.errors import Gone, NotFound, PreconditionFailed
 from hub.store.model import WriteContext
 from hub.store.sql_store import SqlStore
@@ -218,21 +218,16 @@ def test_bulk_locking_then_writing_gives_the_same_outcomes_as_single_writes(
     assert store.read("Patient", "bulk-new").version_id == 1
 
 
-def test_the_unfiltered_reads_serve_the_current_version_through_every_change(
+def test_the_unfiltered_read_serves_the_current_version_through_every_change(
     store: SqlStore,
 ) -> None:
-    """Read by id (synchronous, and awaited on PostgreSQL's async connections) takes the
-    newest version row; after updates, a delete and a restore it is the current one."""
-
-    async def awaited() -> int:
-        try:
-            return (await store.read_unfiltered_async("Patient", resource_id)).version_id
-        finally:
-            if store.async_reader is not None:
-                await store.async_reader.close()
+    """Read by id without a scope takes the newest version row; after updates, a delete
+    and a restore it is the current one."""
 
     def both() -> tuple[int, int]:
-        return store.read("Patient", resource_id).version_id, asyncio.run(awaited())
+        return store.read("Patient", resource_id).version_id, store.read(
+            "Patient", resource_id, ReadScope.everything()
+        ).version_id
 
     resource_id = create(store, patient("Andersson"))
     assert both() == (1, 1)
@@ -245,7 +240,7 @@ def test_the_unfiltered_reads_serve_the_current_version_through_every_change(
     with pytest.raises(Gone):
         store.read("Patient", resource_id)
     with pytest.raises(Gone):
-        asyncio.run(awaited())
+        store.read("Patient", resource_id, ReadScope.everything())
     with store.unit_of_work() as work:
         work.update({**patient("Lind"), "id": resource_id}, resource_id, CTX)
     assert both() == (5, 5)
