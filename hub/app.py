@@ -18,6 +18,7 @@ from hub.audit.log import AuditLog, AuditWriteError, load_or_create_audit_key
 from hub.fhir_api.authentication import Authenticator
 from hub.fhir_api.error_handlers import install_error_handlers
 from hub.fhir_api.http import RejectNulCharacters
+from hub.fhir_api.openapi import install_docs
 from hub.fhir_api.routes import router as fhir_router
 from hub.ingest.routes import router as ingest_router
 from hub.operations.metrics import HubMetrics
@@ -114,6 +115,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         "and regions. FHIR base: /fhir",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.registry = default_registry()
@@ -129,6 +132,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     app.add_middleware(RejectNulCharacters)
     app.add_middleware(RequestLog, metrics=app.state.metrics)
     app.include_router(operations_router)
+    install_docs(app)
     app.include_router(overview_router)  # before the generic /fhir/{type}/{id} routes
     app.include_router(fhir_router)
     app.include_router(ingest_router)
