@@ -20,6 +20,7 @@ from hub.fhir_api.error_handlers import install_error_handlers
 from hub.fhir_api.http import RejectNulCharacters
 from hub.fhir_api.openapi import install_docs
 from hub.fhir_api.routes import router as fhir_router
+from hub.fhir_api.smart import router as smart_router
 from hub.ingest.routes import router as ingest_router
 from hub.operations.metrics import HubMetrics
 from hub.operations.requests import RequestLog
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     app.add_middleware(RequestLog, metrics=app.state.metrics)
     app.include_router(operations_router)
     install_docs(app)
+    app.include_router(smart_router)
     app.include_router(overview_router)  # before the generic /fhir/{type}/{id} routes
     app.include_router(fhir_router)
     app.include_router(ingest_router)

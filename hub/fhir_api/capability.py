@@ -61,6 +61,43 @@ PATIENT_OPERATIONS = (
         "documentation": "International Patient Summary: the IPS sections of the overview",
     },
 )
+HUB_OPERATIONS = "https://hub.example.se/fhir/OperationDefinition"
+ACCESS_OPERATIONS = (
+    {
+        "name": "emergency-access",
+        "definition": f"{HUB_OPERATIONS}/Patient-emergency-access",
+        "documentation": "Emergency access (nödåtkomst) with a reason; logged for follow-up; "
+        "definition in fhir/operations/",
+    },
+    {
+        "name": "access-log",
+        "definition": f"{HUB_OPERATIONS}/Patient-access-log",
+        "documentation": "The access log extract for the caller's care provider (system "
+        "clients); definition in fhir/operations/",
+    },
+)
+SECURITY = {
+    "cors": False,
+    "service": [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                    "code": "SMART-on-FHIR",
+                }
+            ],
+            "text": "Bearer JWT (ES256/RS256) from the configured issuer",
+        }
+    ],
+    "description": "Every request but /metadata and /.well-known/smart-configuration "
+    "carries Authorization: Bearer <JWT>, checked against the issuer's JWKS, its iss and "
+    "its aud (the FHIR base URL). Claims: sub (employee HSA-id, system client id, or a "
+    "representative's identifier), care_unit and care_provider (HSA-ids of the assignment), "
+    "role, and SMART-style scopes (user/*.read, system/*.*, patient/*.read, ...). Reads of "
+    "clinical data follow the Patient Data Act (PDL): a care relationship at the user's "
+    "unit, the patient's consent or emergency access, and blocks; a hidden record answers "
+    "like a missing one. A refused token answers 401 with the reason in WWW-Authenticate.",
+}
 SYSTEM_OPERATIONS = (
     {
         "name": "follow-up-due",
@@ -169,8 +206,10 @@ def _capability_bytes(base_url: str, registry: SearchParameterRegistry) -> bytes
                     "documentation": "The patient's compartment and the organisations and "
                     "practitioners it references; paged with _count",
                 },
+                *ACCESS_OPERATIONS,
                 *PATIENT_OPERATIONS,
             ]
+    rest["security"] = SECURITY
     rest["interaction"] = [{"code": code} for code in SYSTEM_INTERACTIONS]
     rest["operation"] = list(SYSTEM_OPERATIONS)
     return orjson.dumps(statement)
