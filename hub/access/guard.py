@@ -183,7 +183,7 @@ class Access:
     cache: DecisionCache | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     _decisions: dict[str, AccessDecision] = field(default_factory=dict)
-    _held: list[AccessEntry] | None = None
+    _held: dict[tuple[str, str], AccessEntry] | None = None
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -304,8 +304,9 @@ class Access:
         entries = [self._entry(pid, action) for pid in dict.fromkeys(patient_ids) if pid]
         if not entries:
             return
-        if self._held is not None:
-            self._held.extend(entries)
+        if self._held is not None:  # once per action and patient in a transaction
+            for entry in entries:
+                self._held.setdefault((entry.action, entry.patient_id), entry)
             return
         self._append(entries)
 
@@ -329,13 +330,26 @@ class Access:
         leaves, so no answered read is unaudited."""
         if self._held is not None:
             raise RuntimeError("A request opens one write transaction at a time")
-        self._held = []
+        self._held = {}
         try:
             with self.store.unit_of_work(base_url) as work:
                 yield work
         finally:
             held, self._held = self._held, None
-            self._append(held)
+            self._append(list(held.values()))
+
+    def record_write(self, action: str, stored: StoredResource | None) -> None:
+        """Audit a write or delete: it tells its client about the record (its version, and
+        with Prefer: return=representation its content). Users' entries carry the
+        decision for the patient, as their reads do."""
+        if stored is None or self.principal is None or self.audit is None:
+            return
+        patient = stored.id if stored.resource_type == "Patient" else stored.patient_id
+        if patient is None:
+            return
+        if self.principal.kind == "user" and stored.resource_type not in DIRECTORY_TYPES:
+            self.decision(patient)
+        self.record(action, [patient])
 
     # -- read paths ------------------------------------------------------------------------
 

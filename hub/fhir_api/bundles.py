@@ -336,6 +336,7 @@ def _run_entry(
         result = work.create(resource, ctx.write_context, resource_id=resource["id"])
         stored = result.stored
         assert stored is not None
+        ctx.access.record_write("create", stored)
         return FhirResponse(
             201,
             body=write_body(preference, result),

@@ -138,8 +138,20 @@ def write_body(preference: ReturnPreference, result: WriteOutcome) -> bytes | No
     return stored.content
 
 
+_WRITE_ACTIONS = {
+    "created": "create",
+    "updated": "update",
+    "unchanged": "update",
+    "deleted": "delete",
+    "already-deleted": "delete",
+}
+"""Audit actions of write outcomes ("matched" was audited as the conditional match)."""
+
+
 def _write_response(ctx: ApiContext, request: FhirRequest, result: WriteOutcome) -> FhirResponse:
     stored = result.stored
+    if result.status in _WRITE_ACTIONS:
+        ctx.access.record_write(_WRITE_ACTIONS[result.status], stored)
     body = write_body(request.return_preference, result)
     if stored is None:
         return FhirResponse(200, body=body)

@@ -662,8 +662,8 @@ class UnitOfWork:
         if authorize is not None:
             authorize(resource_type, resource_id, previous)
         if previous is None:
-            if if_match is not None:
-                raise PreconditionFailed(f"{resource_type}/{resource_id} has no version {if_match}")
+            if if_match is not None:  # nothing to match: as a read of it would answer
+                raise NotFound(f"{resource_type}/{resource_id} is not known")
             created = self._write_version(
                 resource, resource_id, 1, ctx, None, "PUT", claim=self._store.concurrent_writers
             )
@@ -767,7 +767,9 @@ class UnitOfWork:
             },
         )
         self._delete_index_rows(resource_type, resource_id)
-        stored = StoredResource(resource_type, resource_id, version_id, now, True, None, "DELETE")
+        stored = StoredResource(
+            resource_type, resource_id, version_id, now, True, None, "DELETE", **security
+        )
         return WriteOutcome("deleted", stored)
 
     def conditional_delete(

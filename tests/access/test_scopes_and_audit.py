@@ -1,0 +1,110 @@
+"""Issue 12, findings 9 and 10, as the requests a hostile client sends.
+
+9: the token's scopes apply to every resource that leaves the server, whatever the path
+   (includes, system and type history, $everything with its totals and paging, batch).
+10: everything that tells a reader anything is in the audit log: counts, empty answers,
+   conditional matches, writes and deletes, and attempts the rules refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.audit.log import AuditLog
+from tests.access.conftest import MH, Hub, M, R, care_plan, consent
+
+NURSE = "SE2120002122-P001"
+PHYSICIAN = "SE2321000164-P001"
+
+
+def actions(hub: Hub, patient_id: str = "tolvan") -> list[tuple[str, str]]:
+    log = hub.client.app.state.audit  # type: ignore[attr-defined]
+    assert isinstance(log, AuditLog)
+    return [(r.action, r.subject) for r in log.records(patient_id=patient_id)]
+
+
+def types_in(bundle: dict[str, Any]) -> set[str]:
+    return {e["resource"]["resourceType"] for e in bundle.get("entry", [])}
+
+
+def test_a_care_plan_only_system_token_gets_no_other_clinical_type_from_system_history(
+    scenario: Hub,
+) -> None:
+    plans_only = scenario.token("SE2120002122-S009", "system/CarePlan.read", M, MH)
+    history = scenario.get(plans_only, "_history", _count="100").json()
+    assert "EpisodeOfCare" not in types_in(history)
+    assert "CarePlan" in types_in(history)
+    assert scenario.get(plans_only, "EpisodeOfCare/_history").status_code == 403
+
+
+def test_everything_with_a_care_plan_only_token_pages_and_counts_care_plans_only(
+    scenario: Hub,
+) -> None:
+    scenario.put(scenario.municipal_system, care_plan("sip-2", "SIP"))
+    plans_only = scenario.token(NURSE, "user/CarePlan.read", M, MH)
+    seen: list[str] = []
+    url: str | None = "Patient/tolvan/$everything?_count=1"
+    while url:
+        page = scenario.client.get(f"/fhir/{url.split('/fhir/')[-1]}", headers=plans_only).json()
+        seen += [e["resource"]["resourceType"] for e in page.get("entry", [])]
+        url = next((link["url"] for link in page["link"] if link["relation"] == "next"), None)
+    assert seen.count("CarePlan") == 2
+    assert "EpisodeOfCare" not in seen
+    assert set(seen) <= {"CarePlan", "Patient", "Organization", "Practitioner", "PractitionerRole"}
+
+
+def test_a_revinclude_of_a_type_outside_the_token_is_refused(scenario: Hub) -> None:
+    plans_only = scenario.token(NURSE, "user/CarePlan.read", M, MH)
+    refused = scenario.get(plans_only, "Patient", _id="tolvan", _revinclude="EpisodeOfCare:patient")
+    assert refused.status_code == 403
+    allowed = scenario.get(plans_only, "Patient", _id="tolvan", _revinclude="CarePlan:patient")
+    assert types_in(allowed.json()) == {"Patient", "CarePlan"}
+
+
+def test_a_batch_get_of_a_type_outside_the_token_is_refused(scenario: Hub) -> None:
+    plans_only = scenario.token(NURSE, "user/CarePlan.read", M, MH)
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": "EpisodeOfCare/enrolment"}}],
+    }
+    answer = scenario.client.post("/fhir", json=batch, headers=plans_only).json()
+    assert answer["entry"][0]["response"]["status"] == "403"
+    assert "resource" not in answer["entry"][0]
+
+
+def test_a_count_and_an_empty_search_are_audited(scenario: Hub) -> None:
+    count = scenario.get(scenario.nurse, "CarePlan", patient="tolvan", _summary="count")
+    assert count.json()["total"] == 1
+    empty = scenario.get(scenario.physician, "CarePlan", patient="tolvan", _total="accurate")
+    assert empty.json()["total"] == 0
+    logged = actions(scenario)
+    assert ("search", NURSE) in logged
+    assert ("search", PHYSICIAN) in logged
+
+
+def test_a_read_the_rules_refused_is_audited(scenario: Hub) -> None:
+    assert scenario.get(scenario.physician, "CarePlan/vp").status_code == 404
+    assert ("read-denied", PHYSICIAN) in actions(scenario)
+
+
+def test_writes_and_deletes_are_audited(scenario: Hub) -> None:
+    scenario.put(scenario.region_system, care_plan("vp-2", "VP"))
+    deleted = scenario.client.delete("/fhir/CarePlan/vp-2", headers=scenario.region_system)
+    assert deleted.status_code in (200, 204)
+    logged = actions(scenario)
+    assert ("update", "SE2321000164-S001") in logged or ("create", "SE2321000164-S001") in logged
+    assert ("delete", "SE2321000164-S001") in logged
+
+
+def test_a_conditional_match_under_consent_is_audited_with_the_decision(scenario: Hub) -> None:
+    scenario.put(scenario.municipal_system, consent("samtycke", "permit", "IRCP", "mh"))
+    body = care_plan("x", "VP")
+    del body["id"]
+    headers = {**scenario.nurse, "If-None-Exist": "patient=tolvan&category=VP"}
+    matched = scenario.client.post("/fhir/CarePlan", json=body, headers=headers)
+    assert matched.status_code == 200 and matched.json()["id"] == "vp"
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    record = [r for r in log.records(patient_id="tolvan") if r.action == "conditional-create"][-1]
+    assert record.subject == NURSE
+    assert R in record.shown_providers
