@@ -1,13 +1,17 @@
 """The one choke point for reads: PDL decisions become ReadScopes, and every access is audited.
 
 Every read path of the API (read, vread, history, search with _include/_revinclude,
-paging and totals, $everything) calls an `Access` method; none calls the store's read
-methods directly. For a user the facts of the patient in context are loaded from the
-store, `consent.decide` turns them into visible (care provider, care unit) pairs, and the
-store applies them as a WHERE clause. A hidden resource answers exactly like a missing one.
+paging and totals, $everything) and every read inside a write (the match of a conditional
+interaction, the current version an update or delete changes) calls an `Access` method;
+no request module calls the store's read methods directly (ADR 0014). For a user the
+facts of the patient in context are loaded from the store, `consent.decide` turns them
+into visible (care provider, care unit) pairs, and the store applies them as a WHERE
+clause. A hidden resource answers exactly like a missing one.
 
-Each access that returns data about a patient is appended to the audit log before the
-response leaves; if that append fails, the data is not returned (StoreUnavailable).
+Each access that tells anything about a patient (data, counts, matches, writes, refused
+reads) is appended to the audit log before the response leaves; if that append fails, the
+data is not returned (StoreUnavailable). Inside a write transaction the entries wait until
+it has ended (`unit_of_work`).
 """
 
 from __future__ import annotations
@@ -36,8 +40,7 @@ from hub.auth import Principal
 from hub.errors import Forbidden, Gone, NotFound, StoreUnavailable
 from hub.search.query import Criterion, ReferenceValue, SearchQuery, linked_types
 from hub.store.model import HistoryPage, SearchPage, StoredResource
-from hub.store.protocol import Store
-from hub.store.sql_store import UnitOfWork
+from hub.store.protocol import Store, UnitOfWork
 from hub.validation.resources import supported_types
 
 log = logging.getLogger("hub.access")

@@ -25,7 +25,7 @@ from hub.fhir_api.outcome import error_outcome
 from hub.fhir_dates import instant_from_us
 from hub.search.query import parse_search
 from hub.store.model import StoredResource, WriteOutcome
-from hub.store.sql_store import UnitOfWork, new_id
+from hub.store.protocol import UnitOfWork, new_id
 from hub.validation.pool import PendingValidation
 from hub.validation.resources import supported_types
 

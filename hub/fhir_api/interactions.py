@@ -36,7 +36,7 @@ from hub.search.query import (
 from hub.search.subsetting import subset_from
 from hub.settings import Settings
 from hub.store.model import StoredResource, WriteContext, WriteOutcome
-from hub.store.sql_store import SqlStore, UnitOfWork
+from hub.store.protocol import Store, UnitOfWork
 from hub.validation.pool import ValidationPool
 from hub.validation.resources import require_supported_type, validate_resource
 
@@ -48,7 +48,7 @@ T = TypeVar("T")
 class ApiContext:
     """What every interaction needs: the store, the reader's Access, settings, base URL."""
 
-    store: SqlStore
+    store: Store
     settings: Settings
     registry: SearchParameterRegistry
     base_url: str

@@ -1,5 +1,9 @@
 """The Store protocol: what the API, the access layer and intake need of a store.
 
+API modules (hub/fhir_api, hub/web, hub/overview) import the store only from here, and
+reach stored data only through `hub.access.guard.Access` (an import-linter contract in
+pyproject.toml and tests/access/test_choke_point.py hold that; ADR 0014).
+
 `SqlStore` implements it for SQLite (WAL, the embedded default) and PostgreSQL (psycopg 3
 behind SQLAlchemy's connection pool); `open_store(HUB_DATABASE_URL)` picks the engine.
 ADR 0001 explains why one SQL implementation serves both databases.
@@ -16,7 +20,9 @@ from sqlalchemy import Engine
 from hub.access.scope import ReadScope
 from hub.search.query import SearchQuery
 from hub.store.model import HistoryPage, SearchPage, StoredResource
-from hub.store.sql_store import DirectoryLookup, UnitOfWork
+from hub.store.sql_store import DirectoryLookup, UnitOfWork, new_id
+
+__all__ = ["Store", "UnitOfWork", "new_id"]
 
 
 class Store(Protocol):
