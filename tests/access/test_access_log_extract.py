@@ -8,9 +8,8 @@ import csv
 import io
 from typing import Any
 
-from conftest import HSA, MH, Hub, M, R, consent
-
 from hub.audit.log import AuditLog
+from tests.access.conftest import HSA, MH, Hub, M, R, consent
 
 
 def audit_log(hub: Hub) -> AuditLog:
