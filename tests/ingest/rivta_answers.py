@@ -37,6 +37,8 @@ class PlanRecord:
     nullified_reason: str | None = None
     role_code: str | None = None
     """A KV Befattning code for healthcareProfessionalRoleCode."""
+    content: bool = False
+    """Whether the plan carries a (text) document, which becomes a DocumentReference."""
 
 
 def _header(tag: str, record: PlanRecord, *, title: bool) -> str:
@@ -84,9 +86,15 @@ def _plan(record: PlanRecord) -> str:
         if record.plan_type
         else ""
     )
+    content = (
+        "<core:content><core:mediaType>text/plain</core:mediaType>"
+        "<core:value>UGxhbg==</core:value></core:content>"
+        if record.content
+        else ""
+    )
     return f"""<carePlan>
     {_header("carePlanHeader", record, title=True)}
-    <core:carePlanBody>{units}{plan_type}</core:carePlanBody>
+    <core:carePlanBody>{content}{units}{plan_type}</core:carePlanBody>
   </carePlan>"""
 
 

@@ -80,3 +80,13 @@ def test_nullified_reason_is_written_onto_a_nullified_plan_only() -> None:
     without_reason = _plan(PlanRecord("P-1", SENDER, nullified=True))
     assert without_reason["status"] == "entered-in-error"
     assert "note" not in without_reason
+
+
+def test_an_impossible_author_time_names_its_element() -> None:
+    for content in (False, True):  # with content the DocumentReference reads it first
+        error = _error(PlanRecord("P-1", SENDER, author_time="20250230100000", content=content))
+        assert error.code == "invalid-timestamp"
+        assert error.location is not None
+        assert error.location.endswith("accountableHealthcareProfessional/authorTime")
+    plan = _plan(PlanRecord("P-1", SENDER, content=True))
+    assert plan["supportingInfo"][0]["reference"].startswith("DocumentReference/")
