@@ -495,7 +495,7 @@ class Access:
         page: SearchPage = reader.search(query, scope)
         if (
             self.principal is not None
-            and self.principal.kind == "user"
+            and self.principal.kind != "system"
             and query.resource_type in DIRECTORY_TYPES
             and (query.revincludes or query.includes)
         ):

@@ -1,6 +1,7 @@
 """Issue 12 proof: generated worlds (care providers and units, a patient's data from several
-sources, care relationships, consents, blocks, emergency grants) and every read path of a
-user against what `consent.decide` allows for the same facts.
+sources, care relationships, consents, blocks, representation records, emergency grants)
+and every read path of a user or a representative against what `consent.decide` allows
+for the same facts.
 
 The expected answer is computed from the generated world alone: `consent.patient_facts`
 over the resources as generated and `consent.decide` for the reader. The hub's answer comes
@@ -65,8 +66,16 @@ def organization(key: str) -> dict[str, Any]:
 DIRECTORY = [organization(k) for k in (*PROVIDERS, *UNITS)]
 
 
+PNR = "http://electronichealth.se/identifier/personnummer"
+ROLE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+
+
+def relative_of(patient: str) -> str:
+    return f"19500101{int(patient[1:]) % 10_000:04d}"
+
+
 def consent(patient: str, kind: str, role: str, org: str) -> dict[str, Any]:
-    code = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+    code = ROLE_SYSTEM
     return {
         "resourceType": "Consent",
         "status": "active",
@@ -100,6 +109,8 @@ class World:
     permits: tuple[str, ...]  # consent (IRCP) for a unit or provider
     blocks: tuple[str, ...]  # block (CST) of a unit or provider
     emergency: bool
+    representative: bool  # the reader is the patient's relative, not an employee
+    represented: tuple[str, ...]  # providers a representation record names (R, M)
 
 
 unit_keys = st.sampled_from(sorted(UNITS))
@@ -112,6 +123,8 @@ worlds = st.builds(
     permits=st.lists(org_keys, max_size=2, unique=True).map(tuple),
     blocks=st.lists(org_keys, max_size=1, unique=True).map(tuple),
     emergency=st.booleans(),
+    representative=st.booleans(),
+    represented=st.lists(st.sampled_from(sorted(PROVIDERS)), max_size=2, unique=True).map(tuple),
 )
 
 
@@ -172,6 +185,26 @@ def build(store: SqlStore, world: World) -> tuple[str, list[dict[str, Any]], dic
             resource = {**consent(patient, kind, role, org), "id": f"{patient}-{kind}{index}"}
             owner = org if kind == "deny" else reader_provider
             written.append((resource, source_of(owner if owner in PROVIDERS else org)))
+    if world.represented:
+        relative = {
+            "resourceType": "RelatedPerson",
+            "id": f"{patient}-rp",
+            "patient": {"reference": f"Patient/{patient}"},
+            "identifier": [{"system": PNR, "value": relative_of(patient)}],
+        }
+        record = consent(patient, "permit", "CST", world.represented[0])
+        record["id"] = f"{patient}-representation"
+        record["provision"]["actor"] += [
+            {**consent(patient, "permit", "CST", key)["provision"]["actor"][0]}
+            for key in world.represented[1:]
+        ]
+        record["provision"]["actor"].append(
+            {
+                "role": {"coding": [{"system": ROLE_SYSTEM, "code": "IRCP"}]},
+                "reference": {"reference": f"RelatedPerson/{patient}-rp"},
+            }
+        )
+        written += [(relative, source_of("MH")), (record, source_of("MH"))]
     sources: dict[str, Source] = {}
     with store.unit_of_work() as work:
         work.update(
@@ -195,24 +228,35 @@ def test_every_read_path_returns_exactly_what_the_decision_allows(
     store = world_store
     patient, resources, sources = build(store, world)
     provider_key, unit_hsa = UNITS[world.reader_unit]
-    principal = Principal(
-        subject="SE0000000000-P001",
-        care_unit=unit_hsa,
-        care_provider=PROVIDERS[provider_key],
-        role=None,
-        scopes=parse_scopes("user/*.read user/*.write"),
-        kind="user",
-    )
+    if world.representative:
+        principal = Principal(
+            subject=relative_of(patient),
+            care_unit=None,
+            care_provider=None,
+            role=None,
+            scopes=parse_scopes("patient/*.read"),
+            kind="representative",
+        )
+    else:
+        principal = Principal(
+            subject="SE0000000000-P001",
+            care_unit=unit_hsa,
+            care_provider=PROVIDERS[provider_key],
+            role=None,
+            scopes=parse_scopes("user/*.read user/*.write"),
+            kind="user",
+        )
     grants = (
         [grant_emergency_access(principal, patient, "Medvetslös", NOW - timedelta(minutes=1))]
-        if world.emergency
+        if world.emergency and not world.representative
         else []
     )
+    related = [r for r in resources if r["resourceType"] == "RelatedPerson"]
     facts = patient_facts(
         patient,
         resources,
         set(sources.values()),
-        directory_resources=DIRECTORY,
+        directory_resources=[*DIRECTORY, *related],
         emergency_grants=grants,
     )
     allowed = decide(principal, patient, facts, NOW).visible_pairs
