@@ -90,3 +90,26 @@ def test_an_impossible_author_time_names_its_element() -> None:
         assert error.location.endswith("accountableHealthcareProfessional/authorTime")
     plan = _plan(PlanRecord("P-1", SENDER, content=True))
     assert plan["supportingInfo"][0]["reference"].startswith("DocumentReference/")
+
+
+def test_every_plan_of_an_answer_is_translated_and_a_plan_without_document_has_none() -> None:
+    records = rivta_careplans.parse(
+        care_plans_answer([PlanRecord("P-1", SENDER), PlanRecord("P-2", SENDER, content=True)]),
+        filename="p.xml",
+    )
+    types = [t.resource["resourceType"] for t in rivta_careplans.translate(records, CONTEXT)]
+    assert types.count("CarePlan") == 2
+    assert types.count("DocumentReference") == 1
+    assert "supportingInfo" not in _plan(PlanRecord("P-1", SENDER))
+
+
+def test_an_impossible_document_time_names_its_element() -> None:
+    answer = care_plans_answer([PlanRecord("P-1", SENDER)]).replace(
+        b"</core:documentTitle>",
+        b"</core:documentTitle><core:documentTime>20250230100000</core:documentTime>",
+    )
+    records = rivta_careplans.parse(answer, filename="p.xml")
+    with pytest.raises(AdapterError) as caught:
+        rivta_careplans.translate(records, CONTEXT)
+    assert caught.value.location is not None
+    assert caught.value.location.endswith("carePlanHeader/documentTime")
