@@ -30,6 +30,7 @@ from consent.facts import (
     Representation,
     Source,
 )
+from consent.registration import BLOCK_RECORD_UNIT
 
 __all__ = [
     "GATES",
@@ -76,6 +77,7 @@ class Reason(StrEnum):
     OTHER_PROVIDER = "other-provider"
     NO_CONSENT = "no-consent"
     NOT_PERMITTED = "not-permitted"
+    BLOCK_RECORD = "block-record"
 
 
 BLOCK_REASONS: frozenset[Reason] = frozenset(
@@ -226,7 +228,18 @@ def system_provider_veto(context: Context, source: Source) -> Reason | None:
     return None
 
 
-VETOES: tuple[SourceRule, ...] = (system_provider_veto, block_veto)
+def block_record_veto(context: Context, source: Source) -> Reason | None:
+    """The record of a block is shown only to the care provider that holds it.
+
+    Stored blocks carry the care unit ``consent.registration.BLOCK_RECORD_UNIT``; to any
+    other reader they are as missing, so they tell nobody that blocked data exists.
+    """
+    if source.care_unit == BLOCK_RECORD_UNIT and source.care_provider != context.reader.care_provider:
+        return Reason.BLOCK_RECORD
+    return None
+
+
+VETOES: tuple[SourceRule, ...] = (block_record_veto, system_provider_veto, block_veto)
 
 
 # Permits -----------------------------------------------------------------------------

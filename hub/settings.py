@@ -86,6 +86,14 @@ class Settings(BaseSettings):
         "only their own care provider's records",
     )
 
+    max_block_lift_days: float = Field(
+        default=7.0,
+        gt=0,
+        le=365,
+        description="Longest lift of a block (spärr): a lift's provision.period.end is at "
+        "most this many days after its registration",
+    )
+
     @property
     def command_base_url(self) -> str:
         """The FHIR base URL for commands without a request: HUB_BASE_URL, else

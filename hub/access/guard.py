@@ -37,6 +37,7 @@ from hub.access.scope import DIRECTORY_TYPES, ReadScope
 from hub.audit.log import AuditLog
 from hub.audit.names import directory_names
 from hub.auth import Principal
+from hub.access.writes import CurrentReader, WritePolicy, check_write, lookup_in
 from hub.errors import Forbidden, Gone, NotFound, StoreUnavailable
 from hub.search.query import Criterion, ReferenceValue, SearchQuery, linked_types
 from hub.store.model import HistoryPage, SearchPage, StoredResource
@@ -185,6 +186,7 @@ class Access:
     grants: GrantSource = field(default_factory=NoGrants)
     cache: DecisionCache | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    writes: WritePolicy = field(default_factory=WritePolicy)
     _decisions: dict[str, AccessDecision] = field(default_factory=dict)
     _held: dict[tuple[str, str], AccessEntry] | None = None
 
@@ -611,7 +613,12 @@ class Access:
         )
 
     def check_writable(
-        self, resource_type: str, resource_id: str, current: StoredResource | None
+        self,
+        resource_type: str,
+        resource_id: str,
+        current: StoredResource | None,
+        incoming: dict[str, Any] | None = None,
+        work: CurrentReader | None = None,
     ) -> None:
         """Called with the locked current version before a write changes it (None when
         the id is free). A record the client may not read is not found, whoever owns it,
@@ -619,18 +626,49 @@ class Access:
         A client changes only its own care provider's data (directory data is shared). A
         user's or representative's update to a free id of clinical data is refused as
         not found too (they create new data with POST), so that a free id and an id held
-        by hidden data answer alike."""
+        by hidden data answer alike. Then the write rules (hub.access.writes) decide
+        whether this client may write `incoming` (None for a delete) over `current`."""
         if self.principal is None:
             return
         not_known = NotFound(f"{resource_type}/{resource_id} is not known")
         if current is None:
             if self.principal.kind != "system" and resource_type not in DIRECTORY_TYPES:
                 raise not_known
-            return
-        if not self.may_read(current):
+        elif not self.may_read(current):
             raise not_known
-        if current.resource_type in DIRECTORY_TYPES:
+        elif (
+            current.resource_type not in DIRECTORY_TYPES
+            and current.care_provider != self.principal.care_provider
+        ):
+            raise Forbidden("Only the care provider that owns this data may change it")
+        self._check_rules(current, incoming, work)
+
+    def check_content(self, incoming: dict[str, Any], work: CurrentReader | None = None) -> None:
+        """The write rules for a new resource alone, before the store looks for a stored
+        version: they depend on the content and the directory only, never on whether a
+        hidden record exists."""
+        self._check_rules(None, incoming, work)
+
+    def _check_rules(
+        self,
+        current: StoredResource | None,
+        incoming: dict[str, Any] | None,
+        work: CurrentReader | None,
+    ) -> None:
+        if self.principal is None:
             return
-        if current.care_provider == self.principal.care_provider:
-            return
-        raise Forbidden("Only the care provider that owns this data may change it")
+        check_write(
+            self.principal,
+            current,
+            incoming,
+            lookup_in(work) if work is not None else self._directory_lookup,
+            now=self.now,
+            policy=self.writes,
+        )
+
+    def _directory_lookup(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
+        try:
+            stored = self.store.read(resource_type, resource_id, ReadScope.everything())
+        except (NotFound, Gone):
+            return None
+        return None if stored.content is None else orjson.loads(stored.content)

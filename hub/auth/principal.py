@@ -34,6 +34,8 @@ _KIND_OF_CONTEXT: dict[Context, PrincipalKind] = {
     "patient": "representative",
 }
 _CONTEXT_OF_KIND: dict[PrincipalKind, Context] = {v: k for k, v in _KIND_OF_CONTEXT.items()}
+DIRECTORY_ADMIN_SCOPE = "system/directory.admin"
+"""Not a resource scope: the right to change every care provider's directory records."""
 _HSA_ID = re.compile(r"^SE[0-9]{10,12}-[0-9A-Za-z]{1,40}$")
 _SUBJECT = re.compile(r"^[\x21-\x7e]{1,128}$")
 _ROLE = re.compile(r"^[\x20-\x7e]{1,64}$")
@@ -49,6 +51,9 @@ class Principal:
     role: str | None
     scopes: frozenset[Scope]
     kind: PrincipalKind
+    directory_admin: bool = False
+    """A system client holding the ``system/directory.admin`` scope: it may change any
+    care provider's directory records (hub.access.writes)."""
 
     def allows(self, resource_type: str, interaction: Interaction) -> bool:
         """Whether a scope of this principal's own context grants the interaction."""
@@ -121,4 +126,5 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         role=role,
         scopes=scopes,
         kind=kind,
+        directory_admin=kind == "system" and DIRECTORY_ADMIN_SCOPE in scope_text.split(),
     )

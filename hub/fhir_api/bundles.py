@@ -19,6 +19,7 @@ import orjson
 
 from hub.errors import HubError, InvalidRequest, Issue, PreconditionFailed
 from hub.fhir_api.bundle_builder import _envelope
+from hub.access.writes import write_context_for
 from hub.fhir_api.interactions import ApiContext, canonical_query, dispatch, write_body
 from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
 from hub.fhir_api.outcome import error_outcome
@@ -333,7 +334,9 @@ def _run_entry(
 ) -> FhirResponse:
     if entry.method == "CREATE":
         resource = entry.resource or {}
-        result = work.create(resource, ctx.write_context, resource_id=resource["id"])
+        ctx.access.check_content(resource, work)
+        context = write_context_for(resource, ctx.write_context)
+        result = work.create(resource, context, resource_id=resource["id"])
         stored = result.stored
         assert stored is not None
         ctx.access.record_write("create", stored)

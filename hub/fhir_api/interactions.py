@@ -19,6 +19,7 @@ import orjson
 from consent.audit_export import audit_event_bundle, to_csv
 from hub.access.emergency import open_emergency_access
 from hub.access.guard import Access
+from hub.access.writes import write_context_for
 from hub.errors import InvalidRequest, MethodNotAllowed, NotFound, UnknownSearchParameter
 from hub.fhir_api import bundle_builder
 from hub.fhir_api.capability import capability_statement
@@ -37,6 +38,7 @@ from hub.search.subsetting import subset_from
 from hub.settings import Settings
 from hub.store.model import StoredResource, WriteContext, WriteOutcome
 from hub.store.protocol import Store, UnitOfWork
+from hub.store.sql_store import Authorize
 from hub.validation.pool import ValidationPool
 from hub.validation.resources import require_supported_type, validate_resource
 
@@ -82,6 +84,18 @@ def http_date(last_updated_us: int) -> str:
 
 def resource_headers(ctx: ApiContext, stored: StoredResource) -> dict[str, str]:
     return {"ETag": f'W/"{stored.version_id}"', "Last-Modified": http_date(stored.last_updated)}
+
+
+def _authorized(
+    ctx: ApiContext, resource: dict[str, Any] | None, work: UnitOfWork
+) -> Authorize:
+    """Check the new resource against the write rules (hub.access.writes), and give the
+    check of the stored version that the store runs under its row lock."""
+    if resource is not None:
+        ctx.access.check_content(resource, work)
+    return lambda resource_type, resource_id, current: ctx.access.check_writable(
+        resource_type, resource_id, current, resource, work
+    )
 
 
 def _location(ctx: ApiContext, stored: StoredResource) -> str:
@@ -216,22 +230,29 @@ def create(
 ) -> FhirResponse:
     ctx.access.require_write(resource_type)
     resource = validate_resource(_body(request), expected_type=resource_type)
+    context = write_context_for(resource, ctx.write_context)
     if request.if_none_exist:
         params = parse_qsl(request.if_none_exist.split("?", 1)[-1], keep_blank_values=True)
         query = _conditional_query(ctx, resource_type, params)
-        result = _in_work(
-            ctx,
-            work,
-            lambda w: w.conditional_create(
+
+        def conditional(w: UnitOfWork) -> WriteOutcome:
+            _authorized(ctx, resource, w)
+            return w.conditional_create(
                 resource,
-                ctx.write_context,
+                context,
                 query,
                 canonical_query(params),
                 matcher=ctx.access.conditional_match,
-            ),
-        )
+            )
+
+        result = _in_work(ctx, work, conditional)
     else:
-        result = _in_work(ctx, work, lambda w: w.create(resource, ctx.write_context))
+
+        def plain(w: UnitOfWork) -> WriteOutcome:
+            _authorized(ctx, resource, w)
+            return w.create(resource, context)
+
+        result = _in_work(ctx, work, plain)
     return _write_response(ctx, request, result)
 
 
@@ -254,9 +275,9 @@ def update(
         lambda w: w.update(
             resource,
             resource_id,
-            ctx.write_context,
+            write_context_for(resource, ctx.write_context),
             if_match=if_match,
-            authorize=ctx.access.check_writable,
+            authorize=_authorized(ctx, resource, w),
         ),
     )
     return _write_response(ctx, request, result)
@@ -273,11 +294,11 @@ def conditional_update(
         work,
         lambda w: w.conditional_update(
             resource,
-            ctx.write_context,
+            write_context_for(resource, ctx.write_context),
             query,
             canonical_query(request.query),
             matcher=ctx.access.conditional_match,
-            authorize=ctx.access.check_writable,
+            authorize=_authorized(ctx, resource, w),
         ),
     )
     return _write_response(ctx, request, result)
@@ -305,7 +326,7 @@ def delete(
         ctx,
         work,
         lambda w: w.delete(
-            resource_type, resource_id, if_match=if_match, authorize=ctx.access.check_writable
+            resource_type, resource_id, if_match=if_match, authorize=_authorized(ctx, None, w)
         ),
     )
     return _write_response(ctx, request, result)
@@ -324,7 +345,7 @@ def conditional_delete(
             query,
             canonical_query(request.query),
             matcher=ctx.access.conditional_match,
-            authorize=ctx.access.check_writable,
+            authorize=_authorized(ctx, None, w),
         ),
     )
     return _write_response(ctx, request, result)

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
 from hub.access.guard import Access
+from hub.access.writes import WritePolicy
 from hub.auth import Principal
 from hub.errors import UnsupportedMediaType
 from hub.fhir_api import interactions
@@ -57,6 +58,7 @@ def _context(request: Request, principal: Principal | None) -> ApiContext:
         request_id=_request_id(request),
         grants=state.grants,
         cache=state.decisions,
+        writes=WritePolicy(state.settings.max_block_lift_days),
     )
     write_context = (
         WriteContext(principal.care_provider, principal.care_unit)

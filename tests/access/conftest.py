@@ -2,7 +2,8 @@
 
 Region Örebro län (care provider R) has a vårdcentral (RV) and a hospital ward (RW);
 Örebro kommun (care provider M) has home health care (MH) and home help (MT). Data is
-written by each provider's own system client, so every row carries its source. The
+written by each provider's own system client, so every row carries its source (and each
+provider registers its own directory records: hub.access.writes). The
 municipal nurse at MH has a care relationship with Tolvan through an active enrolment
 episode; the district physician at RV has none.
 """
@@ -173,6 +174,9 @@ def scenario(hub: Hub) -> Hub:
         organization("region", R),
         organization("rv", RV, "region"),
         organization("rw", RW, "region"),
+    ):
+        hub.put(hub.region_system, org)
+    for org in (
         organization("kommun", M),
         organization("mh", MH, "kommun"),
         organization("mt", MT, "kommun"),
