@@ -164,8 +164,7 @@ def consent_problem(
         elif isinstance(fact, Representation):
             if fact.care_providers != frozenset({registrar.care_provider}):
                 return (
-                    "A representation is registered only by the care provider whose data "
-                    "it opens"
+                    "A representation is registered only by the care provider whose data it opens"
                 )
             if not has_written_consent(resource):
                 return (

@@ -234,7 +234,10 @@ def block_record_veto(context: Context, source: Source) -> Reason | None:
     Stored blocks carry the care unit ``consent.registration.BLOCK_RECORD_UNIT``; to any
     other reader they are as missing, so they tell nobody that blocked data exists.
     """
-    if source.care_unit == BLOCK_RECORD_UNIT and source.care_provider != context.reader.care_provider:
+    if (
+        source.care_unit == BLOCK_RECORD_UNIT
+        and source.care_provider != context.reader.care_provider
+    ):
         return Reason.BLOCK_RECORD
     return None
 

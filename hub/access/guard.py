@@ -34,10 +34,10 @@ from consent.audit import AccessEntry, AuditRecord
 from consent.decision import AccessDecision
 from consent.facts import EmergencyGrant
 from hub.access.scope import DIRECTORY_TYPES, ReadScope
+from hub.access.writes import CurrentReader, WritePolicy, check_write, lookup_in
 from hub.audit.log import AuditLog
 from hub.audit.names import directory_names
 from hub.auth import Principal
-from hub.access.writes import CurrentReader, WritePolicy, check_write, lookup_in
 from hub.errors import Forbidden, Gone, NotFound, StoreUnavailable
 from hub.search.query import Criterion, ReferenceValue, SearchQuery, linked_types
 from hub.store.model import HistoryPage, SearchPage, StoredResource

@@ -22,6 +22,7 @@ The rules with their tests are the W-rows of docs/access-rules.md.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,9 +40,10 @@ from consent.registration import (
     directory_owner,
     is_block_record,
 )
+from hub.auth import DIRECTORY_RESOURCE_TYPES as DIRECTORY_TYPES
 from hub.auth import Principal
 from hub.auth.principal import DIRECTORY_ADMIN_SCOPE
-from hub.errors import Forbidden, InvalidRequest
+from hub.errors import Forbidden
 from hub.store.model import StoredResource, WriteContext
 
 __all__ = [
@@ -54,6 +56,8 @@ __all__ = [
     "check_write",
     "ingest_target",
     "lookup_in",
+    "owned_id",
+    "owned_upload",
     "write_context_for",
 ]
 
@@ -175,13 +179,13 @@ def _directory_problem(
     stored: dict[str, Any] | None = None
     if current is not None and not current.deleted and current.content is not None:
         stored = orjson.loads(current.content)
-    if stored is not None and incoming is not None:
-        if directory_identity(stored) != directory_identity(incoming):
-            return (
-                "The identity of a directory record (its HSA-id, partOf, or a role's "
-                "practitioner and organization) is not changed by a write: register a new "
-                "record and end the old one"
-            )
+    changed = stored is not None and incoming is not None
+    if changed and directory_identity(stored or {}) != directory_identity(incoming or {}):
+        return (
+            "The identity of a directory record (its HSA-id, partOf, or a role's "
+            "practitioner and organization) is not changed by a write: register a new "
+            "record and end the old one"
+        )
     if principal.directory_admin:
         return None
     own = principal.care_provider
@@ -208,7 +212,10 @@ def _directory_problem(
 
 
 def _consent_problem(
-    principal: Principal, incoming: Mapping[str, Any], lookup: Lookup, now: datetime,
+    principal: Principal,
+    incoming: Mapping[str, Any],
+    lookup: Lookup,
+    now: datetime,
     policy: WritePolicy,
 ) -> str | None:
     directory = directory_for([incoming], lookup)
@@ -220,9 +227,7 @@ def _consent_problem(
                 "The consent names readers or organisations the directory does not know "
                 "(provision.actor)"
             )
-    return consent_problem(
-        facts, incoming, _registrar(principal), now, policy.max_block_lift_days
-    )
+    return consent_problem(facts, incoming, _registrar(principal), now, policy.max_block_lift_days)
 
 
 def _is_privacy_consent(resource: Mapping[str, Any]) -> bool:
@@ -323,3 +328,76 @@ def ingest_target(
     if current is not None and current.care_provider not in (None, owner):
         return IngestTarget(False, context)
     return IngestTarget(True, context)
+
+
+_UPLOAD_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:hub:upload-owner")
+
+
+def owned_id(owner: str, resource_type: str, resource_id: str) -> str:
+    """The id of an uploaded record in its owner's namespace: uuid5 over the uploading
+    care provider, the type and the id the adapter derived from the file."""
+    name = orjson.dumps([owner, resource_type, resource_id]).decode()
+    return str(uuid.uuid5(_UPLOAD_NAMESPACE, name))
+
+
+def _rewrite_references(value: Any, renamed: Mapping[str, str]) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            base, cut, version = (
+                item.partition("/_history/") if isinstance(item, str) else ("", "", "")
+            )
+            if key == "reference" and base in renamed:
+                out[key] = renamed[base] + cut + version
+            else:
+                out[key] = _rewrite_references(item, renamed)
+        return out
+    if isinstance(value, list):
+        return [_rewrite_references(item, renamed) for item in value]
+    return value
+
+
+def owned_upload(resources: list[dict[str, Any]], owner: str) -> list[dict[str, Any]]:
+    """An uploaded file's records under ids of their owner (the authenticated client's care
+    provider), with the file's references between them rewritten to match.
+
+    Directory records (Patient, Organization, Practitioner, PractitionerRole) keep their
+    shared ids. A clinical record's id comes from the file (source system and document
+    id), so without this a file naming another provider's source system would reach that
+    provider's record; in the owner's namespace no upload reaches a record of another
+    provider, and the answer cannot tell whether such a record exists.
+    """
+    renamed: dict[str, str] = {}
+    for resource in resources:
+        kind, rid = resource.get("resourceType"), resource.get("id")
+        if isinstance(kind, str) and isinstance(rid, str) and kind not in DIRECTORY_TYPES:
+            renamed[f"{kind}/{rid}"] = f"{kind}/{owned_id(owner, kind, rid)}"
+    out: list[dict[str, Any]] = []
+    for resource in resources:
+        rewritten = _rewrite_references(resource, renamed)
+        key = f"{resource.get('resourceType')}/{resource.get('id')}"
+        if key in renamed:
+            rewritten["id"] = renamed[key].split("/", 1)[1]
+        out.append(rewritten)
+    return out
+
+
+def units_of(
+    owner: str,
+    lookup: Lookup,
+    organization_id: Callable[[str], str],
+    file_resources: Iterable[Mapping[str, Any]] = (),
+) -> Callable[[str], bool]:
+    """Whether a care unit named by an upload may label the owner's records: the stored
+    directory places it under `owner`, or (not stored yet) the file does or does not
+    know it. `organization_id` gives the shared id of an Organization by HSA-id."""
+    organizations = [r for r in file_resources if r.get("resourceType") == "Organization"]
+
+    def belongs(unit: str) -> bool:
+        stored = lookup("Organization", organization_id(unit))
+        if stored is not None:
+            return directory_owner(stored, directory_for([stored], lookup)) == owner
+        entry = directory_for(organizations, lookup).organization_by_hsa_id(unit)
+        return not entry.known or entry.care_provider == owner
+
+    return belongs

@@ -17,9 +17,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from hub.access.writes import write_context_for
 from hub.errors import HubError, InvalidRequest, Issue, PreconditionFailed
 from hub.fhir_api.bundle_builder import _envelope
-from hub.access.writes import write_context_for
 from hub.fhir_api.interactions import ApiContext, canonical_query, dispatch, write_body
 from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
 from hub.fhir_api.outcome import error_outcome

@@ -20,7 +20,7 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import PurePath
 from typing import Any
@@ -38,7 +38,8 @@ from adapters.errors import (
 from adapters.identity import HSA_SYSTEM
 from adapters.ids import HUB_NAMING_BASE, resource_id, source_uri
 from adapters.model import TranslatedResource, TranslationContext
-from hub.errors import HubError, Issue
+from hub.access.writes import ingest_target, lookup_in, owned_id, owned_upload, units_of
+from hub.errors import Conflict, HubError, Issue
 from hub.fhir_dates import instant_from_us, now_us
 from hub.ingest.directory import DIRECTORY_TYPES, merge_directory
 from hub.ingest.ownership import check_records_owned
@@ -278,6 +279,9 @@ def load_file(
     for item in translated:
         _validate(item.resource)
     check_records_owned(owner, translated)
+    if owner is not None:  # every record is the uploading client's (hub.access.writes)
+        owned = owned_upload([item.resource for item in translated], owner)
+        translated = [replace(item, resource=r) for item, r in zip(translated, owned, strict=True)]
     senders = {item.source_system for item in translated if item.source_system}
     if len(senders) == 1:
         system = next(iter(senders))
@@ -295,7 +299,7 @@ def load_file(
             )
             targets = []
             for item in translated:
-                status, target = _write(work, item)
+                status, target = _write(work, item, owner)
                 counts[status] += 1
                 if item.source_system is not None:
                     key = (item.source_system, item.source_care_provider, item.source_care_unit)
@@ -317,6 +321,7 @@ def load_file(
                     filename,
                     adapter.name,
                     counts,
+                    owner,
                 )
     entry = None
     if superseded:
@@ -401,29 +406,39 @@ def _validate(resource: dict[str, Any]) -> None:
         ) from None
 
 
-def _write(work: UnitOfWork, item: TranslatedResource) -> tuple[str, str | None]:
+def _write(
+    work: UnitOfWork, item: TranslatedResource, owner: str | None = None
+) -> tuple[str, str | None]:
     """Write one resource: (created | updated | unchanged, its versioned reference), or
-    (superseded, None) when the stored state has a newer source time."""
+    (superseded, None) when the stored state has a newer source time. For an upload
+    (`owner` set) the record is the owner's, and another provider's directory record is
+    left as stored (hub.access.writes.ingest_target)."""
     resource = item.resource
     resource_type, resource_id_ = resource["resourceType"], resource["id"]
+    context = WriteContext(item.source_care_provider, item.source_care_unit)
+    current = work.current(resource_type, resource_id_, for_update=True)
     if resource_type in DIRECTORY_TYPES:
-        current = work.current(resource_type, resource_id_, for_update=True)
         stored = None
         if current is not None and not current.deleted and current.content is not None:
             stored = orjson.loads(current.content)
         resource = merge_directory(stored, resource)
     elif item.source_time is not None:
-        current = work.current(resource_type, resource_id_, for_update=True)
         if current is not None and not current.deleted and current.content is not None:
             stored_time = stored_source_time(orjson.loads(current.content))
             if stored_time is not None and _moment(item.source_time) < _moment(stored_time):
                 return "superseded", None
         resource = with_source_time(resource, item.source_time)
-    outcome = work.update(
-        resource,
-        resource_id_,
-        WriteContext(item.source_care_provider, item.source_care_unit),
-    )
+    if owner is not None:
+        lookup = lookup_in(work)
+        belongs = units_of(owner, lookup, _organization_id)
+        target = ingest_target(owner, resource, item.source_care_unit, current, lookup, belongs)
+        if not target.write and current is not None:
+            if resource_type not in DIRECTORY_TYPES:
+                raise Conflict("A record of the file could not be stored; nothing was stored")
+            # another provider's directory record, left as stored
+            return "unchanged", f"{resource_type}/{resource_id_}/_history/{current.version_id}"
+        context = target.context
+    outcome = work.update(resource, resource_id_, context)
     assert outcome.stored is not None
     return outcome.status, f"{resource_type}/{resource_id_}/_history/{outcome.stored.version_id}"
 
@@ -461,6 +476,11 @@ def _moment(value: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=_STOCKHOLM)
 
 
+def _organization_id(hsa_id: str) -> str:
+    """The shared id of an Organization, as every adapter derives it from the HSA-id."""
+    return resource_id(HSA_SYSTEM, "Organization", hsa_id)
+
+
 def _agent_identifier(system: str) -> dict[str, str]:
     if _HSA_ID.fullmatch(system):
         return {"system": HSA_SYSTEM, "value": system}
@@ -477,12 +497,15 @@ def _write_provenance(
     filename: str,
     adapter: str,
     counts: Counter[str],
+    owner: str | None = None,
 ) -> str:
     """One Provenance per file, one agent per source system in it. Its id comes from the
     file's sender (or its senders) and the file hash; it is kept when nothing changed."""
     sender_list = sorted(senders) if senders else [system or MANY_SENDERS]
     key = system if system is not None else "|".join(sender_list)
     provenance_id = resource_id(key, "Provenance", digest)
+    if owner is not None:
+        provenance_id = owned_id(owner, "Provenance", provenance_id)
     reference = f"Provenance/{provenance_id}"
     if counts["created"] == 0 and counts["updated"] == 0:
         existing = work.current("Provenance", provenance_id)
@@ -521,6 +544,8 @@ def _write_provenance(
     units = {item.source_care_unit for item in translated if item.source_care_provider}
     provider = next(iter(providers)) if len(providers) == 1 else None
     unit = next(iter(units)) if provider is not None and len(units) == 1 else None
+    if owner is not None:
+        provider, unit = owner, None
     work.update(provenance, provenance_id, WriteContext(provider, unit))
     return reference
 
