@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from consent.audit import AuditRecord
 from consent.periods import STOCKHOLM
+from consent.rules import Reason
 from mappings.systems import HSA_SYSTEM
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "audit_event_bundle",
     "csv_rows",
     "patient_extract",
+    "redacted",
     "to_audit_event",
     "to_csv",
 ]
@@ -75,8 +78,9 @@ def patient_extract(
     """The one filter of a patient's log extract: the records whose signed content names
     the patient, in chain order. With ``care_provider`` only what that provider hands out
     (PDL 4 kap. 9 §): the accesses its own staff and systems made, and the accesses that
-    were shown its data."""
-    return sorted(
+    were shown its data. Every record is ``redacted`` for that provider (W17): an
+    extract tells nothing about other providers' blocks."""
+    ordered = sorted(
         (
             record
             for record in records
@@ -89,6 +93,37 @@ def patient_extract(
         ),
         key=lambda record: record.sequence,
     )
+    return [redacted(record, care_provider) for record in ordered]
+
+
+_TOLD_REASONS = frozenset(
+    {
+        Reason.OWN_UNIT,
+        Reason.OWN_PROVIDER,
+        Reason.CONSENT,
+        Reason.EMERGENCY,
+        Reason.SYSTEM_OWN_PROVIDER,
+        Reason.REPRESENTATION,
+        Reason.NO_ASSIGNMENT,
+        Reason.NO_RELATIONSHIP,
+        Reason.NOT_REPRESENTED,
+    }
+)
+"""Reason codes an extract keeps: why data was shown, and why a reader could see nothing
+at all. Why a source was hidden (a block, no consent) is told as ``not-shown``."""
+NOT_SHOWN = "not-shown"
+
+
+def redacted(record: AuditRecord, provider: str | None) -> AuditRecord:
+    """A record as an extract for care provider ``provider`` tells it (None: for the
+    patient, through the hub's operator): hidden providers other than ``provider`` are
+    left out and every reason a source was hidden reads ``not-shown``, so an extract
+    tells nobody about blocks (or consents) outside its own provider. The chain fields
+    stay (the hash proves the record, not this view of it)."""
+    codes = [code for code in record.reason.split(",") if code]
+    told = sorted({code if code in _TOLD_REASONS else NOT_SHOWN for code in codes})
+    hidden = tuple(p for p in record.hidden_providers if provider is not None and p == provider)
+    return replace(record, reason=",".join(told) or record.reason, hidden_providers=hidden)
 
 
 def _organization_agent(hsa_id: str, label: str) -> dict[str, Any]:

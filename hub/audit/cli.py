@@ -134,14 +134,23 @@ def extract_command(
         ExtractFormat.fhir, "--format", help="fhir: a Bundle of AuditEvent; csv: a table."
     ),
     output: Path | None = typer.Option(None, "--output", help="Write to FILE, not stdout."),
+    provider: str | None = typer.Option(
+        None,
+        "--provider",
+        help="A care provider's HSA-id: only what that provider hands the patient "
+        "(its own accesses and those that showed its data), as GET $access-log gives it.",
+    ),
 ) -> None:
-    """The patient's log extract: who read their data, when, from which unit and provider."""
+    """The patient's log extract: who read their data, when, from which unit and provider.
+
+    Nothing in it tells about blocks: hidden providers (other than --provider's own) are
+    left out and the reasons a source was hidden read `not-shown`."""
     from hub.audit.names import directory_names
     from hub.store import open_store
 
     store = open_store(_database_url())
     try:
-        records = AuditLog(store.engine, None).extract(patient)
+        records = AuditLog(store.engine, None).extract(patient, care_provider=provider)
         names = directory_names(store, records) if output_format is ExtractFormat.csv else {}
     finally:
         store.close()

@@ -86,9 +86,7 @@ def resource_headers(ctx: ApiContext, stored: StoredResource) -> dict[str, str]:
     return {"ETag": f'W/"{stored.version_id}"', "Last-Modified": http_date(stored.last_updated)}
 
 
-def _authorized(
-    ctx: ApiContext, resource: dict[str, Any] | None, work: UnitOfWork
-) -> Authorize:
+def _authorized(ctx: ApiContext, resource: dict[str, Any] | None, work: UnitOfWork) -> Authorize:
     """Check the new resource against the write rules (hub.access.writes), and give the
     check of the stored version that the store runs under its row lock."""
     if resource is not None:
