@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+from hub.access.assignment import AssignmentCheck
 from hub.access.emergency import GrantStore
 from hub.access.guard import DecisionCache
 from hub.audit.log import AuditLog, AuditWriteError, load_or_create_audit_key
@@ -41,6 +42,7 @@ def attach_access_services(app: FastAPI, settings: Settings) -> None:
     engine = app.state.store.engine
     app.state.grants = GrantStore(engine)
     app.state.decisions = DecisionCache()
+    app.state.assignments = AssignmentCheck(app.state.store, app.state.registry)
     app.state.audit = None
     if settings.auth != "off":
         key = load_or_create_audit_key(settings.audit_key_path)

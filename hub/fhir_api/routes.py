@@ -80,6 +80,7 @@ async def api_context(request: Request) -> ApiContext:
     """The context of an authenticated request (401 without a valid bearer token)."""
     base_url = fhir_base_url(request)
     principal = request.app.state.authenticator.principal(request, base_url)
+    request.app.state.assignments.verify(principal)
     return _context(request, principal)
 
 

@@ -60,6 +60,7 @@ def _authenticate(request: Request) -> str | None:
     principal = authenticator.principal(request, fhir_base_url(request))
     if principal is None:
         return None
+    request.app.state.assignments.verify(principal)
     if principal.kind != "system" or not principal.can_write("CarePlan"):
         raise Forbidden("Loading exports needs a system client token with write scopes")
     if principal.subject in request.app.state.settings.ingest_aggregator_clients:
