@@ -157,6 +157,7 @@ def _demo_users(request: Request) -> list[Any]:
 
 def _ctx(request: Request) -> tuple[ApiContext, Principal | None]:
     principal = _principal(request)
+    request.app.state.assignments.verify(principal)  # the unit must be the provider's
     return _context(request, principal), principal
 
 
