@@ -204,3 +204,12 @@ def test_w17_an_access_log_extract_tells_nothing_about_other_providers_blocks(
     rows = list(csv.DictReader(io.StringIO(table)))
     assert rows and all(R not in row["shown_providers"] for row in rows)
     assert "blocked" not in table
+
+
+def test_w18_a_consent_is_registered_by_the_provider_it_lets_read(scenario: Hub) -> None:
+    for_the_region = consent("samtycke-rv", "permit", IRCP, "rv")
+    assert put(scenario, scenario.municipal_system, for_the_region) == 403
+    unknown = consent("samtycke-x", "permit", IRCP, "no-such-unit")
+    assert put(scenario, scenario.municipal_system, unknown) == 403
+    assert put(scenario, scenario.region_system, for_the_region) == 201
+    assert put(scenario, scenario.nurse, consent("samtycke", "permit", IRCP, "mh")) == 201
