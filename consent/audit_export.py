@@ -78,9 +78,8 @@ def patient_extract(
     """The one filter of a patient's log extract: the records whose signed content names
     the patient, in chain order. With ``care_provider`` only what that provider hands out
     (PDL 4 kap. 9 §): the accesses its own staff and systems made, and the accesses that
-    were shown its data. Every record is ``redacted`` for that provider (W17): an
-    extract tells nothing about other providers' blocks."""
-    ordered = sorted(
+    were shown its data. What is handed out is ``redacted`` for that provider first."""
+    return sorted(
         (
             record
             for record in records
@@ -93,7 +92,6 @@ def patient_extract(
         ),
         key=lambda record: record.sequence,
     )
-    return [redacted(record, care_provider) for record in ordered]
 
 
 _TOLD_REASONS = frozenset(

@@ -31,6 +31,7 @@ import orjson
 
 from consent import Source, decide, patient_facts
 from consent.audit import AccessEntry, AuditRecord
+from consent.audit_export import redacted
 from consent.decision import AccessDecision
 from consent.facts import EmergencyGrant
 from hub.access.scope import DIRECTORY_TYPES, ReadScope
@@ -555,6 +556,7 @@ class Access:
         self.require_patient(patient_id)
         own = self.principal.care_provider
         found = [] if own is None else self.audit.extract(patient_id, care_provider=own)
+        found = [redacted(record, own) for record in found]  # nothing of others' blocks
         self.record("access-log", [patient_id])
         return found
 

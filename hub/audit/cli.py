@@ -21,7 +21,7 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from consent.audit import AuditRecord
-from consent.audit_export import audit_event_bundle, to_csv
+from consent.audit_export import audit_event_bundle, redacted, to_csv
 from consent.audit_review import DEFAULT_DAILY_PATIENT_THRESHOLD, follow_up_report
 from consent.periods import STOCKHOLM
 from hub.audit.log import AuditLog, load_audit_public_key
@@ -150,7 +150,8 @@ def extract_command(
 
     store = open_store(_database_url())
     try:
-        records = AuditLog(store.engine, None).extract(patient, care_provider=provider)
+        found = AuditLog(store.engine, None).extract(patient, care_provider=provider)
+        records = [redacted(record, provider) for record in found]
         names = directory_names(store, records) if output_format is ExtractFormat.csv else {}
     finally:
         store.close()

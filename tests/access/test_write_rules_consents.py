@@ -163,26 +163,30 @@ def test_w15_only_the_registering_provider_ends_or_voids_a_block(scenario: Hub) 
 def test_w16_a_block_record_is_shown_only_to_the_provider_that_holds_it(scenario: Hub) -> None:
     scenario.put(scenario.municipal_system, consent("samtycke", "permit", IRCP, "mh"))
     physician = scenario.physician  # registers the block from RV, a unit the nurse may read
-    scenario.put(physician, consent("sparr", "deny", CST, "rw"))
+    posted = scenario.client.post(
+        "/fhir/Consent", json=consent("sparr", "deny", CST, "rw"), headers=physician
+    )
+    assert posted.status_code == 201, posted.text
+    sparr = posted.json()["id"]
     nurse = scenario.nurse
     missing = scenario.get(nurse, "Consent/no-such-consent")
-    hidden = scenario.get(nurse, "Consent/sparr")
+    hidden = scenario.get(nurse, f"Consent/{sparr}")
     assert hidden.status_code == missing.status_code == 404
     assert hidden.json()["issue"][0]["code"] == missing.json()["issue"][0]["code"]
-    assert scenario.get(nurse, "Consent/sparr/_history").status_code == 404
-    assert scenario.get(nurse, "Consent/sparr/_history/1").status_code == 404
+    assert scenario.get(nurse, f"Consent/{sparr}/_history").status_code == 404
+    assert scenario.get(nurse, f"Consent/{sparr}/_history/1").status_code == 404
     found = scenario.get(nurse, "Consent", patient="tolvan", _total="accurate").json()
     assert [e["resource"]["id"] for e in found["entry"]] == ["samtycke"]
     assert found["total"] == 1
     everything = scenario.get(nurse, "Patient/tolvan/$everything").json()
-    assert "sparr" not in str(everything)
+    assert sparr not in str(everything)
     included = scenario.get(nurse, "Patient", _id="tolvan", _revinclude="Consent:patient").json()
-    assert "sparr" not in str(included)
-    assert "sparr" not in str(scenario.get(scenario.municipal_system, "Consent").json())
-    assert "sparr" not in str(
+    assert sparr not in str(included)
+    assert sparr not in str(scenario.get(scenario.municipal_system, "Consent").json())
+    assert sparr not in str(
         scenario.get(scenario.municipal_system, "Patient/tolvan/$everything").json()
     )
-    assert scenario.get(scenario.region_system, "Consent/sparr").status_code == 200
+    assert scenario.get(scenario.region_system, f"Consent/{sparr}").status_code == 200
 
 
 # -- finding 6: access-log extract ---------------------------------------------------------------
@@ -212,4 +216,7 @@ def test_w18_a_consent_is_registered_by_the_provider_it_lets_read(scenario: Hub)
     unknown = consent("samtycke-x", "permit", IRCP, "no-such-unit")
     assert put(scenario, scenario.municipal_system, unknown) == 403
     assert put(scenario, scenario.region_system, for_the_region) == 201
-    assert put(scenario, scenario.nurse, consent("samtycke", "permit", IRCP, "mh")) == 201
+    own = consent("samtycke", "permit", IRCP, "mh")
+    assert (
+        scenario.client.post("/fhir/Consent", json=own, headers=scenario.nurse).status_code == 201
+    )
