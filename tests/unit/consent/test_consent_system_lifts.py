@@ -91,3 +91,10 @@ def test_emergency_access_and_consent_are_never_given_to_a_system_client() -> No
     context = Context.prepare(system(), facts(emergency_grants=(grant,), consents=(consent,)), NOW)
     assert context.emergency is None
     assert context.representations == ()
+
+
+def test_a_user_without_a_care_unit_is_refused_for_want_of_an_assignment() -> None:
+    reader = Principal("SE2120000001-E1", None, KOMMUN, None, parse_scopes("user/*.read"), "user")
+    decision = decide(reader, "pat-1", facts(), NOW)
+    assert decision.visible_sources == ()
+    assert {v.reason for v in decision.verdicts} == {Reason.NO_ASSIGNMENT}
