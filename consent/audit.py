@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -105,12 +105,27 @@ class AuditRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready fields (timestamps as UTC ISO text, lists for tuples)."""
-        data = asdict(self)
-        data["timestamp"] = _utc_text(self.timestamp)
-        for name in ("shown_providers", "hidden_providers", "basis"):
-            data[name] = list(data[name])
-        data["v"] = FORMAT_VERSION
-        return data
+        return {  # every field, by hand: dataclasses.asdict deep-copies and is slow
+            "sequence": self.sequence,
+            "timestamp": _utc_text(self.timestamp),
+            "request_id": self.request_id,
+            "action": self.action,
+            "subject": self.subject,
+            "principal_kind": self.principal_kind,
+            "care_unit": self.care_unit,
+            "care_provider": self.care_provider,
+            "role": self.role,
+            "patient_id": self.patient_id,
+            "shown_providers": list(self.shown_providers),
+            "hidden_providers": list(self.hidden_providers),
+            "decision": self.decision,
+            "reason": self.reason,
+            "emergency": self.emergency,
+            "basis": list(self.basis),
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+            "v": FORMAT_VERSION,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditRecord:
@@ -166,26 +181,27 @@ def next_record(previous: AuditRecord | ChainHead | None, entry: AccessEntry) ->
     """Place ``entry`` after ``previous`` (``None`` or ``EMPTY_CHAIN`` starts the chain) and
     hash it. This is the one place a record gets its sequence, ``prev_hash`` and hash."""
     head = EMPTY_CHAIN if previous is None else previous
-    unhashed = AuditRecord(
-        sequence=head.sequence + 1,
-        timestamp=entry.timestamp,
-        request_id=entry.request_id,
-        action=entry.action,
-        subject=entry.subject,
-        principal_kind=entry.principal_kind,
-        care_unit=entry.care_unit,
-        care_provider=entry.care_provider,
-        role=entry.role,
-        patient_id=entry.patient_id,
-        shown_providers=tuple(entry.shown_providers),
-        hidden_providers=tuple(entry.hidden_providers),
-        decision=entry.decision,
-        reason=entry.reason,
-        emergency=entry.emergency,
-        basis=tuple(entry.basis),
-        prev_hash=head.hash if head.sequence else GENESIS_HASH,
-    )
-    return replace(unhashed, hash=record_hash(unhashed))
+    fields: dict[str, Any] = {
+        "sequence": head.sequence + 1,
+        "timestamp": entry.timestamp,
+        "request_id": entry.request_id,
+        "action": entry.action,
+        "subject": entry.subject,
+        "principal_kind": entry.principal_kind,
+        "care_unit": entry.care_unit,
+        "care_provider": entry.care_provider,
+        "role": entry.role,
+        "patient_id": entry.patient_id,
+        "shown_providers": tuple(entry.shown_providers),
+        "hidden_providers": tuple(entry.hidden_providers),
+        "decision": entry.decision,
+        "reason": entry.reason,
+        "emergency": entry.emergency,
+        "basis": tuple(entry.basis),
+        "prev_hash": head.hash if head.sequence else GENESIS_HASH,
+    }
+    unhashed = AuditRecord(**fields)
+    return AuditRecord(**fields, hash=record_hash(unhashed))
 
 
 def chain(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 
 from fhir.resources.R4B.auditevent import AuditEvent
@@ -19,6 +19,7 @@ from consent import (
     to_audit_event,
     to_csv,
 )
+from consent.audit import AuditRecord
 from consent.audit_export import CSV_COLUMNS, csv_rows
 
 START = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
@@ -137,3 +138,10 @@ def test_the_day_of_a_volume_flag_is_a_stockholm_calendar_day() -> None:
     records = chain([replace(entry(f"pat-{n}"), timestamp=late) for n in range(3)])
     (flag,) = follow_up_report(records, daily_patient_threshold=2).unusual_volumes
     assert flag.day.isoformat() == "2025-06-02"
+
+
+def test_a_records_dict_holds_every_field_and_reads_back_the_same() -> None:
+    (record,) = chain([entry("pat-1", basis=("consent",))])
+    data = record.to_dict()
+    assert set(data) == {f.name for f in fields(AuditRecord)} | {"v"}
+    assert AuditRecord.from_dict(data) == record
