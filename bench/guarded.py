@@ -6,7 +6,7 @@ In one run, over loopback, with the same data in every server:
   read and search audited (group commit) before it is answered; SQLite, one process;
 - hub (open): the same hub with HUB_AUTH=off (no token check, no PDL filter, no audit);
 - bare FastAPI: one `def` route returning fixed bytes of the hub's read size;
-- sekmet-fhir 0.1.1 (PyPI, installed into bench/.venvs/sekmet by this script; no auth);
+- sekmet-fhir 0.1.1 (PyPI, installed by this script into ~/.cache/hub-bench; no auth);
 - hub (guarded) on PostgreSQL with `--workers 1` and `--workers 2`.
 
 Read Patient by id, search Patient?family=, create CarePlan (one connection). The arms are
@@ -41,7 +41,10 @@ from bench.server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
-SEKMET_VENV = REPO / "bench" / ".venvs" / "sekmet"
+SEKMET_VENV = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hub-bench" / "sekmet-venv"
+)
+"""Outside the repository: the project's layout tests walk every file in it."""
 SEKMET_VERSION = "0.1.1"
 AUDIENCE_PATH = "/fhir"
 ISSUER = "urn:hub:bench"
