@@ -36,9 +36,8 @@ from hub.search.query import (
 )
 from hub.search.subsetting import subset_from
 from hub.settings import Settings
-from hub.store.model import StoredResource, WriteContext, WriteOutcome
+from hub.store.model import Authorize, StoredResource, WriteContext, WriteOutcome
 from hub.store.protocol import Store, UnitOfWork
-from hub.store.sql_store import Authorize
 from hub.validation.pool import ValidationPool
 from hub.validation.resources import require_supported_type, validate_resource
 

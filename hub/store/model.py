@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,3 +56,7 @@ class HistoryPage:
     entries: list[StoredResource]
     total: int | None
     has_next: bool
+
+
+Authorize = Callable[[str, str, StoredResource | None], None]
+"""Sees (type, id, the locked current version or None) before a write and raises to refuse."""

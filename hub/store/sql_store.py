@@ -59,6 +59,7 @@ from hub.search.parameters import SearchParameterRegistry
 from hub.search.query import SearchQuery
 from hub.search.sql import order_by, param_is, where_clauses
 from hub.store.model import (
+    Authorize,
     HistoryPage,
     SearchPage,
     StoredResource,
@@ -79,8 +80,6 @@ from hub.store.schema import (
 from hub.store.sqlite import STATISTICS_REFRESH_ROWS, WalCheckpointer, refresh_statistics
 
 InsertFactory = Callable[[Table], Insert]
-Authorize = Callable[[str, str, StoredResource | None], None]
-"""Sees (type, id, the locked current version or None) before a write and raises to refuse."""
 COPY_AHEAD_ROWS = 200
 """The smallest batch a PostgreSQL transaction sends ahead (a COPY costs a round trip)."""
 EVERYTHING_REFERENCED_TYPES = ("Organization", "Practitioner", "PractitionerRole", "Location")
