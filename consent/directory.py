@@ -15,6 +15,7 @@ from mappings.systems import HSA_ALIASES, HSA_SYSTEM
 
 __all__ = [
     "DIRECTORY_TYPES",
+    "SHARED_TYPES",
     "HSA_ID_SYSTEMS",
     "Directory",
     "OrganizationEntry",
@@ -27,6 +28,56 @@ DIRECTORY_TYPES: frozenset[str] = frozenset(
 )
 """Shared directory data: owned by no care provider, readable by every authenticated
 client, merged (never overwritten) on intake. The one definition the hub uses."""
+
+SHARED_TYPES: frozenset[str] = DIRECTORY_TYPES | frozenset(
+    {
+        # more of the care directory: where and how to reach
+        "Location",
+        "HealthcareService",
+        "Endpoint",
+        "OrganizationAffiliation",
+        # catalogues
+        "Medication",
+        "MedicationKnowledge",
+        "Substance",
+        "DeviceDefinition",
+        "ObservationDefinition",
+        "SpecimenDefinition",
+        "CatalogEntry",
+        "InsurancePlan",
+        # definitional and terminology resources (canonical artefacts, no patient data)
+        "ActivityDefinition",
+        "CapabilityStatement",
+        "ChargeItemDefinition",
+        "CodeSystem",
+        "CompartmentDefinition",
+        "ConceptMap",
+        "EventDefinition",
+        "Evidence",
+        "EvidenceVariable",
+        "ExampleScenario",
+        "GraphDefinition",
+        "ImplementationGuide",
+        "Library",
+        "Measure",
+        "MessageDefinition",
+        "NamingSystem",
+        "OperationDefinition",
+        "PlanDefinition",
+        "Questionnaire",
+        "ResearchDefinition",
+        "ResearchElementDefinition",
+        "SearchParameter",
+        "StructureDefinition",
+        "StructureMap",
+        "TerminologyCapabilities",
+        "TestScript",
+        "ValueSet",
+    }
+)
+"""Types outside the PDL decision, readable by every authenticated client: the care
+directory above, catalogues, and definitional and terminology resources (the `directory`
+read rule of hub/access/classes.py and docs/resource-types.md)."""
 
 HSA_ID_SYSTEMS: frozenset[str] = frozenset({HSA_SYSTEM, *HSA_ALIASES})
 

@@ -186,6 +186,45 @@ def demo_tour(
         typer.echo(line)
 
 
+@app.command()
+def reindex(
+    types: list[str] = typer.Option(
+        [], "--type", help="Only this resource type (repeatable); default every type."
+    ),
+    batch_size: int = typer.Option(500, "--batch-size", min=1, max=100_000),
+) -> None:
+    """Rebuild the search index and the patient security column of the stored resources
+    from the current search definitions (run after fhir/search-index.json changed)."""
+    from rich.progress import Progress
+
+    from hub.search.reindex import reindex as run_reindex
+    from hub.store import open_store
+
+    settings = Settings()
+    store = open_store(settings.database_url, base_url=settings.base_url)
+    unknown = sorted(set(types) - set(store.registry.resource_types))
+    if unknown:
+        store.close()
+        typer.echo(f"Unknown resource type: {', '.join(unknown)}", err=True)
+        raise typer.Exit(2)
+    try:
+        with Progress(transient=True) as bar:
+            task = bar.add_task("Reindexing", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            summary = run_reindex(
+                store, types=types or None, batch_size=batch_size, progress=advance
+            )
+    finally:
+        store.close()
+    typer.echo(
+        f"Reindexed {summary.resources} resources: {summary.index_rows} index rows, "
+        f"{summary.patient_changes} patient columns changed."
+    )
+
+
 def _safe_url(url: str) -> str:
     """The database URL without a password."""
     from sqlalchemy.engine import make_url

@@ -5,7 +5,8 @@ applies `scope.condition(table)` to every query of a read path (matches, include
 history, $everything), so hidden rows are never fetched, counted or paged over.
 
     unrestricted      no filter (HUB_AUTH=off only)
-    directory types   Patient, Organization, Practitioner, PractitionerRole: always visible
+    directory types   Patient, Organization, Practitioner(Role), Location, ... (the directory
+                      class of hub/access/classes.py): always visible
     types             if set, only these resource types (the token's read scopes)
     provider          a system client: every row of its own care provider
     grants            a user: per patient, the visible (care provider, care unit) pairs
@@ -18,7 +19,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
-from consent.directory import DIRECTORY_TYPES
+from consent.directory import SHARED_TYPES
+
+DIRECTORY_TYPES = SHARED_TYPES
+"""The types outside the PDL decision (hub/access/classes.py: the directory class)."""
+
+__all__ = ["DIRECTORY_TYPES", "Pairs", "ReadScope"]
 
 Pairs = frozenset[tuple[str, str | None]]
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from consent.directory import DIRECTORY_TYPES
+from consent.directory import SHARED_TYPES
 from hub.auth.errors import AuthenticationError
 from hub.auth.scopes import Context, Interaction, Scope, parse_scopes
 
@@ -25,8 +25,8 @@ __all__ = ["DIRECTORY_RESOURCE_TYPES", "Principal", "PrincipalKind", "principal_
 
 PrincipalKind = Literal["user", "system", "representative"]
 
-DIRECTORY_RESOURCE_TYPES: frozenset[str] = DIRECTORY_TYPES
-"""Shared directory data: readable by every authenticated client (consent.directory)."""
+DIRECTORY_RESOURCE_TYPES: frozenset[str] = SHARED_TYPES
+"""Shared data: readable by every authenticated client (consent.directory.SHARED_TYPES)."""
 
 _KIND_OF_CONTEXT: dict[Context, PrincipalKind] = {
     "user": "user",

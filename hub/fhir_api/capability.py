@@ -157,6 +157,7 @@ def _capability_bytes(base_url: str, registry: SearchParameterRegistry) -> bytes
     statement["software"]["version"] = _software_version()
     statement["implementation"] = {"description": "Care-record hub", "url": base_url}
     rest = statement["rest"][0]
+    rest["resource"] = [{"type": t} for t in registry.resource_types]
     for resource in rest["resource"]:
         resource_type = resource["type"]
         params = registry.for_type(resource_type)

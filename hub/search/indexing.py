@@ -15,7 +15,7 @@ from hub.fhir_dates import MAX_US, MIN_US, InvalidDate, date_range
 from hub.search.parameters import (
     SearchParameter,
     SearchParameterRegistry,
-    patient_compartment,
+    default_registry,
 )
 
 MAX_STRING_INDEX = 200
@@ -37,6 +37,7 @@ class IndexRows:
     strings: list[tuple[str, str, str]] = field(default_factory=list)
     dates: list[tuple[str, int, int]] = field(default_factory=list)
     references: list[tuple[str, str, str]] = field(default_factory=list)
+    quantities: list[tuple[str, str | None, str | None, float, float]] = field(default_factory=list)
 
 
 def split_reference(reference: str, base_url: str | None = None) -> tuple[str, str] | None:
@@ -94,6 +95,68 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+def _quantities(value: Any) -> list[tuple[str | None, str | None, float, float]]:
+    """Quantity (Age, Duration, Money, ...), Range or a bare number -> (system, code, low, high)."""
+    number = _number(value)
+    if number is not None:
+        return [(None, None, number, number)]
+    if not isinstance(value, dict):
+        return []
+    if "low" in value or "high" in value:  # Range: one row spanning both ends
+        low, high = value.get("low") or {}, value.get("high") or {}
+        lo, hi = _number(low.get("value")), _number(high.get("value"))
+        if lo is None and hi is None:
+            return []
+        unit = low if lo is not None else high
+        return [
+            (
+                unit.get("system"),
+                unit.get("code") or unit.get("unit"),
+                lo if lo is not None else float("-inf"),
+                hi if hi is not None else float("inf"),
+            )
+        ]
+    amount = _number(value.get("value"))
+    if amount is None:
+        return []
+    code = value.get("code") or value.get("unit") or value.get("currency")
+    code = code[:255] if isinstance(code, str) else None
+    system = value.get("system") or ("urn:iso:std:iso:4217" if "currency" in value else None)
+    return [(system, code, amount, amount)]
+
+
+def _texts(value: Any) -> list[str]:
+    """The text a token's `:text` modifier searches: CodeableConcept.text or displays."""
+    if not isinstance(value, dict):
+        return []
+    if isinstance(value.get("text"), str) and ("coding" in value or "code" not in value):
+        return [value["text"]]
+    codings = value.get("coding") if "coding" in value else [value]
+    return [c["display"] for c in codings or [] if isinstance(c, dict) and c.get("display")]
+
+
+def _of_type(value: Any) -> list[tuple[str, str]]:
+    """An Identifier with a type -> ("type-system|type-code", value) for `:of-type`."""
+    if not isinstance(value, dict) or not isinstance(value.get("value"), str):
+        return []
+    kind = value.get("type")
+    if not isinstance(kind, dict):
+        return []
+    return [
+        (f"{c.get('system', '')}|{c['code']}", value["value"])
+        for c in kind.get("coding") or []
+        if isinstance(c, dict) and c.get("code")
+    ]
+
+
 def _dates(value: Any) -> tuple[int, int] | None:
     try:
         if isinstance(value, str):
@@ -114,51 +177,69 @@ def index_resource(
     rows = IndexRows()
     params: dict[str, SearchParameter] = registry.for_type(resource["resourceType"])
     for param in params.values():
-        if param.root is not None and param.root not in resource:
+        if param.rows_of is not None or param.type == "composite":
+            continue  # kept in its broader twin's rows / matched through its components
+        if not param.present_in(resource):
             continue  # the parameter's element is absent (most are)
-        if param.rows_of is not None:
-            continue  # its values are in its broader twin's rows
+        kind = param.type
         for value in param.values(resource):
-            if param.type == "token":
+            if kind == "token":
                 rows.tokens.extend((param.code, s, c) for s, c in _tokens(value))
-            elif param.type == "string":
+                if isinstance(value, dict):
+                    rows.strings.extend(
+                        (f"{param.code}:text", normalize_string(t), t[:MAX_STRING_INDEX])
+                        for t in _texts(value)
+                    )
+                    rows.tokens.extend((f"{param.code}:of-type", s, c) for s, c in _of_type(value))
+            elif kind == "string":
                 rows.strings.extend(
                     (param.code, normalize_string(s), s[:MAX_STRING_INDEX]) for s in _strings(value)
                 )
-            elif param.type == "date":
+            elif kind == "uri":
+                if isinstance(value, str):
+                    rows.tokens.append((param.code, None, value))
+            elif kind == "date":
                 span = _dates(value)
                 if span is not None:
                     rows.dates.append((param.code, span[0], span[1]))
-            elif param.type == "reference" and isinstance(value, dict):
+            elif kind in ("number", "quantity"):
+                rows.quantities.extend((param.code, *q) for q in _quantities(value))
+            elif kind == "reference" and isinstance(value, dict):
                 target = split_reference(str(value.get("reference", "")), base_url)
                 if target and (not param.targets or target[0] in param.targets):
                     rows.references.append((param.code, target[0], target[1]))
+                identifier = value.get("identifier")
+                if isinstance(identifier, dict):
+                    rows.tokens.extend(
+                        (f"{param.code}:identifier", s, c) for s, c in _tokens(identifier)
+                    )
     rows.tokens = list(dict.fromkeys(rows.tokens))
     rows.strings = list(dict.fromkeys(rows.strings))
     rows.references = list(dict.fromkeys(rows.references))
+    rows.quantities = list(dict.fromkeys(rows.quantities))
     return rows
 
 
-def patient_of(resource: dict[str, Any], base_url: str | None = None) -> str | None:
-    """The id of the Patient whose compartment the resource is in, if any."""
-    if resource["resourceType"] == "Patient":
+def patient_of(
+    resource: dict[str, Any],
+    base_url: str | None = None,
+    registry: SearchParameterRegistry | None = None,
+) -> str | None:
+    """The id of the Patient whose compartment the resource is in, if any: the first
+    parameter of the official Patient CompartmentDefinition for its type that refers to
+    a Patient (Patient itself: its own id)."""
+    resource_type = resource["resourceType"]
+    if resource_type == "Patient":
         return str(resource.get("id")) if resource.get("id") else None
-    path = patient_compartment().get(resource["resourceType"])
-    if path is None:
-        return None
-    nodes: list[Any] = [resource]
-    for key in path:
-        nxt: list[Any] = []
-        for node in nodes:
-            child = node.get(key) if isinstance(node, dict) else None
-            if isinstance(child, list):
-                nxt.extend(child)
-            elif child is not None:
-                nxt.append(child)
-        nodes = nxt
-    for node in nodes:
-        if isinstance(node, dict):
-            target = split_reference(str(node.get("reference", "")), base_url)
-            if target and target[0] == "Patient":
-                return target[1]
+    registry = registry or default_registry()
+    params = registry.for_type(resource_type)
+    for code in registry.compartment.get(resource_type, ()):
+        param = params.get(code)
+        if param is None or not param.present_in(resource):
+            continue
+        for node in param.values(resource):
+            if isinstance(node, dict):
+                target = split_reference(str(node.get("reference", "")), base_url)
+                if target and target[0] == "Patient":
+                    return target[1]
     return None

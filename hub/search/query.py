@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import partial
 from typing import Literal
 
@@ -27,6 +28,7 @@ answer with part of each resource (hub.search.subsetting)."""
 
 DatePrefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb"]
 DATE_PREFIXES: tuple[DatePrefix, ...] = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
+NUMBER_PREFIXES = (*DATE_PREFIXES, "ap")
 TotalMode = Literal["none", "estimate", "accurate"]
 MAX_LINKS = 3
 """Links one chained or `_has` parameter may follow (`a.b.c=` and `_has:..:_has:..` count
@@ -58,7 +60,28 @@ class ReferenceValue:
     target_id: str
 
 
-Value = TokenValue | StringValue | DateValue | ReferenceValue
+@dataclass(frozen=True)
+class NumberValue:
+    """A number or quantity search value: `prefix`, the value, the interval its written
+    precision implies (`100` is 99.5..100.5), and for a quantity the unit's system and code."""
+
+    prefix: str
+    value: float
+    low: float
+    high: float
+    system: str | None = None
+    code: str | None = None
+    no_system: bool = False
+
+
+@dataclass(frozen=True)
+class UriValue:
+    """A uri value; `:below` matches stored uris it starts, `:above` stored uris that start it."""
+
+    uri: str
+
+
+Value = TokenValue | StringValue | DateValue | ReferenceValue | NumberValue | UriValue
 
 
 @dataclass(frozen=True)
@@ -89,7 +112,19 @@ class Criterion:
 
     name: str
     kind: Literal[
-        "token", "string", "date", "reference", "id", "lastUpdated", "missing", "chain", "has"
+        "token",
+        "string",
+        "date",
+        "reference",
+        "number",
+        "quantity",
+        "uri",
+        "composite",
+        "id",
+        "lastUpdated",
+        "missing",
+        "chain",
+        "has",
     ]
     modifier: str | None
     values: tuple[Value, ...] = ()
@@ -98,6 +133,9 @@ class Criterion:
     links: tuple[Link, ...] = ()
     written: str = ""
     rows: RowsOf | None = None
+    parts: tuple[tuple[Criterion, ...], ...] = ()
+    """For a composite parameter: per value (alternatives, OR), the criteria of its
+    components (AND), each on the component parameter's own index rows."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +159,9 @@ def linked_types(criteria: Iterable[Criterion]) -> set[str]:
 @dataclass(frozen=True)
 class SortKey:
     name: str
-    kind: Literal["id", "lastUpdated", "token", "string", "date", "reference"]
+    kind: Literal[
+        "id", "lastUpdated", "token", "string", "date", "reference", "number", "quantity", "uri"
+    ]
     descending: bool
     rows: RowsOf | None = None
 
@@ -134,6 +174,8 @@ class IncludeSpec:
     param: str
     target_type: str | None
     rows: RowsOf | None = None
+    iterate: bool = False
+    """`:iterate`: applied again to the resources earlier rounds included."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +236,34 @@ def _date(name: str, raw: str) -> DateValue:
             expression=name,
         ) from None
     return DateValue(prefix=prefix, low=low, high=high)
+
+
+def _number(name: str, raw: str, quantity: bool) -> NumberValue:
+    """`[prefix]number` or, for a quantity, `[prefix]number|system|code` (or `number||code`)."""
+    prefix = "eq"
+    if raw[:2].isalpha():
+        if raw[:2] not in NUMBER_PREFIXES:
+            raise UnknownSearchParameter(
+                f"Unsupported prefix '{raw[:2]}' on parameter '{name}'", expression=name
+            )
+        prefix, raw = raw[:2], raw[2:]
+    number_text, system, code, no_system = raw, None, None, False
+    if quantity and "|" in raw:
+        pieces = raw.split("|")
+        if len(pieces) != 3:
+            raise InvalidRequest(f"Parameter '{name}' takes number|system|code", expression=name)
+        number_text, system_text, code = pieces[0], pieces[1], pieces[2] or None
+        system = system_text or None
+        no_system = False
+    try:
+        value = float(number_text)
+        exponent = Decimal(number_text).as_tuple().exponent
+    except (ValueError, ArithmeticError):
+        raise InvalidRequest(f"Parameter '{name}' needs a number", expression=name) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidRequest(f"Parameter '{name}' needs a number", expression=name)
+    half = 0.5 * 10.0 ** (exponent if isinstance(exponent, int) else 0)
+    return NumberValue(prefix, value, value - half, value + half, system, code, no_system)
 
 
 def _reference(
@@ -388,10 +458,27 @@ def _criterion(
             missing=raw == "true",
             rows=rows_of(param),
         )
+    if param.type == "token" and modifier == "text":
+        values_text = _nonempty(code, name, raw)
+        return Criterion(
+            name=f"{code}:text",
+            kind="string",
+            modifier=None,
+            values=tuple(StringValue(v) for v in values_text),
+        )
+    if (param.type == "token" and modifier == "of-type") or (
+        param.type == "reference" and modifier == "identifier"
+    ):
+        return _indexed_token(code, modifier, name, raw)
+    if param.type == "composite":
+        return _composite(param, name, raw, resource_type, registry, base_url)
     allowed_by_type: dict[str, set[str | None]] = {
         "token": {None, "not"},
         "string": {None, "exact", "contains"},
         "date": {None},
+        "number": {None},
+        "quantity": {None},
+        "uri": {None, "below", "above", "not"},
         "reference": {None, *param.targets},
     }
     allowed = allowed_by_type[param.type]
@@ -400,24 +487,97 @@ def _criterion(
         raise UnknownSearchParameter(
             f"Unsupported modifier ':{modifier}' on parameter '{code}'", expression=name
         )
-    values: list[Value] = []
-    for item in _split_values(raw):
-        if item == "":
-            raise InvalidRequest(f"Parameter '{code}' has an empty value", expression=name)
-        if param.type == "token":
-            values.append(_token(item))
-        elif param.type == "string":
-            values.append(StringValue(item))
-        elif param.type == "date":
-            values.append(_date(code, item))
-        else:
-            values.append(_reference(param, modifier, item, base_url))
+    values = [_value(param, modifier, item, base_url, code) for item in _nonempty(code, name, raw)]
+    kind = param.type
+    if kind == "uri" and modifier not in ("below", "above"):
+        kind = "token"  # uris are kept in the token rows (system NULL)
+        values = [TokenValue(None, v.uri) for v in values if isinstance(v, UriValue)]
     return Criterion(
         name=code,
-        kind=param.type,  # type: ignore[arg-type]
+        kind=kind,  # type: ignore[arg-type]
         modifier=modifier,
         values=tuple(values),
         rows=rows_of(param),
+    )
+
+
+def _nonempty(code: str, name: str, raw: str) -> list[str]:
+    items = _split_values(raw)
+    if any(item == "" for item in items):
+        raise InvalidRequest(f"Parameter '{code}' has an empty value", expression=name)
+    return items
+
+
+def _value(
+    param: SearchParameter, modifier: str | None, item: str, base_url: str | None, code: str
+) -> Value:
+    if param.type == "token":
+        return _token(item)
+    if param.type == "string":
+        return StringValue(item)
+    if param.type == "date":
+        return _date(code, item)
+    if param.type in ("number", "quantity"):
+        return _number(code, item, param.type == "quantity")
+    if param.type == "uri":
+        return UriValue(item)
+    return _reference(param, modifier, item, base_url)
+
+
+def _indexed_token(code: str, modifier: str, name: str, raw: str) -> Criterion:
+    """`identifier:of-type=type-system|type-code|value` and `ref:identifier=system|value`
+    search the token rows the indexer keeps under `code:modifier`."""
+    values: list[Value] = []
+    for item in _nonempty(code, name, raw):
+        if modifier == "of-type":
+            pieces = item.split("|")
+            if len(pieces) != 3 or not pieces[1] or not pieces[2]:
+                raise InvalidRequest(
+                    f"':of-type' on '{code}' takes type-system|type-code|value", expression=name
+                )
+            values.append(TokenValue(f"{pieces[0]}|{pieces[1]}", pieces[2]))
+        else:
+            values.append(_token(item))
+    return Criterion(name=f"{code}:{modifier}", kind="token", modifier=None, values=tuple(values))
+
+
+def _escaped(piece: str) -> str:
+    """A value split off a list, escaped again for the component's parser."""
+    return piece.replace("\\", "\\\\").replace(",", "\\,")
+
+
+def _composite(
+    param: SearchParameter,
+    name: str,
+    raw: str,
+    resource_type: str,
+    registry: SearchParameterRegistry,
+    base_url: str | None,
+) -> Criterion:
+    """`a$b` per value: each part is searched with the component parameter it stands for.
+    The components are matched on the same resource (not necessarily in one repetition of
+    the composite's element)."""
+    modifier = name.partition(":")[2] or None
+    if modifier:
+        raise UnknownSearchParameter(
+            f"Unsupported modifier ':{modifier}' on parameter '{param.code}'", expression=name
+        )
+    alternatives: list[tuple[Criterion, ...]] = []
+    for item in _nonempty(param.code, name, raw):
+        pieces = item.split("$")
+        if len(pieces) != len(param.components):
+            raise InvalidRequest(
+                f"Parameter '{param.code}' takes {len(param.components)} values joined by $",
+                expression=name,
+            )
+        alternatives.append(
+            tuple(
+                _criterion(component, _escaped(piece), resource_type, registry, base_url)
+                for component, piece in zip(param.components, pieces, strict=True)
+            )
+        )
+    return Criterion(
+        name=param.code, kind="composite", modifier=None, parts=tuple(alternatives), written=name
     )
 
 
@@ -436,12 +596,19 @@ def _sort_keys(
             raise UnknownSearchParameter(
                 f"Cannot sort by unknown parameter '{code}'", expression="_sort"
             )
-        keys.append(SortKey(code, param.type, descending, rows_of(param)))  # type: ignore[arg-type]
+        if param.type == "composite":
+            raise InvalidRequest(f"Cannot sort by composite parameter '{code}'", expression="_sort")
+        kind = "token" if param.type == "uri" else param.type
+        keys.append(SortKey(code, kind, descending, rows_of(param)))  # type: ignore[arg-type]
     return tuple(keys)
 
 
 def _include(
-    raw: str, kind: str, resource_type: str, registry: SearchParameterRegistry
+    raw: str,
+    kind: str,
+    resource_type: str,
+    registry: SearchParameterRegistry,
+    iterate: bool = False,
 ) -> IncludeSpec:
     parts = raw.split(":")
     if len(parts) not in (2, 3):
@@ -453,13 +620,22 @@ def _include(
         raise UnknownSearchParameter(
             f"{kind}: {source} has no reference parameter '{code}'", expression=kind
         )
-    if kind == "_include" and source != resource_type:
+    if target is not None and param.targets and target not in param.targets:
+        raise InvalidRequest(f"{kind}: {source}:{code} does not refer to {target}", expression=kind)
+    if kind == "_include" and source != resource_type and not iterate:
         raise InvalidRequest(f"_include must start with {resource_type}", expression=kind)
-    if kind == "_revinclude" and param.targets and resource_type not in param.targets:
+    if (
+        kind == "_revinclude"
+        and not iterate
+        and param.targets
+        and resource_type not in param.targets
+    ):
         raise InvalidRequest(
             f"_revinclude: {source}:{code} does not refer to {resource_type}", expression=kind
         )
-    return IncludeSpec(source_type=source, param=code, target_type=target, rows=rows_of(param))
+    return IncludeSpec(
+        source_type=source, param=code, target_type=target, rows=rows_of(param), iterate=iterate
+    )
 
 
 LARGEST_INTEGER = 2**63 - 1
@@ -533,9 +709,10 @@ def parse_search(
                         "_summary is one of " + ", ".join(SUMMARY_MODES), expression=name
                     )
                 summary_count = raw == "count"  # the other modes shape the answer only
-            elif name in ("_include", "_revinclude"):
-                spec = _include(raw, name, resource_type, registry)
-                (includes if name == "_include" else revincludes).append(spec)
+            elif name in ("_include", "_revinclude", "_include:iterate", "_revinclude:iterate"):
+                base_name, _, iterate = name.partition(":")
+                spec = _include(raw, base_name, resource_type, registry, iterate=bool(iterate))
+                (includes if base_name == "_include" else revincludes).append(spec)
             elif name in ("_format", "_pretty"):
                 continue
             elif name.startswith("_include:") or name.startswith("_revinclude:"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, not_, or_, select
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from hub.access.scope import ReadScope
@@ -22,16 +22,19 @@ from hub.search.indexing import normalize_string
 from hub.search.query import (
     Criterion,
     DateValue,
+    NumberValue,
     ReferenceValue,
     RowsOf,
     SearchQuery,
     SortKey,
     StringValue,
     TokenValue,
+    UriValue,
 )
 from hub.store.schema import (
     resources,
     search_date,
+    search_quantity,
     search_reference,
     search_string,
     search_token,
@@ -42,6 +45,9 @@ _TABLE_FOR_KIND = {
     "string": search_string,
     "date": search_date,
     "reference": search_reference,
+    "number": search_quantity,
+    "quantity": search_quantity,
+    "uri": search_token,
 }
 
 
@@ -82,6 +88,34 @@ def date_condition(
     raise InvalidRequest("unsupported date prefix")
 
 
+def number_condition(
+    low: ColumnElement[float], high: ColumnElement[float], value: NumberValue
+) -> ColumnElement[bool]:
+    """FHIR number/quantity prefixes between a stored interval (a point, or a Range) and
+    the search value; eq and ne use the interval the value's written precision implies."""
+    match value.prefix:
+        case "eq":
+            return and_(low >= value.low, high <= value.high)
+        case "ne":
+            return not_(and_(low >= value.low, high <= value.high))
+        case "gt":
+            return high > value.value
+        case "lt":
+            return low < value.value
+        case "ge":
+            return high >= value.value
+        case "le":
+            return low <= value.value
+        case "sa":
+            return low > value.value
+        case "eb":
+            return high < value.value
+        case "ap":
+            margin = abs(value.value) * 0.1
+            return and_(low >= value.value - margin, high <= value.value + margin)
+    raise InvalidRequest("unsupported number prefix")
+
+
 def _value_condition(
     kind: str, modifier: str | None, value: object, correlated: bool = False
 ) -> ColumnElement[bool]:
@@ -108,6 +142,25 @@ def _value_condition(
             # correlated probe instead of an OR over the value indexes of all rows.
             return date_condition(search_date.c.low + 0, search_date.c.high + 0, value)
         return date_condition(search_date.c.low, search_date.c.high, value)
+    if isinstance(value, NumberValue):
+        q = search_quantity.c
+        low, high = (q.low + 0, q.high + 0) if correlated else (q.low, q.high)
+        parts = [number_condition(low, high, value)]
+        if value.code is not None:
+            parts.append(q.code == value.code)
+        if value.system is not None:
+            parts.append(q.system == value.system)
+        return and_(*parts)
+    if isinstance(value, UriValue):
+        code = search_token.c.code
+        if modifier == "below":
+            return code.like(_escape_like(value.uri) + "%", escape="\\")
+        # above: the stored uri is a leading part of the searched one
+        return literal(value.uri).like(
+            func.replace(func.replace(func.replace(code, "\\", "\\\\"), "%", "\\%"), "_", "\\_")
+            + "%",
+            escape="\\",
+        )
     if isinstance(value, ReferenceValue):
         r = search_reference.c
         condition = r.target_id == value.target_id
@@ -192,6 +245,13 @@ def _criterion_condition(
         return _chain_condition(resource_type, criterion, rc, scope, correlated)
     if criterion.kind == "has":
         return _has_condition(resource_type, criterion, rc, scope, correlated)
+    if criterion.kind == "composite":
+        return or_(
+            *[
+                and_(*[_criterion_condition(resource_type, c, rc, scope, correlated) for c in part])
+                for part in criterion.parts
+            ]
+        )
     if criterion.kind == "id":
         return rc.res_id.in_(criterion.ids)
     if criterion.kind == "lastUpdated":
@@ -204,7 +264,8 @@ def _criterion_condition(
         )
     param_kind = criterion.kind
     if criterion.kind == "missing":
-        tables = (search_reference,) if criterion.rows else tuple(_TABLE_FOR_KIND.values())
+        every_table = tuple(dict.fromkeys(_TABLE_FOR_KIND.values()))
+        tables = (search_reference,) if criterion.rows else every_table
         subqueries = [
             select(table.c.res_id).where(
                 table.c.res_type == resource_type,
@@ -290,6 +351,8 @@ def _sort_expression(resource_type: str, key: SortKey) -> ColumnElement[object]:
             "string": search_string.c.value_norm,
             "date": search_date.c.low,
             "reference": search_reference.c.target_id,
+            "number": search_quantity.c.low,
+            "quantity": search_quantity.c.low,
         }[key.kind]
         aggregate = func.max(value_column) if key.descending else func.min(value_column)
         column = (

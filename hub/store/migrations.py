@@ -19,6 +19,7 @@ from hub.store.schema import (
     VERSION_1_TABLES,
     VERSION_2_TABLES,
     VERSION_3_TABLES,
+    VERSION_7_TABLES,
     audit_head,
     metadata,
     schema_migrations,
@@ -83,6 +84,12 @@ def _drop_twin_reference_rows(conn: Connection) -> None:
         )
 
 
+def _create_quantity_index(conn: Connection) -> None:
+    """Number and quantity search values (the full R4 search parameters); `hub reindex`
+    fills them for resources stored before."""
+    metadata.create_all(conn, tables=list(VERSION_7_TABLES))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "resources, versions, search indexes, conditional locks", _create_initial_schema),
     Migration(2, "access log: records, checkpoints, head", _create_audit_tables),
@@ -94,6 +101,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         6, "no reference rows of their own for Patient-only twins", _drop_twin_reference_rows
     ),
+    Migration(7, "number and quantity search index", _create_quantity_index),
 )
 _PG_LOCK_KEY = 7_231_944_118
 

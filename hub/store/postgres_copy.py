@@ -21,13 +21,14 @@ from typing import Any
 import psycopg
 from psycopg import pq
 from psycopg.copy import LibpqWriter
-from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Float, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 _COPY_TYPES: tuple[tuple[type[Any], str], ...] = (
     (BigInteger, "int8"),  # before Integer, its base class
     (Integer, "int4"),
     (Boolean, "bool"),
+    (Float, "float8"),
     (LargeBinary, "bytea"),
     (Text, "text"),  # before String, its base class
     (String, "varchar"),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -157,7 +158,36 @@ schema_migrations = Table(
     Column("applied_at", BigInteger, nullable=False),
 )
 
-INDEX_TABLES = (search_token, search_string, search_date, search_reference)
+# --- Migration 7: number and quantity values ------------------------------------------
+
+search_quantity = Table(
+    "search_quantity",
+    metadata,
+    Column("res_type", String(TYPE), nullable=False),
+    Column("res_id", String(ID), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("system", String(255)),
+    Column("code", String(255)),
+    Column("low", Float(53), nullable=False),
+    Column("high", Float(53), nullable=False),
+)
+"""Values of number parameters (system and code NULL) and quantity parameters (the unit's
+system and code, or its `unit` text when it has no code); a Range is one row low..high."""
+Index("ix_quantity_low", search_quantity.c.res_type, search_quantity.c.param, search_quantity.c.low)
+Index(
+    "ix_quantity_high", search_quantity.c.res_type, search_quantity.c.param, search_quantity.c.high
+)
+Index(
+    "ix_quantity_owner",
+    search_quantity.c.res_type,
+    search_quantity.c.res_id,
+    search_quantity.c.param,
+)
+
+VERSION_7_TABLES = (search_quantity,)
+"""The tables migration 7 creates."""
+
+INDEX_TABLES = (search_token, search_string, search_date, search_reference, search_quantity)
 
 VERSION_1_TABLES = (
     resources,

@@ -73,6 +73,7 @@ from hub.store.schema import (
     resource_versions,
     resources,
     search_date,
+    search_quantity,
     search_reference,
     search_string,
     search_token,
@@ -81,6 +82,9 @@ from hub.store.sqlite import STATISTICS_REFRESH_ROWS, WalCheckpointer, refresh_s
 
 InsertFactory = Callable[[Table], Insert]
 COPY_AHEAD_ROWS = 200
+MAX_INCLUDE_ROUNDS = 4
+"""Rounds of _include/_revinclude: the first over the matches, up to three more for
+`:iterate` over what the round before added (each bounded by HUB_MAX_INCLUDE in total)."""
 """The smallest batch a PostgreSQL transaction sends ahead (a COPY costs a round trip)."""
 EVERYTHING_REFERENCED_TYPES = ("Organization", "Practitioner", "PractitionerRole", "Location")
 
@@ -529,7 +533,7 @@ class UnitOfWork:
         )
         content = orjson.dumps(document)
         security = {
-            "patient_id": patient_of(document, self._base_url),
+            "patient_id": patient_of(document, self._base_url, self._store.registry),
             "care_provider": ctx.care_provider,
             "care_unit": ctx.care_unit,
         }
@@ -594,6 +598,11 @@ class UnitOfWork:
         self._queue_index_rows(
             search_reference, [(rt, resource_id, *row) for row in rows.references]
         )
+        if rows.quantities:
+            self._queue_index_rows(
+                search_quantity,
+                [(rt, resource_id, *row) for row in rows.quantities],
+            )
 
     def _delete_index_rows(self, resource_type: str, resource_id: str) -> None:
         for table in INDEX_TABLES:
@@ -1157,11 +1166,44 @@ class SqlStore:
     ) -> list[StoredResource]:
         if not matches or not (query.includes or query.revincludes):
             return []
-        ids = [m.id for m in matches]
         seen = {(m.resource_type, m.id) for m in matches}
+        included: list[StoredResource] = []
+        frontier = matches
+        for depth in range(MAX_INCLUDE_ROUNDS):
+            if depth and not any(s.iterate for s in (*query.includes, *query.revincludes)):
+                break
+            keys = self._include_keys(conn, query, frontier, scope, iterating=depth > 0)
+            room = self.max_include - len(included)
+            fresh = [k for k in dict.fromkeys(keys) if k not in seen][:room]
+            if not fresh:
+                break
+            frontier = self._fetch(conn, fresh, scope)
+            seen.update(fresh)
+            included.extend(frontier)
+            if len(included) >= self.max_include:
+                break
+        return included
+
+    def _include_keys(
+        self,
+        conn: Connection,
+        query: SearchQuery,
+        frontier: list[StoredResource],
+        scope: ReadScope | None,
+        *,
+        iterating: bool,
+    ) -> list[tuple[str, str]]:
+        """What one round of _include/_revinclude adds to `frontier` (the matches, then for
+        `:iterate` the resources the round before added)."""
+        ids_by_type: dict[str, list[str]] = {}
+        for item in frontier:
+            ids_by_type.setdefault(item.resource_type, []).append(item.id)
         keys: list[tuple[str, str]] = []
         ref = search_reference.c
         for spec in query.includes:
+            ids = ids_by_type.get(spec.source_type)
+            if not ids or (iterating and not spec.iterate):
+                continue
             stmt = select(ref.target_type, ref.target_id).where(
                 ref.res_type == spec.source_type,
                 param_is(ref, spec.param, spec.rows),
@@ -1171,26 +1213,30 @@ class SqlStore:
                 stmt = stmt.where(ref.target_type == spec.target_type)
             keys.extend((row.target_type, row.target_id) for row in conn.execute(stmt))
         for spec in query.revincludes:
-            referring = select(ref.res_id).where(
-                ref.res_type == spec.source_type,
-                param_is(ref, spec.param, spec.rows),
-                ref.target_type == query.resource_type,
-                ref.target_id.in_(ids),
-            )
-            stmt = (
-                select(_r.res_type, _r.res_id)
-                .where(
-                    _r.res_type == spec.source_type,
-                    _r.res_id.in_(referring),
-                    _r.deleted.is_(False),
-                    _scoped(scope, _r),
+            if iterating and not spec.iterate:
+                continue
+            for target_type, ids in ids_by_type.items():
+                if spec.target_type and spec.target_type != target_type:
+                    continue
+                referring = select(ref.res_id).where(
+                    ref.res_type == spec.source_type,
+                    param_is(ref, spec.param, spec.rows),
+                    ref.target_type == target_type,
+                    ref.target_id.in_(ids),
                 )
-                .order_by(_r.res_id)
-                .limit(self.max_include)
-            )
-            keys.extend((row.res_type, row.res_id) for row in conn.execute(stmt))
-        unique = [k for k in dict.fromkeys(keys) if k not in seen][: self.max_include]
-        return self._fetch(conn, unique, scope)
+                stmt = (
+                    select(_r.res_type, _r.res_id)
+                    .where(
+                        _r.res_type == spec.source_type,
+                        _r.res_id.in_(referring),
+                        _r.deleted.is_(False),
+                        _scoped(scope, _r),
+                    )
+                    .order_by(_r.res_id)
+                    .limit(self.max_include)
+                )
+                keys.extend((row.res_type, row.res_id) for row in conn.execute(stmt))
+        return keys
 
     def everything(
         self,

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from adapters.errors import InvalidIdentifier
 from adapters.identity import identity_from_fhir
 from hub.errors import InvalidRequest, Issue, NotFound, Unprocessable
-from hub.search.parameters import FHIR_DATA_DIR
+from hub.search.parameters import FHIR_DATA_DIR, default_registry
 
 PERSON_IDENTIFIER_SYSTEMS = frozenset(
     {
@@ -33,10 +33,10 @@ MAX_ISSUES = 20
 
 
 @cache
-def supported_types() -> tuple[str, ...]:
-    """The resource types the REST API serves (fhir/capability-base.json)."""
-    base = json.loads((FHIR_DATA_DIR / "capability-base.json").read_text("utf-8"))
-    return tuple(r["type"] for r in base["rest"][0]["resource"])
+def supported_types() -> frozenset[str]:
+    """The resource types the REST API serves: every R4 type the R4B models validate
+    (fhir/search-index.json, generated from the official definitions)."""
+    return frozenset(default_registry().resource_types)
 
 
 @cache
@@ -51,7 +51,17 @@ def _required_bindings() -> dict[str, dict[str, frozenset[str]]]:
 
 def require_supported_type(resource_type: str) -> None:
     if resource_type not in supported_types():
-        raise NotFound(f"Resource type '{resource_type}' is not supported by this server")
+        raise NotFound(refused_type_message(resource_type))
+
+
+def refused_type_message(resource_type: str) -> str:
+    """Why a type is refused: R4 types the R4B models no longer have are named as such."""
+    if resource_type in default_registry().refused_types:
+        return (
+            f"Resource type '{resource_type}' is an R4 type this server does not store "
+            "(its model was removed or replaced in R4B)"
+        )
+    return f"Resource type '{resource_type}' is not supported by this server"
 
 
 def parse_json_body(body: bytes) -> dict[str, Any]:
@@ -237,7 +247,7 @@ def validate_resource(
         )
     if resource_type not in supported_types():
         raise InvalidRequest(
-            f"Resource type '{resource_type}' is not supported by this server",
+            refused_type_message(resource_type),
             expression="resourceType",
         )
     if expected_id is not None and resource.get("id") != expected_id:

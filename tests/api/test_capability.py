@@ -6,6 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
+from hub.search.parameters import default_registry
+
 REQUIRED_PARAMS = {
     "Patient": {"identifier", "name", "family", "given", "birthdate", "gender"},
     "CarePlan": {"patient", "subject", "category", "status", "date", "care-team", "identifier"},
@@ -52,10 +54,25 @@ def test_metadata_lists_each_required_search_parameter(statement: dict, resource
 def test_every_listed_search_parameter_is_accepted_by_search(
     client: TestClient, statement: dict
 ) -> None:
-    values = {"token": "x", "string": "x", "date": "2024", "reference": "x"}
+    values = {
+        "token": "x",
+        "string": "x",
+        "date": "2024",
+        "reference": "x",
+        "number": "5",
+        "quantity": "gt5.4||mg",
+        "uri": "http://example.org/x",
+    }
+    registry = default_registry()
     for resource in statement["rest"][0]["resource"]:
         for param in resource["searchParam"]:
             value = values.get(param["type"], "x")
+            if param["type"] == "composite":
+                defined = registry.get(resource["type"], param["name"])
+                assert defined is not None
+                value = "$".join(
+                    values[registry.by_type[resource["type"]][c].type] for c in defined.components
+                )
             response = client.get(f"/fhir/{resource['type']}", params={param["name"]: value})
             assert response.status_code == 200, (resource["type"], param["name"], response.text)
 

@@ -324,9 +324,9 @@ def test_an_unknown_parameter_in_a_chain_is_400_naming_the_whole_parameter(
     deep_unknown = "care-team.participant:Practitioner.skonummer"
     assert_outcome(any_client.get("/fhir/CarePlan", params={deep_unknown: "x"}), 400, deep_unknown)
     assert_outcome(
-        any_client.get("/fhir/CareTeam", params={"participant.category": "x"}),
+        any_client.get("/fhir/CareTeam", params={"participant.intent": "x"}),
         400,
-        "participant.category",
+        "participant.intent",
     )
 
 

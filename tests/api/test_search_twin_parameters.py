@@ -25,7 +25,7 @@ from hub.store.schema import search_reference
 from hub.store.sql_store import SqlStore
 
 
-def test_the_registry_marks_exactly_the_patient_only_twins_of_subject() -> None:
+def test_the_registry_marks_the_narrower_twins_of_reference_parameters() -> None:
     registry = default_registry()
     twins = {
         (resource_type, param.code): param.rows_of
@@ -33,11 +33,16 @@ def test_the_registry_marks_exactly_the_patient_only_twins_of_subject() -> None:
         for param in params.values()
         if param.rows_of is not None
     }
-    assert twins == {
-        ("CarePlan", "patient"): "subject",
-        ("CareTeam", "patient"): "subject",
-        ("Encounter", "patient"): "subject",
-    }
+    for resource_type in ("CarePlan", "CareTeam", "Encounter", "Observation"):
+        assert twins[(resource_type, "patient")] == "subject"
+    assert ("Immunization", "patient") not in twins  # Immunization.patient has no twin
+    for (resource_type, code), broader in twins.items():
+        narrow, wide = (
+            registry.by_type[resource_type][code],
+            registry.by_type[resource_type][broader],
+        )
+        assert narrow.paths == wide.paths
+        assert not wide.targets or narrow.targets < wide.targets
     assert registry.get("EpisodeOfCare", "patient").rows_of is None  # type: ignore[union-attr]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Float, MetaData, Table, func, select
+from sqlalchemy import Column, Date, MetaData, Table, func, select
 
 from hub.errors import Conflict, PreconditionFailed
 from hub.fhir_api.bundles import FLUSH_ROWS
@@ -180,6 +180,7 @@ _PG_NAMES = {
     "integer": "int4",
     "bigint": "int8",
     "boolean": "bool",
+    "double precision": "float8",
     "bytea": "bytea",
     "text": "text",
 }
@@ -203,7 +204,7 @@ def test_binary_copy_types_are_the_columns_types_in_postgresql(postgres_url: str
 
 
 def test_a_column_type_without_a_copy_type_is_refused() -> None:
-    odd = Table("odd", MetaData(), Column("x", Float))
+    odd = Table("odd", MetaData(), Column("x", Date))
     with pytest.raises(TypeError, match=r"odd\.x"):
         copy_types(odd)
 

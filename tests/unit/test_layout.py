@@ -31,13 +31,29 @@ def test_every_hub_error_has_an_http_status_and_a_fhir_issue_code() -> None:
         assert cls.code and cls.code != "exception", cls
 
 
-def test_every_search_parameter_in_fhir_data_compiles() -> None:
-    registry = load_registry(ROOT / "fhir" / "search-parameters.json")
+def test_the_generated_search_index_is_what_the_official_definitions_give() -> None:
+    """fhir/search-index.json is generated (python -m hub.search.generate): never edited."""
+    from hub.search.generate import OUTPUT, render
+
+    assert OUTPUT.read_text("utf-8") == render()
+
+
+def test_every_served_type_and_most_official_parameters_compile() -> None:
+    registry = load_registry(ROOT / "fhir" / "search-index.json")
+    data = json.loads((ROOT / "fhir" / "search-index.json").read_text("utf-8"))
+    assert data["fhirVersion"] == "4.0.1"
+    assert len(registry.resource_types) == 128
     assert registry.get("Patient", "identifier") is not None
-    assert registry.get("CarePlan", "patient") is not None
-    bundle = json.loads((ROOT / "fhir" / "search-parameters.json").read_text("utf-8"))
-    definitions = sum(len(e["resource"]["base"]) for e in bundle["entry"])
-    assert definitions == sum(len(p) for p in registry.by_type.values())
+    assert registry.get("Immunization", "patient") is not None
+    skipped = {code for _, code, _ in registry.skipped}
+    assert skipped == {"_text", "_content", "_query", "near", "name"}
+    assert {t for t, code, _ in registry.skipped if code == "name"} == {"InsurancePlan"}
+
+
+def test_the_resource_types_document_is_generated_from_the_rules() -> None:
+    from hub.access.classes import DOC, render_table
+
+    assert DOC.read_text("utf-8") == render_table()
 
 
 def test_no_grab_bag_modules() -> None:

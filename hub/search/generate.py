@@ -1,0 +1,222 @@
+"""Generate fhir/search-index.json from the official R4 definitions in fhir/r4/.
+
+`python -m hub.search.generate` (or `hub search-definitions generate`) reads
+
+    fhir/r4/search-parameters.json.gz            the specification's SearchParameters
+    fhir/r4/compartmentdefinition-patient.json.gz the Patient CompartmentDefinition
+    fhir/r4/profiles-resources.json.gz           the resource StructureDefinitions
+    fhir/search-parameters-hub.json              the hub's own additions (small)
+
+and writes one JSON file that the hub loads at start: the resource types it serves (every
+R4 type that the fhir.resources R4B models can validate), the search parameters of each
+type with the union parts of its expression that belong to that type, the choice elements
+(`value[x]`) those expressions reach, and the patient compartment. Source files, their
+sha256 and the FHIR version are recorded in it; a test regenerates it and compares, so the
+generated file never drifts from its sources.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+FHIR_DATA_DIR = Path(__file__).resolve().parents[2] / "fhir"
+R4_DIR = FHIR_DATA_DIR / "r4"
+OUTPUT = FHIR_DATA_DIR / "search-index.json"
+HUB_ADDITIONS = FHIR_DATA_DIR / "search-parameters-hub.json"
+
+NOT_STORED = frozenset({"Parameters"})
+"""R4 resource types without a RESTful endpoint of their own (operation payloads)."""
+
+COMMON_BASES = ("Resource", "DomainResource")
+"""Parameters defined on every resource: copied to each type."""
+
+_NAME = re.compile(r"\b([A-Z][A-Za-z]+)\.")
+
+
+def _read_gz(name: str) -> tuple[Any, str]:
+    raw = (R4_DIR / name).read_bytes()
+    return json.loads(gzip.decompress(raw)), hashlib.sha256(raw).hexdigest()
+
+
+def _fhir_version() -> str:
+    for line in (R4_DIR / "version.info").read_text("utf-8").splitlines():
+        if line.startswith("version="):
+            return line.split("=", 1)[1].strip()
+    raise ValueError("fhir/r4/version.info names no version")
+
+
+def _r4_resource_types(profiles: dict[str, Any]) -> list[str]:
+    return sorted(
+        e["resource"]["id"]
+        for e in profiles["entry"]
+        if e["resource"]["resourceType"] == "StructureDefinition"
+        and e["resource"].get("kind") == "resource"
+        and e["resource"].get("derivation") != "constraint"
+        and not e["resource"].get("abstract")
+    )
+
+
+def r4b_models_validate(resource_type: str) -> bool:
+    """Whether fhir.resources has an R4B model of this name."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        get_fhir_model_class(resource_type)
+    except (KeyError, ValueError, AttributeError, ImportError):
+        return False
+    return True
+
+
+def _choice_elements(profiles: dict[str, Any], types: set[str]) -> dict[str, list[str]]:
+    """`Type.path.element` -> JSON suffixes of the choice element `element[x]`."""
+    choices: dict[str, list[str]] = {}
+    for entry in profiles["entry"]:
+        sd = entry["resource"]
+        if sd["resourceType"] != "StructureDefinition" or sd.get("id") not in types:
+            continue
+        for element in sd["snapshot"]["element"]:
+            path = element["path"]
+            if path.endswith("[x]"):
+                codes = [t["code"] for t in element.get("type", [])]
+                choices[path[:-3]] = [c[:1].upper() + c[1:] for c in codes]
+    return choices
+
+
+def _parts_for(base: str, expression: str) -> list[str]:
+    """The union parts of a multi-base expression that start at `base`."""
+    parts = []
+    for part in (p.strip() for p in expression.split("|")):
+        names = _NAME.findall(part)
+        if part == base or (names and names[0] in (base, *COMMON_BASES)):
+            parts.append(part)
+    return parts
+
+
+def _description(text: str, base: str) -> str:
+    """The description of one base (multi-base definitions list one line per type)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(f"* [{base}]("):
+            return line.split("): ", 1)[-1][:300]
+    return lines[0][:300] if lines else ""
+
+
+def _entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle.get("entry", [])]
+
+
+def generate() -> dict[str, Any]:
+    """The content of fhir/search-index.json."""
+    searches, searches_sha = _read_gz("search-parameters.json.gz")
+    compartment, compartment_sha = _read_gz("compartmentdefinition-patient.json.gz")
+    profiles, profiles_sha = _read_gz("profiles-resources.json.gz")
+    hub_raw = HUB_ADDITIONS.read_bytes()
+    hub_bundle = json.loads(hub_raw)
+
+    r4_types = _r4_resource_types(profiles)
+    served = [t for t in r4_types if t not in NOT_STORED and r4b_models_validate(t)]
+    refused = [t for t in r4_types if t not in served]
+    served_set = set(served)
+
+    parameters: list[dict[str, Any]] = []
+    by_url: dict[str, dict[str, Any]] = {}
+    official = _entries(searches)
+    hub_own = _entries(hub_bundle)
+    official_keys = {(b, d["code"]) for d in official for b in d["base"]}
+    for definition in hub_own:
+        for base in definition["base"]:
+            if (base, definition["code"]) in official_keys:
+                raise ValueError(f"hub addition redefines {base}.{definition['code']}")
+    for source, definitions in (("r4", official), ("hub", hub_own)):
+        for definition in definitions:
+            by_url[definition["url"]] = definition
+            bases = definition["base"]
+            if any(b in COMMON_BASES for b in bases):
+                bases = served
+            for base in bases:
+                if base not in served_set:
+                    continue
+                expression = definition.get("expression") or ""
+                parts = (
+                    [expression]
+                    if any(b in COMMON_BASES for b in definition["base"])
+                    else _parts_for(base, expression)
+                )
+                item: dict[str, Any] = {
+                    "base": base,
+                    "code": definition["code"],
+                    "type": definition["type"],
+                    "expression": " | ".join(parts),
+                    "url": definition["url"],
+                    "source": source,
+                }
+                if definition.get("target"):
+                    item["target"] = sorted(definition["target"])
+                if definition.get("component"):
+                    item["component"] = [
+                        [c["definition"], c["expression"]] for c in definition["component"]
+                    ]
+                if definition.get("description"):
+                    item["description"] = _description(definition["description"], base)
+                parameters.append(item)
+    # Composite components name their parameters by canonical URL; keep the code.
+    for item in parameters:
+        for component in item.get("component", []):
+            target = by_url.get(component[0])
+            if target is not None:
+                component[0] = target["code"]
+            else:  # R4 names e.g. SearchParameter/Observation-code for clinical-code
+                component[0] = component[0].rsplit("/", 1)[-1].split("-", 1)[-1]
+
+    compartment_params = {
+        r["code"]: r.get("param", []) for r in compartment["resource"] if r["code"] in served_set
+    }
+    return {
+        "generatedBy": "python -m hub.search.generate",
+        "fhirVersion": _fhir_version(),
+        "sources": {
+            "searchParameters": {"file": "r4/search-parameters.json.gz", "sha256": searches_sha},
+            "compartment": {
+                "file": "r4/compartmentdefinition-patient.json.gz",
+                "url": compartment.get("url"),
+                "sha256": compartment_sha,
+            },
+            "profiles": {"file": "r4/profiles-resources.json.gz", "sha256": profiles_sha},
+            "hubAdditions": {
+                "file": "search-parameters-hub.json",
+                "sha256": hashlib.sha256(hub_raw).hexdigest(),
+            },
+        },
+        "resourceTypes": served,
+        "refusedResourceTypes": refused,
+        "choiceElements": _choice_elements(profiles, served_set),
+        "compartment": {"Patient": compartment_params},
+        "parameters": parameters,
+    }
+
+
+def render() -> str:
+    return json.dumps(generate(), indent=1, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    text = render()
+    if args == ["--check"]:
+        if OUTPUT.read_text("utf-8") != text:
+            print(f"{OUTPUT} is stale: run python -m hub.search.generate", file=sys.stderr)
+            return 1
+        return 0
+    OUTPUT.write_text(text, "utf-8")
+    print(f"wrote {OUTPUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
