@@ -32,6 +32,7 @@ __all__ = [
     "Element",
     "child",
     "children",
+    "hardened_parser",
     "load_schema",
     "local_name",
     "parse_xml",
@@ -69,6 +70,13 @@ def _parser() -> etree.XMLParser:
         recover=False,
         collect_ids=False,
     )
+
+
+def hardened_parser() -> etree.XMLParser:
+    """The parser settings of `parse_xml`, for libraries that parse themselves (the FHIR
+    models' XML reader): no entities resolved, no network, no DTD, no huge trees. Use it
+    only on bytes `parse_xml` accepted."""
+    return _parser()
 
 
 def _has_declaration(data: bytes) -> bool:

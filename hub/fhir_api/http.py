@@ -14,7 +14,9 @@ from hub.fhir_api.messages import FhirResponse, ReturnPreference
 from hub.fhir_api.outcome import outcome
 
 FHIR_JSON = "application/fhir+json"
+FHIR_XML = "application/fhir+xml"
 _JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
+_XML_TYPES = ("application/fhir+xml", "application/xml", "text/xml", "application/xml+fhir")
 _JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 _XML_FORMATS = {
     "xml",
@@ -33,32 +35,55 @@ def fhir_base_url(request: Request) -> str:
 
 
 def response_media_type(request: Request) -> str:
-    """application/fhir+json unless the client asked for plain application/json."""
+    """application/fhir+json unless the client asked for plain application/json or for
+    XML (`_format=xml`, or an Accept header naming XML and not JSON)."""
     fmt = request.query_params.get("_format")
     if fmt is not None:
         if fmt in _XML_FORMATS:
-            raise UnsupportedMediaType(
-                "Only JSON is supported (_format=json)", expression="_format"
-            )
+            return FHIR_XML
         if fmt not in _JSON_FORMATS:
             raise UnsupportedMediaType("Unknown _format", expression="_format")
         return "application/json" if fmt in ("application/json",) else FHIR_JSON
     accept = request.headers.get("accept", "")
+    if accept and "json" not in accept and "xml" in accept:
+        return FHIR_XML
     if accept and "json" not in accept and "*/*" not in accept and "application/*" not in accept:
-        raise NotAcceptable("Only application/fhir+json and application/json are available")
+        raise NotAcceptable(
+            "Only application/fhir+json, application/json and application/fhir+xml are available"
+        )
     if "application/json" in accept and "fhir" not in accept:
         return "application/json"
     return FHIR_JSON
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body if it is FHIR JSON and within the size limit."""
+    """The request body as FHIR JSON bytes, within the size limit; an XML body
+    (application/fhir+xml) is read with the hardened parser and turned into JSON."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in _XML_TYPES:
+        from hub.fhir_api.xml_format import xml_to_json
+
+        return xml_to_json(await read_limited_body(request, limit), limit)
     if content_type not in _JSON_TYPES:
-        if "xml" in content_type:
-            raise UnsupportedMediaType("Only JSON is supported; send application/fhir+json")
-        raise UnsupportedMediaType("Send the resource as application/fhir+json")
+        raise UnsupportedMediaType(
+            "Send the resource as application/fhir+json or application/fhir+xml"
+        )
     return await read_limited_body(request, limit)
+
+
+def pretty(request: Request) -> bool:
+    return request.query_params.get("_pretty") == "true"
+
+
+def render_body(body: bytes, media_type: str, pretty: bool = False) -> bytes:
+    """JSON answer bytes in the negotiated format: XML, or JSON indented for _pretty."""
+    if media_type == FHIR_XML:
+        from hub.fhir_api.xml_format import json_to_xml
+
+        return json_to_xml(body, pretty)
+    if pretty:
+        return orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2)
+    return body
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes:
@@ -86,14 +111,17 @@ def lenient(request: Request) -> bool:
     return bool(re.search(r"handling\s*=\s*lenient", request.headers.get("prefer", "")))
 
 
-def to_http(result: FhirResponse, media_type: str) -> Response:
+def to_http(result: FhirResponse, media_type: str, pretty: bool = False) -> Response:
     headers = dict(result.headers)
     if result.location:
         headers["Location"] = result.location
     if result.body is None:
         return Response(status_code=result.status, headers=headers)
+    body = result.body
+    if result.media_type is None:
+        body = render_body(body, media_type, pretty)
     return Response(
-        content=result.body,
+        content=body,
         status_code=result.status,
         headers=headers,
         media_type=result.media_type or media_type,

@@ -28,7 +28,9 @@ from hub.fhir_api.bundles import process_bundle
 from hub.fhir_api.http import (
     fhir_base_url,
     lenient,
+    pretty,
     read_body,
+    render_body,
     response_media_type,
     return_preference,
     to_http,
@@ -118,7 +120,7 @@ def _fhir_request(
 def _answer(request: Request, ctx: ApiContext, fhir_request: FhirRequest) -> Response:
     media_type = response_media_type(request)
     result: FhirResponse = dispatch(ctx, fhir_request)
-    return to_http(result, media_type)
+    return to_http(result, media_type, pretty(request))
 
 
 async def _with_body(request: Request, ctx: ApiContext, path: list[str]) -> Response:
@@ -176,7 +178,9 @@ async def bundle(request: Request, ctx: Context) -> Response:
         return process_bundle(ctx, parse_json_body(raw), preference)
 
     content = await run_in_threadpool(parse_and_process)
-    return Response(content=content, media_type=media_type)
+    return Response(
+        content=render_body(content, media_type, pretty(request)), media_type=media_type
+    )
 
 
 @router.get("/_history", summary="System history")
@@ -229,7 +233,7 @@ def read(resource_type: str, resource_id: str, request: Request, ctx: Context) -
     result = interactions.read(
         ctx, resource_type, interactions.check_id(resource_id), query=_query(request)
     )
-    return to_http(result, media_type)
+    return to_http(result, media_type, pretty(request))
 
 
 @router.put("/{resource_type}/{resource_id}", summary="Update or update-as-create")

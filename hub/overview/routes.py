@@ -23,7 +23,7 @@ from adapters.errors import AdapterError
 from adapters.identity import identity_from_fhir
 from hub.access.guard import Access
 from hub.errors import Conflict, InvalidRequest, NotFound, UnknownSearchParameter
-from hub.fhir_api.http import lenient, response_media_type
+from hub.fhir_api.http import lenient, pretty, render_body, response_media_type
 from hub.fhir_api.interactions import ApiContext, check_id
 from hub.fhir_api.routes import Context, read_by_id
 from hub.overview.definitions import definitions
@@ -87,7 +87,7 @@ def _answer(request: Request, ctx: ApiContext, patient_id: str, render: Render) 
     media_type = response_media_type(request)
     overview, record = load_overview(ctx, patient_id)
     body = orjson.dumps(render(overview, record, ctx.base_url))
-    return Response(content=body, media_type=media_type)
+    return Response(content=render_body(body, media_type, pretty(request)), media_type=media_type)
 
 
 def _by_identifier(request: Request, ctx: Context, render: Render) -> Response:
@@ -139,7 +139,7 @@ def follow_up(request: Request, ctx: Context) -> Response:
     within = parse_within(params.get("within"))
     items = follow_up_due(ctx.access, ctx.registry, within, ctx.access.now)
     body = orjson.dumps(work_list_bundle(items, ctx.base_url, ctx.access.now))
-    return Response(content=body, media_type=media_type)
+    return Response(content=render_body(body, media_type, pretty(request)), media_type=media_type)
 
 
 @router.get("/OperationDefinition/{definition_id}", summary="OperationDefinition (read)")
@@ -149,5 +149,6 @@ async def operation_definition(definition_id: str, request: Request) -> Response
     for resource in definitions().values():
         if resource["resourceType"] == "OperationDefinition" and resource["id"] == definition_id:
             media_type = response_media_type(request)
-            return Response(content=orjson.dumps(resource), media_type=media_type)
+            content = render_body(orjson.dumps(resource), media_type, pretty(request))
+            return Response(content=content, media_type=media_type)
     return await read_by_id("OperationDefinition", definition_id, request)

@@ -22,11 +22,6 @@ def test_format_application_json_is_served_as_application_json(client: TestClien
     assert response.headers["content-type"].startswith("application/json")
 
 
-@pytest.mark.parametrize("fmt", ["xml", "application/fhir+xml", "text/xml"])
-def test_format_xml_is_415(client: TestClient, fmt: str) -> None:
-    assert_outcome(client.get("/fhir/Patient", params={"_format": fmt}), 415, "_format")
-
-
 def test_an_unknown_format_is_415(client: TestClient) -> None:
     assert_outcome(client.get("/fhir/metadata", params={"_format": "turtle"}), 415)
 
@@ -45,36 +40,11 @@ def test_accept_application_json_gets_application_json(client: TestClient) -> No
     assert response.headers["content-type"].startswith("application/json")
 
 
-def test_accept_xml_only_is_406(client: TestClient) -> None:
-    created = create(client, patient())
-    response = client.get(
-        f"/fhir/Patient/{created['id']}", headers={"Accept": "application/fhir+xml"}
-    )
-    assert_outcome(response, 406)
-
-
 def test_accept_with_json_among_several_types_is_served(client: TestClient) -> None:
     response = client.get(
         "/fhir/metadata", headers={"Accept": "application/fhir+xml;q=0.9, application/fhir+json"}
     )
     assert response.status_code == 200
-
-
-def test_an_xml_body_is_415(any_client: TestClient) -> None:
-    response = any_client.post(
-        "/fhir/Patient",
-        content=b'<Patient xmlns="http://hl7.org/fhir"><gender value="male"/></Patient>',
-        headers={"Content-Type": "application/fhir+xml"},
-    )
-    assert_outcome(response, 415)
-    assert any_client.get("/fhir/Patient").json()["total"] == 0
-
-
-def test_content_type_application_xml_is_415_on_update(client: TestClient) -> None:
-    response = client.put(
-        "/fhir/Patient/x", content=b"<Patient/>", headers={"Content-Type": "application/xml"}
-    )
-    assert_outcome(response, 415)
 
 
 def test_a_text_plain_body_is_415(client: TestClient) -> None:
