@@ -99,14 +99,20 @@ def searchset(
 
 
 def history(
-    base_url: str, entries: Sequence[StoredResource], total: int | None, links: list[dict[str, str]]
+    base_url: str,
+    entries: Sequence[StoredResource],
+    total: int | None,
+    links: list[dict[str, str]],
+    subset: Subset | None = None,
 ) -> bytes:
+    """A history Bundle; with `subset` (_summary, _elements) each version is cut down."""
     envelope = _envelope("history", total, links)
     items: list[dict[str, Any]] = []
     for stored in entries:
         item: dict[str, Any] = {"fullUrl": absolute_url(base_url, stored)}
         if stored.content is not None:
-            item["resource"] = orjson.Fragment(stored.content)
+            content = subset.apply(stored.content) if subset else stored.content
+            item["resource"] = orjson.Fragment(content)
         url = (
             stored.resource_type
             if stored.method == "POST"

@@ -417,10 +417,15 @@ def _paging(
     return count, offset
 
 
+_HISTORY_PARAMS = {"_since", "_format", "_pretty", "_summary", "_elements"}
+"""What history and $everything take besides _count and _offset."""
+
+
 def history(
     ctx: ApiContext, request: FhirRequest, resource_type: str | None, resource_id: str | None
 ) -> FhirResponse:
-    count, offset = _paging(ctx, request.query, {"_since", "_format", "_pretty"}, request.lenient)
+    count, offset = _paging(ctx, request.query, _HISTORY_PARAMS, request.lenient)
+    subset = subset_from(resource_type or "", request.query)
     page = ctx.access.history(
         resource_type, resource_id, since=_since(request.query), count=count, offset=offset
     )
@@ -434,12 +439,14 @@ def history(
         has_next=page.has_next and count > 0,
     )
     return FhirResponse(
-        200, body=bundle_builder.history(ctx.base_url, page.entries, page.total, links)
+        200,
+        body=bundle_builder.history(ctx.base_url, page.entries, page.total, links, subset),
     )
 
 
 def everything(ctx: ApiContext, request: FhirRequest, patient_id: str) -> FhirResponse:
-    count, offset = _paging(ctx, request.query, {"_since", "_format", "_pretty"}, request.lenient)
+    count, offset = _paging(ctx, request.query, _HISTORY_PARAMS, request.lenient)
+    subset = subset_from("Patient", request.query)
     page = ctx.access.everything(
         patient_id, count=count, offset=offset, since=_since(request.query)
     )
@@ -452,7 +459,10 @@ def everything(ctx: ApiContext, request: FhirRequest, patient_id: str) -> FhirRe
         has_next=page.has_next and count > 0,
     )
     return FhirResponse(
-        200, body=bundle_builder.searchset(ctx.base_url, page.matches, [], page.total, links)
+        200,
+        body=bundle_builder.searchset(
+            ctx.base_url, page.matches, [], page.total, links, subset=subset
+        ),
     )
 
 
