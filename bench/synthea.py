@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resources", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--databases", default="sqlite,postgresql")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES + "_synthea")
     args = parser.parse_args(argv)
     results = [
         run(kind, args.resources, args.requests, args.postgres_url)
