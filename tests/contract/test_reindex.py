@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
+from pathlib import Path
+from typing import Any
 
+from sqlalchemy import delete, update
+from typer.testing import CliRunner
+
+from hub.cli import app
 from hub.search.parameters import default_registry
 from hub.search.query import parse_search
 from hub.search.reindex import reindex
+from hub.store import open_store
 from hub.store.model import WriteContext
 from hub.store.schema import INDEX_TABLES, resources
 from hub.store.sql_store import SqlStore
@@ -51,3 +57,19 @@ def test_reindex_restores_lost_rows_and_patient_columns_with_progress(store: Sql
     again = reindex(store, types=["Immunization"])
     assert again.patient_changes == 0
     assert len(_found(store, "Immunization", "patient", "Patient/p1")) == 7
+
+
+def test_hub_reindex_command_reports_what_it_did(tmp_path: Path, monkeypatch: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    store = open_store(url)
+    try:
+        with store.unit_of_work() as work:
+            work.update({"resourceType": "Basic", "id": "b1", "code": {"text": "x"}}, "b1", CTX)
+    finally:
+        store.close()
+    monkeypatch.setenv("HUB_DATABASE_URL", url)
+    result = CliRunner().invoke(app, ["reindex", "--type", "Basic"])
+    assert result.exit_code == 0, result.output
+    assert "Reindexed 1 resources" in result.output
+    refused = CliRunner().invoke(app, ["reindex", "--type", "NoSuchType"])
+    assert refused.exit_code == 2
