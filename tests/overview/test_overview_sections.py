@@ -211,9 +211,13 @@ def test_overview_needs_a_token_and_refuses_unknown_parameters(demo: DemoHub) ->
     assert demo.client.get(f"/fhir/Patient/{pid(0)}/$overview").status_code == 401
     response = demo.client.get(f"/fhir/Patient/{pid(0)}/$overview?foo=1", headers=demo.nurse)
     assert response.status_code == 400
+    as_xml = demo.client.get(f"/fhir/Patient/{pid(0)}/$overview?_format=xml", headers=demo.nurse)
+    assert as_xml.status_code == 200
+    assert as_xml.headers["content-type"].startswith("application/fhir+xml")
+    assert as_xml.content.startswith(b"<Bundle")
     assert (
         demo.client.get(
-            f"/fhir/Patient/{pid(0)}/$overview?_format=xml", headers=demo.nurse
+            f"/fhir/Patient/{pid(0)}/$overview?_format=turtle", headers=demo.nurse
         ).status_code
         == 415
     )
