@@ -15,8 +15,8 @@ from mappings.systems import HSA_ALIASES, HSA_SYSTEM
 
 __all__ = [
     "DIRECTORY_TYPES",
-    "SHARED_TYPES",
     "HSA_ID_SYSTEMS",
+    "SHARED_TYPES",
     "Directory",
     "OrganizationEntry",
     "PractitionerRoleEntry",
