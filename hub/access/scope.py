@@ -5,7 +5,7 @@ applies `scope.condition(table)` to every query of a read path (matches, include
 history, $everything), so hidden rows are never fetched, counted or paged over.
 
     unrestricted      no filter (HUB_AUTH=off only)
-    directory types   Patient, Organization, Practitioner(Role), Location, ... (the directory
+    directory types   Patient, Organization, Practitioner(Role), Medication, ... (the directory
                       class of hub/access/classes.py): always visible
     types             if set, only these resource types (the token's read scopes)
     provider          a system client: every row of its own care provider

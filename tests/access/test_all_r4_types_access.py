@@ -36,7 +36,8 @@ def vaccinated(scenario: Hub) -> Hub:
 def test_every_type_has_a_read_rule() -> None:
     assert access_class("Immunization") == access_class("CarePlan") == "patient compartment"
     assert access_class("Claim") == "patient compartment"
-    assert access_class("Location") == access_class("Medication") == "directory"
+    assert access_class("HealthcareService") == access_class("Medication") == "directory"
+    assert access_class("Location") == "hidden"
     assert access_class("Binary") == access_class("Bundle") == "hidden"
 
 
@@ -72,13 +73,13 @@ def test_directory_types_are_shared_and_hidden_types_stay_with_their_writer(
 ) -> None:
     scenario.put(
         scenario.region_system,
-        {"resourceType": "Location", "id": "ward", "name": "Avdelning 7"},
+        {"resourceType": "Medication", "id": "med", "code": {"text": "Alvedon"}},
     )
     scenario.put(
         scenario.region_system,
         {"resourceType": "Binary", "id": "blob", "contentType": "text/plain", "data": "aGVq"},
     )
-    assert scenario.get(scenario.nurse, "Location/ward").status_code == 200
+    assert scenario.get(scenario.nurse, "Medication/med").status_code == 200
     assert scenario.get(scenario.nurse, "Binary/blob").status_code == 404
     assert scenario.get(scenario.municipal_system, "Binary/blob").status_code == 404
     assert scenario.get(scenario.region_system, "Binary/blob").status_code == 200
