@@ -31,6 +31,7 @@ from hub.search.parameters import default_registry
 from hub.settings import Settings
 from hub.store import open_store
 from hub.store.sql_store import SqlStore
+from hub.validation.on_write import configure as configure_write_checks
 from hub.validation.pool import ValidationPool, default_workers
 from hub.web.pages import router as web_router
 
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         redoc_url=None,
     )
     app.state.settings = settings
+    configure_write_checks(settings)
     app.state.registry = default_registry()
     app.state.authenticator = Authenticator(settings)
     workers = settings.validation_workers

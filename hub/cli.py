@@ -6,10 +6,12 @@ from pathlib import Path
 
 import typer
 
+from conformance.cli import app as conformance_app
 from hub.audit.cli import app as audit_app
 from hub.auth.cli import app as token_app
 from hub.ingest.cli import app as ingest_app
 from hub.settings import Settings
+from hub.validation.cli import validate_files
 
 app = typer.Typer(
     name="hub",
@@ -24,6 +26,8 @@ app = typer.Typer(
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(audit_app, name="audit")
 app.add_typer(token_app, name="token")
+app.command("validate")(validate_files)
+app.add_typer(conformance_app, name="conformance")
 
 
 @app.command()

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+RULE_SYSTEM = "https://hub.example.se/fhir/CodeSystem/validation-rule"
+
 
 @dataclass(frozen=True)
 class Issue:
@@ -33,6 +35,7 @@ class Issue:
     code: str = "invalid"
     severity: str = "error"
     expression: str | None = None
+    rule: str | None = None  # the validation rule broken (an invariant key, "min:<element>", ...)
 
 
 class HubError(Exception):

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         description="Longest lift of a block (spärr): a lift's provision.period.end is at "
         "most this many days after its registration",
     )
+    validate_invariants: Literal["on", "off"] = Field(
+        default="on",
+        description="on: writes are checked against the FHIRPath invariants of the base R4 "
+        "definitions too; off: only the invariants of profiles a resource claims (bulk loads)",
+    )
 
     @property
     def command_base_url(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.errors import HubError, Issue
+from hub.errors import RULE_SYSTEM, HubError, Issue
 
 
 def outcome(issues: list[Issue]) -> dict[str, Any]:
@@ -16,6 +16,8 @@ def outcome(issues: list[Issue]) -> dict[str, Any]:
             "code": issue.code,
             "diagnostics": issue.message,
         }
+        if issue.rule:
+            item["details"] = {"coding": [{"system": RULE_SYSTEM, "code": issue.rule}]}
         if issue.expression:
             item["expression"] = [issue.expression]
         items.append(item)

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -37,6 +38,7 @@ from hub.fhir_api.http import (
 )
 from hub.fhir_api.interactions import ApiContext, dispatch
 from hub.fhir_api.messages import FhirRequest, FhirResponse
+from hub.fhir_api.validate_operation import validate_operation
 from hub.store.model import WriteContext
 from hub.validation.resources import parse_json_body, require_supported_type
 
@@ -204,6 +206,21 @@ async def search_post(resource_type: str, request: Request, ctx: Context) -> Res
         query += parse_qsl(form.decode("utf-8", "replace"), keep_blank_values=True)
     fhir_request = _fhir_request(request, [resource_type, "_search"], query=query)
     return await run_in_threadpool(_answer, request, ctx, fhir_request)
+
+
+@router.post("/{resource_type}/$validate", summary="$validate: check a resource, store nothing")
+async def validate_resource_operation(
+    resource_type: str, request: Request, ctx: Context
+) -> Response:
+    """The resource, or Parameters with `resource` and optional `profile`; `?profile=` too."""
+    body = parse_json_body(await read_body(request, ctx.settings.max_body_bytes))
+    profiles = [value for key, value in _query(request) if key == "profile"]
+
+    def run() -> bytes:
+        return orjson.dumps(validate_operation(resource_type, body, profiles))
+
+    content = await run_in_threadpool(run)
+    return Response(content=content, media_type=response_media_type(request))
 
 
 @router.post("/{resource_type}", summary="Create (If-None-Exist for conditional create)")

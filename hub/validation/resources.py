@@ -1,5 +1,6 @@
 """Validation on write: JSON parsing, fhir.resources R4B models, and the hub's own rules.
 
+Then hub.validation.on_write adds the claimed profiles and the base invariants.
 Every failure becomes an InvalidRequest (400: not parseable as FHIR) or Unprocessable
 (422: valid FHIR that breaks a hub rule, such as a personnummer with a wrong check digit),
 with one issue per problem and a FHIRPath expression naming the element. Messages never
@@ -20,6 +21,7 @@ from adapters.errors import InvalidIdentifier
 from adapters.identity import identity_from_fhir
 from hub.errors import InvalidRequest, Issue, NotFound, Unprocessable
 from hub.search.parameters import FHIR_DATA_DIR, default_registry
+from hub.validation.on_write import write_issues
 
 PERSON_IDENTIFIER_SYSTEMS = frozenset(
     {
@@ -267,6 +269,8 @@ def validate_resource(
     rule_issues = _binding_issues(resource_type, resource) + _identifier_issues(
         resource_type, resource
     )
+    if not rule_issues:
+        rule_issues = write_issues(resource)[:MAX_ISSUES]
     if rule_issues:
         code_issues = [i for i in rule_issues if i.code == "code-invalid"]
         if code_issues:

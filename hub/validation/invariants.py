@@ -1,0 +1,116 @@
+"""FHIRPath invariants of the definitions, evaluated with fhirpathpy.
+
+Each expression is compiled once (against the R4 model, so choice types and `is`/`as`
+work). An invariant holds only when its expression yields exactly `true`; an empty result,
+`false`, anything else or an evaluation error breaks it. ele-1 ("All FHIR elements must
+have a @value or children") is checked by the walker directly (an empty string, object or
+array), as it sits on every element and its FHIRPath form would be evaluated millions of
+times for the same answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+from fhirpathpy import compile as compile_fhirpath
+from fhirpathpy.engine.nodes import ResourceNode
+from fhirpathpy.models import models
+
+from hub.validation.definitions import IG_DIR
+
+NATIVE_KEYS = frozenset({"ele-1"})
+R4_MODEL = models["r4"]
+
+Compiled = Callable[[Any, Mapping[str, Any]], Any]
+
+
+def _has_value(inputs: list[Any]) -> list[bool]:
+    return [len(inputs) == 1 and inputs[0] is not None and not isinstance(inputs[0], dict | list)]
+
+
+def _resolve(inputs: list[Any]) -> list[Any]:
+    """References resolve to a stub of the type they name ("Practitioner/1" is a
+    Practitioner): enough for the `resolve() is Type` tests of the base invariants."""
+    out = []
+    for item in inputs:
+        reference = item.get("reference") if isinstance(item, dict) else item
+        if not isinstance(reference, str) or reference.startswith(("#", "urn:")):
+            continue
+        parts = reference.split("/")
+        if len(parts) >= 4 and parts[-2] == "_history":
+            parts = parts[:-2]
+        if len(parts) >= 2 and parts[-2][:1].isupper():
+            out.append(ResourceNode.create_node({"resourceType": parts[-2]}, parts[-2]))
+    return out
+
+
+def _html_checks(inputs: list[Any]) -> list[bool]:
+    """The narrative checks the engine lacks: a <div> in the XHTML namespace, no scripts."""
+    return [
+        all(
+            isinstance(div, str)
+            and div.lstrip().startswith("<div")
+            and "<script" not in div.lower()
+            and " on" not in div.lower().split(">", 1)[0]
+            for div in inputs
+        )
+    ]
+
+
+_OPTIONS = {
+    "userInvocationTable": {
+        "hasValue": {"fn": _has_value, "arity": {0: []}},
+        "resolve": {"fn": _resolve, "arity": {0: []}},
+        "htmlChecks": {"fn": _html_checks, "arity": {0: []}},
+    },
+    "traceFn": lambda *_: None,
+}
+
+
+@cache
+def corrections() -> dict[str, str]:
+    """Published expression -> corrected expression (fhir/ig/invariant-corrections.json)."""
+    data = json.loads((IG_DIR / "invariant-corrections.json").read_text("utf-8"))
+    return {row["published"]: row["corrected"] for row in data["corrections"]}
+
+
+@cache
+def _compiled(expression: str) -> Compiled | str:
+    expression = corrections().get(expression, expression)
+    try:
+        return compile_fhirpath(expression, R4_MODEL, _OPTIONS)
+    except Exception as exc:
+        return f"the engine cannot compile it ({type(exc).__name__})"
+
+
+def holds(
+    expression: str, item: Any, type_path: str | None, root: Any, root_type: str
+) -> bool | str:
+    """True when the invariant yields exactly `true` on `item`, False when it yields
+    anything else or fails; a text (why) when the engine lacks a function it needs.
+    `type_path` names the item's type for the engine (a data type such as "Period", or a
+    backbone path such as "Patient.contact"); None when the item is the resource."""
+    fn = _compiled(expression)
+    if isinstance(fn, str):
+        return fn
+    root_node = ResourceNode.create_node(root, root_type)
+    target = (
+        root_node
+        if type_path is None and item is root
+        else ResourceNode.create_node(item, type_path or item.get("resourceType", root_type))
+    )
+    try:
+        result = fn(target, {"resource": root_node, "rootResource": root_node})
+    except Exception as exc:
+        text = str(exc)
+        if text.startswith("Not implemented"):
+            return f"the engine lacks {text.split(':', 1)[-1].strip()}()"
+        if text.startswith("Expected singleton on left side of 'as'"):
+            # R4's expressions apply as() to collections (FHIRPath N1); the engine follows
+            # the later rule that needs a single item
+            return "the engine refuses as() on a collection"
+        return False
+    return isinstance(result, list) and len(result) == 1 and result[0] is True
