@@ -159,7 +159,9 @@ def _checks(engine: Engine, spec: dict[str, Any]) -> list[tuple[bool, str]]:
                 (ok, f"{expression}: expected {operator or 'equals'} {value}, got {actual}")
             )
     if "compareToSourceId" in spec:
-        source_expression = spec.get("compareToSourceExpression") or spec.get("compareToSourcePath")
+        source_expression = spec.get("compareToSourceExpression") or xpath_to_fhirpath(
+            spec.get("compareToSourcePath")
+        )
         source = engine.fixture_body(spec["compareToSourceId"])
         if source_expression:
             expected = _values(source, source_expression) or []

@@ -133,6 +133,14 @@ def consent(
         },
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
         "patient": {"reference": "Patient/tolvan"},
+        "policyRule": {  # R4 ppc-1: a policy or a policyRule
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                    "code": "OPTIN" if kind == "permit" else "OPTOUT",
+                }
+            ]
+        },
         "provision": {
             "type": kind,
             "actor": [

@@ -166,6 +166,11 @@ def consent(patient_id: str, *, status: str = "active") -> dict[str, Any]:
         },
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
         "patient": {"reference": f"Patient/{patient_id}"},
+        "policyRule": {  # R4 ppc-1: a policy or a policyRule
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
+            ]
+        },
     }
 
 

@@ -27,6 +27,7 @@ M, MH = "SE2120002122-0000", "SE2120002122-1001"
 class LiveServer:
     base_url: str
     tokens: dict[str, str]
+    folder: Path
 
     def token_source(self) -> TokenSource:
         return TokenSource({"default": self.tokens["municipal"], **self.tokens})
@@ -89,8 +90,92 @@ def live_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         "physician": token("SE2321000164-P001", "user/*.read user/*.write", R, RV, "201011"),
     }
     try:
-        yield LiveServer(base, tokens)
+        yield LiveServer(base, tokens, folder)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+class _Proxy:
+    """A deliberately broken FHIR server: it forwards to a real one and breaks one rule.
+    `drop_if_match` ignores If-Match (no optimistic locking); `leak_totals_from` takes the
+    total of every search from an unfiltered twin server (the HAPI #1507 bug)."""
+
+    def __init__(
+        self, upstream: str, *, drop_if_match: bool = False, leak_totals_from: str | None = None
+    ) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.drop_if_match = drop_if_match
+        self.leak_totals_from = leak_totals_from
+
+    async def __call__(self, scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+        import httpx
+        from starlette.requests import Request
+        from starlette.responses import Response
+
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()  # type: ignore[operator]
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})  # type: ignore[operator]
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})  # type: ignore[operator]
+                    return
+        request = Request(scope, receive)  # type: ignore[arg-type]
+        path = scope["path"].removeprefix("/fhir")
+        query = scope.get("query_string", b"").decode()
+        url = f"{self.upstream}{path}" + (f"?{query}" if query else "")
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k not in ("host", "content-length") and not (self.drop_if_match and k == "if-match")
+        }
+        body = await request.body()
+        async with httpx.AsyncClient(timeout=30) as client:
+            answer = await client.request(request.method, url, headers=headers, content=body)
+            content = answer.content
+            if self.leak_totals_from and request.method == "GET" and b'"searchset"' in content:
+                twin = await client.get(
+                    f"{self.leak_totals_from}{path}" + (f"?{query}" if query else "")
+                )
+                import json
+
+                page = json.loads(content)
+                page["total"] = json.loads(twin.content).get("total", page.get("total"))
+                content = json.dumps(page).encode()
+        keep = {
+            k: v
+            for k, v in answer.headers.items()
+            if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")
+        }
+        await Response(content, answer.status_code, headers=keep)(scope, receive, send)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def broken_servers(
+    live_hub: LiveServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """Base URLs of two broken servers over the live hub's data: one ignores If-Match, one
+    leaks totals (its totals come from an unfiltered twin of the hub on the same database)."""
+    folder = live_hub.folder
+    twin_sock = free_socket()
+    twin_base = f"http://127.0.0.1:{twin_sock.getsockname()[1]}/fhir"
+    twin_settings = Settings(
+        database_url=f"sqlite:///{folder / 'hub.db'}", auth="off", validation_workers=0
+    )
+    servers = [serve_in_thread(create_app(twin_settings), twin_sock)]
+    bases = {}
+    for name, proxy in (
+        ("ignores-if-match", _Proxy(live_hub.base_url, drop_if_match=True)),
+        ("leaks-totals", _Proxy(live_hub.base_url, leak_totals_from=twin_base)),
+    ):
+        sock = free_socket()
+        bases[name] = f"http://127.0.0.1:{sock.getsockname()[1]}/fhir"
+        servers.append(serve_in_thread(proxy, sock))
+    try:
+        yield bases
+    finally:
+        for server, thread in servers:
+            server.should_exit = True
+            thread.join(timeout=10)
