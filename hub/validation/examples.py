@@ -33,7 +33,11 @@ def summarise(folder: Path, limit: int | None = None) -> dict[str, Any]:
         if not isinstance(resource, dict) or "resourceType" not in resource:
             continue
         checked += 1
+        one = time.perf_counter()
         errors = [i for i in validate(resource) if i.severity in ("error", "fatal")]
+        took = time.perf_counter() - one
+        if took > 2:
+            print(f"slow: {path.name} {took:.1f} s", file=sys.stderr, flush=True)
         if not errors:
             valid += 1
         else:
@@ -42,7 +46,7 @@ def summarise(folder: Path, limit: int | None = None) -> dict[str, Any]:
             for rule in rules:
                 by_rule[rule] += 1
                 example.setdefault(rule, path.name)
-        if checked % 250 == 0:
+        if checked % 100 == 0:
             print(f"{checked} checked, {valid} without errors", file=sys.stderr, flush=True)
     return {
         "folder": str(folder),
