@@ -709,6 +709,11 @@ def _consent(pid: str, key: str, actor: dict[str, Any], start: date, role: str) 
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
         "patient": {"reference": f"Patient/{pid}"},
         "dateTime": _at(start, 10),
+        "policyRule": {  # R4 ppc-1: a policy or a policyRule
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
+            ]
+        },
         "provision": {
             "type": "permit",
             "period": {"start": start.isoformat()},

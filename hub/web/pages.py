@@ -391,6 +391,11 @@ def consent_resource(
         "patient": {"reference": f"Patient/{patient_id}"},
         "dateTime": start.isoformat(timespec="seconds"),
         "organization": [unit],
+        "policyRule": {  # R4 ppc-1: a policy or a policyRule
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
+            ]
+        },
         "provision": {
             "type": "permit",
             "period": {

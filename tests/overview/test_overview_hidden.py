@@ -42,6 +42,11 @@ def _block(demo: DemoHub, k: int, hsa: str) -> None:
         },
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
         "patient": {"reference": f"Patient/{pid(k)}"},
+        "policyRule": {  # R4 ppc-1: a policy or a policyRule
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTOUT"}
+            ]
+        },
         "provision": {
             "type": "deny",
             "actor": [
