@@ -18,8 +18,12 @@ from typing import Any
 from hub.validation.profiles import validate
 
 
-def summarise(folder: Path, limit: int | None = None) -> dict[str, Any]:
+def summarise(
+    folder: Path, limit: int | None = None, max_bytes: int | None = None
+) -> dict[str, Any]:
     files = sorted(p for p in folder.glob("*.json") if not p.name.startswith(("package", ".")))
+    skipped = sorted(p.name for p in files if max_bytes and p.stat().st_size > max_bytes)
+    files = [p for p in files if p.name not in skipped]
     checked = valid = 0
     by_rule: Counter[str] = Counter()
     example: dict[str, str] = {}
@@ -54,6 +58,8 @@ def summarise(folder: Path, limit: int | None = None) -> dict[str, Any]:
         "without_errors": valid,
         "with_errors": checked - valid,
         "seconds": round(time.perf_counter() - started, 1),
+        "skipped_larger_than_bytes": max_bytes,
+        "skipped": skipped,
         "files_per_rule": {rule: [count, example[rule]] for rule, count in by_rule.most_common()},
         "failing": failing,
     }
@@ -64,14 +70,15 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--max-bytes", type=int, help="skip (and list) larger files")
     args = parser.parse_args()
-    summary = summarise(args.folder, args.limit)
+    summary = summarise(args.folder, args.limit, args.max_bytes)
     text = json.dumps(summary, indent=1, ensure_ascii=False)
     if args.out:
         args.out.write_text(text + "\n", "utf-8")
     print(
         f"{summary['without_errors']} of {summary['checked']} validate without errors "
-        f"({summary['seconds']} s)"
+        f"({summary['seconds']} s); {len(summary['skipped'])} larger files skipped"
     )
     for rule, (count, name) in list(summary["files_per_rule"].items())[:40]:
         print(f"  {count:5d}  {rule}  (e.g. {name})")

@@ -87,12 +87,18 @@ def _compiled(expression: str) -> Compiled | str:
 
 
 def holds(
-    expression: str, item: Any, type_path: str | None, root: Any, root_type: str
+    expression: str,
+    item: Any,
+    type_path: str | None,
+    root: Any,
+    root_type: str,
+    container: Any = None,
 ) -> bool | str:
     """True when the invariant yields exactly `true` on `item`, False when it yields
     anything else or fails; a text (why) when the engine lacks a function it needs.
     `type_path` names the item's type for the engine (a data type such as "Period", or a
-    backbone path such as "Patient.contact"); None when the item is the resource."""
+    backbone path such as "Patient.contact"); None when the item is the resource. `root` is
+    %resource; `container` is %rootResource (the resource a contained one sits in)."""
     fn = _compiled(expression)
     if isinstance(fn, str):
         return fn
@@ -103,7 +109,10 @@ def holds(
         else ResourceNode.create_node(item, type_path or item.get("resourceType", root_type))
     )
     try:
-        result = fn(target, {"resource": root_node, "rootResource": root_node})
+        outer = root_node
+        if container is not None and container is not root:
+            outer = ResourceNode.create_node(container, container.get("resourceType", root_type))
+        result = fn(target, {"resource": root_node, "rootResource": outer})
     except Exception as exc:
         text = str(exc)
         if text.startswith("Not implemented"):

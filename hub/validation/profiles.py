@@ -180,17 +180,23 @@ class Walker:
     def __init__(self, run: _Run) -> None:
         self.run = run
         self.root: Any = {}
+        self.container: Any = None  # %rootResource: the resource a contained one sits in
 
     # resources -------------------------------------------------------------------------
-    def resource(self, resource: Any, structure: Structure, path: str) -> None:
+    def resource(
+        self, resource: Any, structure: Structure, path: str, contained: bool = False
+    ) -> None:
         if not isinstance(resource, dict):
             self.run.add("error", "structure", path, "type", "A resource must be a JSON object")
             return
-        outer, self.root = self.root, resource
+        outer = self.root, self.container
+        self.root = resource
+        if not contained or self.container is None:
+            self.container = resource
         self.object(resource, structure.root, structure, structure.type, path, resource, True)
-        self.root = outer
+        self.root, self.container = outer
 
-    def contained_resource(self, item: Any, path: str) -> None:
+    def contained_resource(self, item: Any, path: str, contained: bool = False) -> None:
         resource_type = item.get("resourceType") if isinstance(item, dict) else None
         structure = core_structure(resource_type) if isinstance(resource_type, str) else None
         if structure is None or structure.kind != "resource":
@@ -198,7 +204,7 @@ class Walker:
                 "error", "structure", path, "type", "A resource with a known resourceType is needed"
             )
             return
-        self.resource(item, structure, path)
+        self.resource(item, structure, path, contained)
 
     # objects ---------------------------------------------------------------------------
     def object(
@@ -291,7 +297,12 @@ class Walker:
             if rule.is_base and not self.run.options.base_invariants:
                 continue
             result = invariants.holds(
-                rule.expression, obj, type_path, root, root.get("resourceType", "Resource")
+                rule.expression,
+                obj,
+                type_path,
+                root,
+                root.get("resourceType", "Resource"),
+                self.container if self.container is not None else root,
             )
             if isinstance(result, str):
                 self.run.add(
@@ -387,7 +398,7 @@ class Walker:
     ) -> None:
         if type_code in RESOURCE_TYPES or definitions().is_resource_type(type_code):
             if item is not None:
-                self.contained_resource(item, path)
+                self.contained_resource(item, path, node.path.endswith(".contained"))
             return
         if _is_primitive(type_code):
             if item is not None:
@@ -664,10 +675,12 @@ def _in_slice(item: Any, slice_node: Node, discriminators: list[dict[str, Any]])
         if kind not in ("value", "pattern"):
             return False
         expected: tuple[str, Any] | None
+        url = None
         if raw_path == "url" and slice_node.types and slice_node.types[0].code == "Extension":
-            url = _extension_url(slice_node)
-            expected = ("fixed", url) if url else None
-        else:
+            url = _extension_url(slice_node)  # an extension slice typed by its profile
+        if url is not None:
+            expected = ("fixed", url)
+        else:  # the discriminator path's fixed or pattern value inside the slice
             target: Node | None = slice_node
             for step in steps:
                 target = target.children.get(step) if target is not None else None

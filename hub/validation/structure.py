@@ -100,6 +100,12 @@ def _type_code(raw: dict[str, Any]) -> str:
     return code
 
 
+def _target_type(profile: str) -> str:
+    """The resource type a targetProfile allows (a profile's own type, e.g. vitalsigns)."""
+    sd = definitions().structures.get(profile.split("|")[0])
+    return str(sd["type"]) if sd is not None else profile.rsplit("/", 1)[-1]
+
+
 def _node(element: dict[str, Any], segment: str) -> Node:
     name, _, slice_name = segment.partition(":")
     fixed = None
@@ -114,7 +120,7 @@ def _node(element: dict[str, Any], segment: str) -> Node:
         TypeRef(
             code=_type_code(t),
             profiles=tuple(t.get("profile", [])),
-            targets=tuple(p.rsplit("/", 1)[-1] for p in t.get("targetProfile", [])),
+            targets=tuple(_target_type(p) for p in t.get("targetProfile", [])),
         )
         for t in element.get("type", [])
     )

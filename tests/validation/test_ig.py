@@ -37,8 +37,8 @@ def test_every_conformance_resource_has_a_canonical_url_named_after_its_id(resou
     ("codesystem", "mapping"),
     [
         ("care-plan-type", "rivta-careplan-type"),
-        ("care-team-role", "municipal_care_team_role"),
-        ("episode-of-care-type", "hl7v2_episode_type"),
+        ("care-team-role", "municipal-care-team-role"),
+        ("episode-of-care-type", "hl7v2-episode-type"),
     ],
 )
 def test_a_hub_codesystem_lists_exactly_the_targets_of_its_mapping_table(
