@@ -37,15 +37,25 @@ def test_an_invalid_resource_raises_its_expected_issue(name: str) -> None:
 
 
 def test_a_snomed_code_is_reported_as_not_checked_never_as_valid() -> None:
-    resource = json.loads((CORPUS / "valid" / "observation.json").read_text("utf-8"))
-    resource["bodySite"] = {"coding": [{"system": "http://snomed.info/sct", "code": "368209003"}]}
-    resource["interpretation"] = [
-        {"coding": [{"system": "http://snomed.info/sct", "code": "281302008"}]}
+    from hub.validation.profiles import Options, Walker, _Run
+    from hub.validation.structure import Node
+
+    findings = "http://hl7.org/fhir/ValueSet/clinical-findings"  # all of SNOMED CT's findings
+    node = Node("X.code", "X.code", "code", 0, 1, (), binding=("required", findings))
+    run = _Run(Options())
+    concept = {"coding": [{"system": "http://snomed.info/sct", "code": "281302008"}]}
+    Walker(run).binding(concept, node, "CodeableConcept", "X.code")
+    assert [(i.severity, i.code, i.rule) for i in run.issues] == [
+        ("information", "not-supported", "binding:X.code")
     ]
-    issues = validate(resource)
-    unchecked = [i for i in issues if i.code == "not-supported" and "not checked" in i.message]
-    assert unchecked and all(i.severity == "information" for i in unchecked)
-    assert any("snomed" in i.message for i in unchecked)
+    assert "not checked" in run.issues[0].message and "snomed" in run.issues[0].message
+
+
+def test_a_mime_type_is_not_checked_because_its_system_is_not_held() -> None:
+    issues = validate({"resourceType": "Binary", "contentType": "text/plain"})
+    assert [(i.severity, i.code, i.rule) for i in issues] == [
+        ("information", "not-supported", "binding:Binary.contentType")
+    ]
 
 
 def test_without_invariants_only_structural_issues_remain() -> None:
