@@ -84,6 +84,7 @@ def live_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         )
 
     tokens = {
+        "directory": token("SE2120002122-S009", "system/*.* system/directory.admin", M, MH),
         "municipal": token("SE2120002122-S001", "system/*.*", M, MH),
         "region": token("SE2321000164-S001", "system/*.*", R, RW),
         "regionvc": token("SE2321000164-S002", "system/*.*", R, RV),
