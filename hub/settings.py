@@ -85,6 +85,14 @@ class Settings(BaseSettings):
         "system, care provider and care unit; comma-separated. Other system clients load "
         "only their own care provider's records",
     )
+    provider_integration_clients: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Client ids (token `sub`) of system clients registered as their care "
+        "provider's own integration: they read every row of their provider, data of units "
+        "under an inre spärr included, and their reads are audited as provider integration "
+        "reads; comma-separated. Other system clients are bound by the blocks of their "
+        "care unit (docs/access-rules.md S3)",
+    )
 
     max_block_lift_days: float = Field(
         default=7.0,
@@ -110,7 +118,7 @@ class Settings(BaseSettings):
         """The `aud` of tokens minted by commands: HUB_TOKEN_AUDIENCE, else the base URL."""
         return self.token_audience or self.command_base_url
 
-    @field_validator("ingest_aggregator_clients", mode="before")
+    @field_validator("ingest_aggregator_clients", "provider_integration_clients", mode="before")
     @classmethod
     def _split_clients(cls, value: object) -> object:
         if isinstance(value, str):

@@ -34,6 +34,7 @@ from consent.audit import AccessEntry, AuditRecord
 from consent.audit_export import redacted
 from consent.decision import AccessDecision
 from consent.facts import EmergencyGrant
+from consent.registration import BLOCK_RECORD_UNIT
 from hub.access.scope import DIRECTORY_TYPES, ReadScope
 from hub.access.writes import CurrentReader, WritePolicy, check_write, lookup_in
 from hub.audit.log import AuditLog
@@ -188,8 +189,10 @@ class Access:
     cache: DecisionCache | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     writes: WritePolicy = field(default_factory=WritePolicy)
+    integration_clients: frozenset[str] = frozenset()
     _decisions: dict[str, AccessDecision] = field(default_factory=dict)
     _held: dict[tuple[str, str], AccessEntry] | None = None
+    _system_scope: ReadScope | None = None
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -251,9 +254,64 @@ class Access:
         if self.principal is None:
             return ReadScope.everything()
         if self.principal.kind == "system":
-            return self._typed(ReadScope(provider=self.principal.care_provider))
+            return self._typed(self.system_scope())
         grants = {pid: self.decision(pid).visible_pairs for pid in dict.fromkeys(patient_ids)}
         return self._typed(ReadScope(grants=grants))
+
+    @property
+    def provider_integration(self) -> bool:
+        """Whether this reader is a system client registered as its care provider's own
+        integration (HUB_PROVIDER_INTEGRATION_CLIENTS): it reads every row of its provider."""
+        principal = self.principal
+        return (
+            principal is not None
+            and principal.kind == "system"
+            and principal.subject in self.integration_clients
+        )
+
+    def system_scope(self) -> ReadScope:
+        """A system client's scope, before the token's types: its own provider's rows,
+        except, per patient, the units `consent.decide` hides from it (S3: an inre spärr on
+        a unit of its provider other than its own). The patients looked at are those with
+        a block record of any provider; their decisions come from the same facts as a
+        user's. Computed once per request."""
+        assert self.principal is not None
+        provider = self.principal.care_provider
+        if self._system_scope is not None:
+            return self._system_scope
+        if self.provider_integration or provider is None:
+            self._system_scope = ReadScope(provider=provider)
+            return self._system_scope
+        excluded: dict[str, frozenset[str | None]] = {}
+        for patient_id in self._patients_with_blocks():
+            units = frozenset(
+                verdict.source.care_unit
+                for verdict in self.decision(patient_id).hidden
+                if verdict.source.care_provider == provider
+                and verdict.source.care_unit != BLOCK_RECORD_UNIT
+            )
+            if units:
+                excluded[patient_id] = units
+        self._system_scope = ReadScope(provider=provider, excluded=excluded)
+        return self._system_scope
+
+    def _patients_with_blocks(self) -> list[str]:
+        """Patients with a Consent that denies (a block, in force or not: the decision
+        tells), of any provider, read past the reader's scope to decide."""
+        found: dict[str, None] = {}
+        offset, size = 0, 1000
+        while True:
+            query = SearchQuery("Consent", count=size, offset=offset, total="none")
+            page = self.store.search(query, ReadScope.everything())
+            for stored in page.matches:
+                if stored.patient_id is None or not stored.content:
+                    continue
+                provision = orjson.loads(stored.content).get("provision")
+                if not isinstance(provision, dict) or provision.get("type") != "permit":
+                    found[stored.patient_id] = None
+            if not page.has_next:
+                return list(found)
+            offset += size
 
     # -- scopes of the token ---------------------------------------------------------------
 
@@ -295,11 +353,14 @@ class Access:
             shown_providers=own if self.principal.kind == "system" else (),
             hidden_providers=(),
             decision="permit",
-            reason="own care provider's data"
-            if self.principal.kind == "system"
-            else "directory data",
+            reason=self._system_reason() if self.principal.kind == "system" else "directory data",
             emergency=False,
         )
+
+    def _system_reason(self) -> str:
+        if self.provider_integration:
+            return "provider integration: every row of its own care provider"
+        return "own care provider's data"
 
     def record(self, action: str, patient_ids: Iterable[str | None]) -> None:
         """Append one audit record per patient whose data this access returned (or whose
@@ -606,7 +667,9 @@ class Access:
         if stored.resource_type in DIRECTORY_TYPES:
             return True
         if self.principal.kind == "system":
-            return stored.care_provider == self.principal.care_provider
+            return self.system_scope().allows(
+                stored.resource_type, stored.patient_id, stored.care_provider, stored.care_unit
+            )
         if stored.patient_id is None:
             return False
         pairs = self.decision(stored.patient_id).visible_pairs

@@ -8,7 +8,9 @@ history, $everything), so hidden rows are never fetched, counted or paged over.
     directory types   Patient, Organization, Practitioner(Role), Medication, ... (the directory
                       class of hub/access/classes.py): always visible
     types             if set, only these resource types (the token's read scopes)
-    provider          a system client: every row of its own care provider
+    provider          a system client: every row of its own care provider, except
+    excluded          per patient, the units of that provider hidden from it (an inre spärr
+                      on a unit other than its own; None stands for rows without a unit)
     grants            a user: per patient, the visible (care provider, care unit) pairs
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy import ColumnElement, and_, false, not_, or_, true
 
 from consent.directory import SHARED_TYPES
 
@@ -35,6 +37,7 @@ class ReadScope:
     provider: str | None = None
     grants: dict[str, Pairs] = field(default_factory=dict)
     types: frozenset[str] | None = None
+    excluded: dict[str, frozenset[str | None]] = field(default_factory=dict)
 
     @classmethod
     def everything(cls) -> ReadScope:
@@ -57,7 +60,8 @@ class ReadScope:
         if self.unrestricted or resource_type in DIRECTORY_TYPES:
             return True
         if self.provider is not None and care_provider == self.provider:
-            return True
+            hidden = self.excluded.get(patient_id, frozenset()) if patient_id else frozenset()
+            return care_unit not in hidden
         if patient_id is None or care_provider is None:
             return False
         return (care_provider, care_unit) in self.grants.get(patient_id, frozenset())
@@ -88,8 +92,25 @@ class ReadScope:
         parts = [f"{alias}.res_type IN ({', '.join([mark] * len(directory))})"]
         params: list[str] = list(directory)
         if self.provider is not None:
-            parts.append(f"{alias}.care_provider = {mark}")
+            own = [f"{alias}.care_provider = {mark}"]
             params.append(self.provider)
+            for patient_id, units in sorted(self.excluded.items()):
+                named = sorted(u for u in units if u is not None)
+                unit_tests = []
+                if named:
+                    marks = ", ".join([mark] * len(named))
+                    unit_tests.append(
+                        f"({alias}.care_unit IS NOT NULL AND {alias}.care_unit IN ({marks}))"
+                    )
+                if None in units:
+                    unit_tests.append(f"{alias}.care_unit IS NULL")
+                if unit_tests:
+                    own.append(
+                        f"NOT ({alias}.patient_id IS NOT NULL AND {alias}.patient_id = {mark}"
+                        f" AND ({' OR '.join(unit_tests)}))"
+                    )
+                    params += [patient_id, *named]
+            parts.append("(" + " AND ".join(own) + ")")
         for patient_id, pairs in sorted(self.grants.items()):
             sources: list[str] = []
             source_params: list[str] = []
@@ -111,13 +132,28 @@ class ReadScope:
         if self.types is not None:
             return and_(
                 columns.res_type.in_(sorted(self.types)),
-                ReadScope(self.unrestricted, self.provider, self.grants).condition(columns),
+                replace(self, types=None).condition(columns),
             )
         if self.unrestricted:
             return true()
         parts: list[ColumnElement[bool]] = [columns.res_type.in_(sorted(DIRECTORY_TYPES))]
         if self.provider is not None:
-            parts.append(columns.care_provider == self.provider)
+            own: list[ColumnElement[bool]] = [columns.care_provider == self.provider]
+            for patient_id, units in sorted(self.excluded.items()):
+                named = sorted(u for u in units if u is not None)
+                unit_test = [and_(columns.care_unit.is_not(None), columns.care_unit.in_(named))]
+                if None in units:
+                    unit_test.append(columns.care_unit.is_(None))
+                own.append(
+                    not_(
+                        and_(
+                            columns.patient_id.is_not(None),
+                            columns.patient_id == patient_id,
+                            or_(*unit_test),
+                        )
+                    )
+                )
+            parts.append(and_(*own))
         for patient_id, pairs in sorted(self.grants.items()):
             sources: list[ColumnElement[bool]] = []
             for provider, named, unitless in self._units_by_provider(pairs):

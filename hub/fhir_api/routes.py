@@ -63,6 +63,7 @@ def _context(request: Request, principal: Principal | None) -> ApiContext:
         grants=state.grants,
         cache=state.decisions,
         writes=WritePolicy(state.settings.max_block_lift_days),
+        integration_clients=frozenset(state.settings.provider_integration_clients),
     )
     write_context = (
         WriteContext(principal.care_provider, principal.care_unit)
