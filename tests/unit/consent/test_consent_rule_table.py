@@ -370,6 +370,16 @@ def test_s3_a_system_does_not_see_an_inre_sparr_of_another_unit() -> None:
     )
 
 
+def test_s4_a_yttre_sparr_on_another_provider_changes_nothing_for_a_system() -> None:
+    blocked = verdicts(system(unit=K_HSV), facts(blocks=(provider_block(REGION),)))
+    assert blocked == verdicts(system(unit=K_HSV), facts())
+    assert blocked[OWN_OTHER_UNIT] == Reason.SYSTEM_OWN_PROVIDER
+
+
+# S5 (a provider's own integration) is a setting of the hub, not a rule of the decision:
+# tests/access/test_system_blocks.py.
+
+
 # R-rows ------------------------------------------------------------------------------
 
 
