@@ -69,6 +69,16 @@ def _scopes(patients: list[str]) -> list[ReadScope]:
         ReadScope.everything(),
         ReadScope(provider=PROVIDER_A),
         ReadScope(provider=PROVIDER_B, types=frozenset({"Patient"})),
+        ReadScope(provider=PROVIDER_A, excluded={first: frozenset({UNIT_A2})}),
+        ReadScope(
+            provider=PROVIDER_A,
+            excluded={first: frozenset({None}), second: frozenset({UNIT_A1, UNIT_A2})},
+        ),
+        ReadScope(
+            provider=PROVIDER_A,
+            excluded={first: frozenset({UNIT_A1})},
+            types=frozenset({"CarePlan"}),
+        ),
         ReadScope(grants={first: frozenset({(PROVIDER_A, UNIT_A1)})}),
         ReadScope(grants={first: frozenset({(PROVIDER_A, None)})}),
         ReadScope(grants={first: frozenset({(PROVIDER_A, UNIT_A2), (PROVIDER_A, None)})}),
@@ -119,6 +129,23 @@ def test_a_scope_with_grants_shows_some_rows_and_hides_others(
     for plan in hidden:
         with pytest.raises(NotFound):
             store.read("CarePlan", plan.id, scope)
+
+
+def test_a_system_scope_leaves_out_the_excluded_units_of_one_patient(
+    store: SqlStore, rows: dict[str, Any]
+) -> None:
+    first = rows["patients"][0]
+    scope = ReadScope(provider=PROVIDER_A, excluded={first: frozenset({UNIT_A2, None})})
+    query = parse_search(
+        "CarePlan", [("_count", "100"), ("_total", "accurate")], default_registry()
+    )
+    page = store.search(query, scope)
+    expected = {
+        p.id
+        for p in rows["plans"]
+        if p.care_provider == PROVIDER_A and not (p.patient_id == first and p.care_unit != UNIT_A1)
+    }
+    assert {m.id for m in page.matches} == expected and page.total == len(expected) == 4
 
 
 def test_security_and_version_reads_the_row_and_its_patients_version(
