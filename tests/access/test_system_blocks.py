@@ -54,6 +54,12 @@ def test_a_system_client_of_another_unit_cannot_read_blocked_data(scenario: Hub)
     assert scenario.get(headers, "CarePlan/other-vp").status_code == 200
     assert {"vp", "stay"}.isdisjoint(everything_ids(scenario, headers))
     assert scenario.get(headers, "Consent/sparr").status_code == 200  # the region's own record
+    plan = scenario.get(scenario.region_system, "CarePlan/vp").json()
+    plan["status"] = "revoked"
+    overwrite = scenario.client.put("/fhir/CarePlan/vp", json=plan, headers=headers)
+    assert overwrite.status_code == 404
+    assert scenario.client.delete("/fhir/CarePlan/vp", headers=headers).status_code == 404
+    assert scenario.get(scenario.region_system, "CarePlan/vp").json()["status"] == "active"
 
 
 def test_a_system_client_of_another_unit_cannot_find_or_count_blocked_data(
