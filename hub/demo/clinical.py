@@ -24,6 +24,7 @@ import orjson
 
 from adapters.identity import parse_person_identity
 from adapters.ids import patient_id, source_uri
+from consent.records import consent_actor, privacy_consent
 from hub.access.scope import ReadScope
 from hub.demo.exports import MUNICIPALITIES, REGION_PROVIDER, REGION_SOURCE_SYSTEM, Person
 from hub.fhir_dates import STOCKHOLM
@@ -678,60 +679,26 @@ def _person_content(writer: _Writer, person: Person, pid: str, k: int, today: da
             pid, "daughter", {"reference": f"RelatedPerson/{related['id']}"}, enrolled, "IRCP"
         )
         representation["provision"]["actor"].append(
-            {
-                "role": {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-                            "code": "CST",
-                        }
-                    ]
-                },
-                "reference": writer.org_ref(municipality.hsa, municipality.name),
-            }
+            consent_actor("CST", writer.org_ref(municipality.hsa, municipality.name))
         )
+        # The mother's written consent that the representation rests on (W-rows).
+        representation["sourceAttachment"] = {
+            "contentType": "application/pdf",
+            "title": "Skriftligt samtycke till företrädare",
+            "creation": enrolled.isoformat(),
+        }
         writer.put(_MUNICIPAL, representation)
 
 
 def _consent(pid: str, key: str, actor: dict[str, Any], start: date, role: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Consent",
-        "id": _id(pid, "consent", key),
-        "status": "active",
-        "scope": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/consentscope",
-                    "code": "patient-privacy",
-                }
-            ]
-        },
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-        "patient": {"reference": f"Patient/{pid}"},
-        "dateTime": _at(start, 10),
-        "policyRule": {  # R4 ppc-1: a policy or a policyRule
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
-            ]
-        },
-        "provision": {
-            "type": "permit",
-            "period": {"start": start.isoformat()},
-            "actor": [
-                {
-                    "role": {
-                        "coding": [
-                            {
-                                "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-                                "code": role,
-                            }
-                        ]
-                    },
-                    "reference": actor,
-                }
-            ],
-        },
-    }
+    return privacy_consent(
+        pid,
+        "permit",
+        [consent_actor(role, actor)],
+        period={"start": start.isoformat()},
+        date_time=_at(start, 10),
+        resource_id=_id(pid, "consent", key),
+    )
 
 
 def add_clinical_content(

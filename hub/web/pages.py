@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.errors import AdapterError
 from adapters.identity import parse_person_identity
+from consent.records import consent_actor, privacy_consent
 from hub.access.emergency import open_emergency_access
 from hub.auth import Principal
 from hub.errors import Forbidden, HubError, InvalidRequest, NotFound, Unauthorized
@@ -376,47 +377,17 @@ def consent_resource(
 ) -> dict[str, Any]:
     """The patient's consent (samtycke) for the reader's care unit, for `days` days."""
     start = now.astimezone(STOCKHOLM)
-    return {
-        "resourceType": "Consent",
-        "status": "active",
-        "scope": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/consentscope",
-                    "code": "patient-privacy",
-                }
-            ]
+    return privacy_consent(
+        patient_id,
+        "permit",
+        [consent_actor("IRCP", unit)],
+        period={
+            "start": start.isoformat(timespec="seconds"),
+            "end": (start + timedelta(days=days)).isoformat(timespec="seconds"),
         },
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-        "patient": {"reference": f"Patient/{patient_id}"},
-        "dateTime": start.isoformat(timespec="seconds"),
-        "organization": [unit],
-        "policyRule": {  # R4 ppc-1: a policy or a policyRule
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
-            ]
-        },
-        "provision": {
-            "type": "permit",
-            "period": {
-                "start": start.isoformat(timespec="seconds"),
-                "end": (start + timedelta(days=days)).isoformat(timespec="seconds"),
-            },
-            "actor": [
-                {
-                    "role": {
-                        "coding": [
-                            {
-                                "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-                                "code": "IRCP",
-                            }
-                        ]
-                    },
-                    "reference": unit,
-                }
-            ],
-        },
-    }
+        date_time=start.isoformat(timespec="seconds"),
+        organization=unit,
+    )
 
 
 def _record_consent(request: Request, patient_id: str, form: dict[str, str]) -> None:
