@@ -20,11 +20,11 @@ from consent.audit_export import audit_event_bundle, to_csv
 from hub.access.emergency import open_emergency_access
 from hub.access.guard import Access
 from hub.access.writes import write_context_for
-from hub.errors import InvalidRequest, MethodNotAllowed, NotFound, UnknownSearchParameter
+from hub.errors import InvalidRequest, Issue, MethodNotAllowed, NotFound, UnknownSearchParameter
 from hub.fhir_api import bundle_builder
 from hub.fhir_api.capability import capability_statement
 from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
-from hub.fhir_api.outcome import information
+from hub.fhir_api.outcome import information, outcome
 from hub.fhir_dates import InvalidDate, date_range
 from hub.search.parameters import SearchParameterRegistry
 from hub.search.query import (
@@ -379,6 +379,7 @@ def search(
             else "Searches of clinical data by a user are made per patient: add patient= "
             "(or subject=) to find the data this user may see"
         )
+    notice = _with_warnings(query, notice)
     body = bundle_builder.searchset(
         ctx.base_url,
         page.matches,
@@ -389,6 +390,19 @@ def search(
         subset=subset_from(resource_type, request.query),
     )
     return FhirResponse(200, body=body)
+
+
+def _with_warnings(query: SearchQuery, notice: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Add the parsed query's warnings (a person number failing its check digit) to the
+    search's OperationOutcome entry."""
+    if not query.warnings:
+        return notice
+    warnings = outcome(
+        [Issue(message=text, code="value", severity="warning") for text in query.warnings]
+    )
+    if notice is None:
+        return warnings
+    return {**notice, "issue": [*notice["issue"], *warnings["issue"]]}
 
 
 def _since(params: list[tuple[str, str]]) -> int | None:

@@ -21,6 +21,11 @@ from typing import Literal
 from hub.errors import InvalidRequest, UnknownSearchParameter
 from hub.fhir_dates import InvalidDate, date_range
 from hub.search.parameters import SearchParameter, SearchParameterRegistry
+from hub.search.person_numbers import (
+    INVALID_WARNING,
+    PERSON_NUMBER_SYSTEMS,
+    canonical_person_number,
+)
 
 SUMMARY_MODES = ("true", "text", "data", "count", "false")
 """The values of `_summary`: count answers with the total alone; true, text and data
@@ -190,6 +195,8 @@ class SearchQuery:
     includes: tuple[IncludeSpec, ...] = ()
     revincludes: tuple[IncludeSpec, ...] = ()
     ignored: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
+    """Said to the client in an OperationOutcome entry (search.mode = outcome)."""
 
 
 def _split_values(raw: str) -> list[str]:
@@ -217,6 +224,40 @@ def _token(raw: str) -> TokenValue:
     if system == "":
         return TokenValue(system=None, code=code, no_system=True)
     return TokenValue(system=system, code=code or None)
+
+
+def _person_number_values(values: list[Value]) -> list[Value]:
+    """Person-number tokens in their stored twelve digits, under the canonical system and its
+    urn:oid alias; an invalid number is kept as written (it matches nothing)."""
+    out: list[Value] = []
+    for value in values:
+        canonical = _valid_person_number(value)
+        if canonical is None or not isinstance(value, TokenValue) or value.system is None:
+            out.append(value)
+        else:
+            out.extend(
+                TokenValue(system, canonical) for system in PERSON_NUMBER_SYSTEMS[value.system]
+            )
+    return out
+
+
+def _valid_person_number(value: Value) -> str | None:
+    if (
+        isinstance(value, TokenValue)
+        and value.system in PERSON_NUMBER_SYSTEMS
+        and value.code is not None
+    ):
+        return canonical_person_number(value.system, value.code)
+    return None
+
+
+def _invalid_person_number(value: Value) -> bool:
+    return (
+        isinstance(value, TokenValue)
+        and value.system in PERSON_NUMBER_SYSTEMS
+        and value.code is not None
+        and canonical_person_number(value.system, value.code) is None
+    )
 
 
 def _date(name: str, raw: str) -> DateValue:
@@ -488,6 +529,8 @@ def _criterion(
             f"Unsupported modifier ':{modifier}' on parameter '{code}'", expression=name
         )
     values = [_value(param, modifier, item, base_url, code) for item in _nonempty(code, name, raw)]
+    if param.type == "token":
+        values = _person_number_values(values)  # 19121212-1212, 1212121212 -> 191212121212
     kind = param.type
     if kind == "uri" and modifier not in ("below", "above"):
         kind = "token"  # uris are kept in the token rows (system NULL)
@@ -538,6 +581,7 @@ def _indexed_token(code: str, modifier: str, name: str, raw: str) -> Criterion:
             values.append(TokenValue(f"{pieces[0]}|{pieces[1]}", pieces[2]))
         else:
             values.append(_token(item))
+    values = _person_number_values(values)
     return Criterion(name=f"{code}:{modifier}", kind="token", modifier=None, values=tuple(values))
 
 
@@ -725,6 +769,11 @@ def parse_search(
             if not lenient:
                 raise
             ignored.append(name)
+    warnings = [
+        INVALID_WARNING.format(name=criterion.name)
+        for criterion in criteria
+        if criterion.kind == "token" and any(map(_invalid_person_number, criterion.values))
+    ]
     return SearchQuery(
         resource_type=resource_type,
         criteria=tuple(criteria),
@@ -736,4 +785,5 @@ def parse_search(
         includes=tuple(includes),
         revincludes=tuple(revincludes),
         ignored=tuple(ignored),
+        warnings=tuple(warnings),
     )

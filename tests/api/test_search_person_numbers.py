@@ -1,0 +1,88 @@
+"""Identifier search with a personnummer or samordningsnummer as people write it: dashed,
+ten digits, `+` past 100 years, urn:oid systems; a failing check digit gets a warning."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi.testclient import TestClient
+from swedish_data import (
+    PNR_SYSTEM,
+    TOLVAN,
+    create,
+    match_ids,
+    patient,
+    personnummer,
+    search,
+    wrong_check_digit,
+)
+
+from hub.search.person_numbers import canonical_person_number
+
+SAM_SYSTEM = "http://electronichealth.se/identifier/samordningsnummer"
+PNR_OID = "urn:oid:1.2.752.129.2.1.3.1"
+SAM_OID = "urn:oid:1.2.752.129.2.1.3.3"
+ASA = personnummer("19800115", "002")
+SAMORDNING = "191212721219"  # DOMAIN.md section 6: born 12 Dec 1912, day + 60
+
+
+def _patients(client: TestClient) -> dict[str, str]:
+    tolvan = create(client, patient(TOLVAN))["id"]
+    asa = create(client, patient(ASA, family="Andersson", given="Åsa", birth_date="1980-01-15"))
+    sam = patient(SAMORDNING, family="Samordnad", given="Sam")
+    sam["identifier"] = [{"system": SAM_SYSTEM, "value": SAMORDNING}]
+    return {"tolvan": tolvan, "asa": asa["id"], "sam": create(client, sam)["id"]}
+
+
+def _outcome_entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in bundle.get("entry", []) if e["search"]["mode"] == "outcome"]
+
+
+def test_written_forms_find_the_patient_on_both_databases(any_client: TestClient) -> None:
+    who = _patients(any_client)
+    forms = {
+        f"{PNR_SYSTEM}|{ASA[:8]}-{ASA[8:]}": "asa",  # YYYYMMDD-NNNC
+        f"{PNR_SYSTEM}|{ASA[2:8]}-{ASA[8:]}": "asa",  # YYMMDD-NNNC
+        f"{PNR_SYSTEM}|{ASA[2:]}": "asa",  # ten digits
+        f"{PNR_SYSTEM}|121212+1212": "tolvan",  # + : aged 100 or more
+        f"{PNR_SYSTEM}|{TOLVAN}": "tolvan",
+        f"{PNR_OID}|{ASA[2:8]}-{ASA[8:]}": "asa",
+        f"{SAM_SYSTEM}|121272+1219": "sam",
+        f"{SAM_OID}|19121272-1219": "sam",
+        f"{SAM_OID}|{SAMORDNING}": "sam",
+    }
+    for value, name in forms.items():
+        bundle = search(any_client, "Patient", {"identifier": value})
+        assert match_ids(bundle) == {who[name]}, value
+        assert _outcome_entries(bundle) == [], value
+
+
+def test_century_follows_the_separator() -> None:
+    today = date(2026, 12, 7)
+    assert canonical_person_number(PNR_SYSTEM, "121212-1212", today=today) == "201212121212"
+    assert canonical_person_number(PNR_SYSTEM, "121212+1212", today=today) == TOLVAN
+    born_tomorrow_1926 = personnummer("19261208", "123")
+    assert canonical_person_number(PNR_SYSTEM, born_tomorrow_1926[2:], today=today) == (
+        born_tomorrow_1926
+    )
+    # A samordningsnummer under the personnummer system is not one of its numbers.
+    assert canonical_person_number(PNR_SYSTEM, SAMORDNING, today=today) is None
+
+
+def test_bad_check_digit_or_date_warns_without_echoing_the_number(any_client: TestClient) -> None:
+    _patients(any_client)
+    bad = wrong_check_digit(ASA)
+    no_date = "19800230-0028"
+    for value in (f"{bad[:8]}-{bad[8:]}", bad[2:], no_date):
+        response = any_client.get("/fhir/Patient", params={"identifier": f"{PNR_SYSTEM}|{value}"})
+        assert response.status_code == 200, response.text
+        bundle = response.json()
+        assert match_ids(bundle) == set()
+        [entry] = _outcome_entries(bundle)
+        [issue] = entry["resource"]["issue"]
+        assert issue["severity"] == "warning"
+        assert "personnummer" in issue["diagnostics"]
+        said = str(entry)  # the links repeat the client's own query; the outcome never does
+        for piece in (value, value.replace("-", ""), bad, bad[2:], "0230"):
+            assert piece not in said
