@@ -34,7 +34,7 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,6 +113,19 @@ def _checkpoint_row(checkpoint: Checkpoint) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _logged_as_write_error() -> Iterator[None]:
+    """Any failure of an audit write is logged by its type alone and raised as
+    AuditWriteError (no message text of the driver, which may quote data)."""
+    try:
+        yield
+    except AuditWriteError:
+        raise
+    except Exception as exc:
+        _log.error("audit append failed: %s", type(exc).__name__)
+        raise AuditWriteError(f"The access could not be logged ({type(exc).__name__})") from None
+
+
 class AuditLog:
     """The hash-chained access log over one SQLAlchemy engine (SQLite or PostgreSQL)."""
 
@@ -176,30 +189,15 @@ class AuditLog:
         if not pending:
             return []
         key = self._signing_key()
-        try:
+        with _logged_as_write_error():
             return self._chain_and_insert(conn, pending, key)
-        except AuditWriteError:
-            raise
-        except Exception as exc:
-            _log.error("audit append failed: %s", type(exc).__name__)
-            raise AuditWriteError(
-                f"The access could not be logged ({type(exc).__name__})"
-            ) from None
 
     def _write_batches(self, batches: Sequence[list[AccessEntry]]) -> list[list[AuditRecord]]:
         """One transaction for the batches of a group commit; records split back per batch."""
         key = self._signing_key()
         flat = [entry for batch in batches for entry in batch]
-        try:
-            with self._write() as conn, conn.begin():
-                records = self._chain_and_insert(conn, flat, key)
-        except AuditWriteError:
-            raise
-        except Exception as exc:
-            _log.error("audit append failed: %s", type(exc).__name__)
-            raise AuditWriteError(
-                f"The access could not be logged ({type(exc).__name__})"
-            ) from None
+        with _logged_as_write_error(), self._write() as conn, conn.begin():
+            records = self._chain_and_insert(conn, flat, key)
         split: list[list[AuditRecord]] = []
         start = 0
         for batch in batches:
