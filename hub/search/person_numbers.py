@@ -4,7 +4,9 @@ A value under the personnummer or samordningsnummer system (or its urn:oid alias
 written YYYYMMDD-NNNC, YYMMDD-NNNC, YYMMDD+NNNC (`+`: aged 100 or more) or as ten digits;
 it is searched in the stored twelve-digit form under both the canonical system and its
 alias. A value that fails the date or check digit is kept as written (it matches nothing)
-and the search says so in a warning that never repeats the number.
+and the search says so in a warning that never repeats the number. This holds for every
+token value under these systems wherever the search holds it (a chain's last link, `_has`,
+`ref:identifier`, a composite's component): hub.search.query parses them all alike.
 """
 
 from __future__ import annotations

@@ -260,6 +260,27 @@ def _invalid_person_number(value: Value) -> bool:
     )
 
 
+def _holds_invalid_person_number(criterion: Criterion) -> bool:
+    """Whether a token value under a person-number system fails its date or check digit,
+    anywhere in the criterion: its own values, every link of a chain or `_has` (at any
+    depth) and every component of a composite."""
+    return (
+        (criterion.kind == "token" and any(map(_invalid_person_number, criterion.values)))
+        or any(_holds_invalid_person_number(link.criterion) for link in criterion.links)
+        or any(_holds_invalid_person_number(part) for parts in criterion.parts for part in parts)
+    )
+
+
+def person_number_warnings(criteria: Iterable[Criterion]) -> tuple[str, ...]:
+    """One warning per parameter (named as the client wrote it, never with its value)
+    that holds a person number failing its date or check digit."""
+    return tuple(
+        INVALID_WARNING.format(name=criterion.written or criterion.name)
+        for criterion in criteria
+        if _holds_invalid_person_number(criterion)
+    )
+
+
 def _date(name: str, raw: str) -> DateValue:
     prefix: DatePrefix = "eq"
     if raw[:2].isalpha():
@@ -769,11 +790,6 @@ def parse_search(
             if not lenient:
                 raise
             ignored.append(name)
-    warnings = [
-        INVALID_WARNING.format(name=criterion.name)
-        for criterion in criteria
-        if criterion.kind == "token" and any(map(_invalid_person_number, criterion.values))
-    ]
     return SearchQuery(
         resource_type=resource_type,
         criteria=tuple(criteria),
@@ -785,5 +801,5 @@ def parse_search(
         includes=tuple(includes),
         revincludes=tuple(revincludes),
         ignored=tuple(ignored),
-        warnings=tuple(warnings),
+        warnings=person_number_warnings(criteria),
     )

@@ -1,5 +1,7 @@
 """Identifier search with a personnummer or samordningsnummer as people write it: dashed,
-ten digits, `+` past 100 years, urn:oid systems; a failing check digit gets a warning."""
+ten digits, `+` past 100 years, urn:oid systems; a failing check digit gets a warning. The
+same holds for every token parameter under a person-number system wherever it stands: in
+a chain, in `_has`, behind `:identifier`."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from fastapi.testclient import TestClient
 from swedish_data import (
     PNR_SYSTEM,
     TOLVAN,
+    care_plan,
     create,
+    encounter,
     match_ids,
     patient,
     personnummer,
@@ -86,3 +90,59 @@ def test_bad_check_digit_or_date_warns_without_echoing_the_number(any_client: Te
         said = str(entry)  # the links repeat the client's own query; the outcome never does
         for piece in (value, value.replace("-", ""), bad, bad[2:], "0230"):
             assert piece not in said
+
+
+def test_chains_has_and_identifier_references_read_person_numbers_alike(
+    any_client: TestClient,
+) -> None:
+    who = _patients(any_client)
+    plan = create(any_client, care_plan(who["asa"]))["id"]
+    visit = create(any_client, encounter(who["asa"]))["id"]
+    by_reference = care_plan(who["asa"])
+    by_reference["subject"]["identifier"] = {"system": PNR_SYSTEM, "value": ASA}
+    plan_by_identifier = create(any_client, by_reference)["id"]
+    dashed, ten = f"{ASA[:8]}-{ASA[8:]}", ASA[2:]
+    searches = [
+        ("CarePlan", "subject:Patient.identifier", {plan, plan_by_identifier}),
+        ("CarePlan", "patient.identifier", {plan, plan_by_identifier}),
+        ("Encounter", "patient.identifier", {visit}),
+        ("Encounter", "subject:Patient.identifier", {visit}),
+        ("CarePlan", "subject:identifier", {plan_by_identifier}),
+        ("Patient", "_has:Encounter:patient:patient.identifier", {who["asa"]}),
+        ("Patient", "_has:CarePlan:subject:subject:identifier", {who["asa"]}),
+    ]
+    for system in (PNR_SYSTEM, PNR_OID):
+        for form in (dashed, ten, ASA):
+            for path, name, expected in searches:
+                bundle = search(any_client, path, {name: f"{system}|{form}"})
+                assert match_ids(bundle) == expected, (path, name, form)
+                assert _outcome_entries(bundle) == [], (path, name, form)
+
+
+def test_a_bad_person_number_in_a_chain_or_has_warns_naming_the_parameter(
+    any_client: TestClient,
+) -> None:
+    who = _patients(any_client)
+    create(any_client, care_plan(who["asa"]))
+    bad = wrong_check_digit(ASA)
+    written = f"{bad[:8]}-{bad[8:]}"
+    for path, name in (
+        ("CarePlan", "subject:Patient.identifier"),
+        ("Encounter", "patient.identifier"),
+        ("CarePlan", "subject:identifier"),
+        ("Patient", "_has:CarePlan:subject:subject:Patient.identifier"),
+        ("Patient", "_has:Encounter:patient:patient:identifier"),
+        ("CareTeam", "subject:Patient._has:CarePlan:subject:patient.identifier"),
+    ):
+        for system in (PNR_SYSTEM, SAM_OID):
+            bundle = search(any_client, path, {name: f"{system}|{written}"})
+            assert match_ids(bundle) == set(), (path, name)
+            [entry] = _outcome_entries(bundle)
+            [issue] = entry["resource"]["issue"]
+            assert issue["severity"] == "warning", (path, name)
+            assert f"'{name}'" in issue["diagnostics"], issue["diagnostics"]
+            for piece in (written, bad, bad[2:]):
+                assert piece not in str(entry)
+    # A valid number in the same chain says nothing.
+    fine = search(any_client, "Encounter", {"patient.identifier": f"{PNR_SYSTEM}|{ASA}"})
+    assert _outcome_entries(fine) == []
