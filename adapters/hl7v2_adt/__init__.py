@@ -1,4 +1,4 @@
-"""HL7 v2.5 ADT (A01, A03, A04, A08, A11, A13) from a regional EHR -> Encounter, EpisodeOfCare.
+"""HL7 v2.5 ADT (A01, A02, A03, A04, A08, A11, A13) from a regional EHR -> Encounter, EpisodeOfCare.
 
 See docs/adapters/hl7v2-adt.md for the field mapping and the decisions behind it.
 """

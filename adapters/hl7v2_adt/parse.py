@@ -1,4 +1,4 @@
-"""Read one HL7 v2.5 ADT message (A01, A03, A04, A08, A11, A13) with the `hl7` package.
+"""Read one HL7 v2.5 ADT message (A01, A02, A03, A04, A08, A11, A13) with the `hl7` package.
 
 Input is bounded (size and segment count) before parsing. Segments may end in CR, LF or
 CRLF. Text is UTF-8, else ISO 8859-1 (HL7's traditional default). Exactly one MSH, PID and
@@ -19,7 +19,7 @@ from adapters.errors import (
     SchemaViolation,
     UnsupportedVersion,
 )
-from adapters.hl7v2_adt.records import AdtMessage, PatientIdentifier
+from adapters.hl7v2_adt.records import AdtMessage, PatientIdentifier, PatientLocation
 
 __all__ = ["MAX_BYTES", "MAX_SEGMENTS", "SUPPORTED_VERSIONS", "parse"]
 
@@ -94,6 +94,14 @@ class _Fields:
             ) from None
         return str(value).strip() if value is not None else ""
 
+    def component(self, segment: str, field: int, component: int) -> str:
+        """A component that may be absent (a field sent with fewer components): empty."""
+        try:
+            value = self.message.extract_field(segment, 1, field, 1, component, 1)
+        except Exception:  # the hl7 package raises on a component the field does not have
+            return ""
+        return str(value).strip() if value is not None else ""
+
     def required(self, segment: str, field: int, component: int = 1) -> str:
         value = self.get(segment, field, component)
         if not value:
@@ -156,7 +164,31 @@ def _read(message: hl7.Message) -> AdtMessage:
         admit_time=fields.get("PV1", 44) or None,
         discharge_time=fields.get("PV1", 45) or None,
         event_time=_event_time(message, fields),
+        assigned_location=_location(fields, 3),
+        prior_location=_location(fields, 6),
+        event_occurred=_event_occurred(message, fields),
     )
+
+
+def _location(fields: _Fields, field: int) -> PatientLocation | None:
+    """PV1-3 or PV1-6 (PL), or None when the point of care (PL.1) is empty."""
+    point_of_care = fields.get("PV1", field)
+    if not point_of_care:
+        return None
+    return PatientLocation(
+        location=f"PV1-{field}",
+        point_of_care=point_of_care,
+        room=fields.component("PV1", field, 2),
+        bed=fields.component("PV1", field, 3),
+        facility=fields.component("PV1", field, 4),
+    )
+
+
+def _event_occurred(message: hl7.Message, fields: _Fields) -> str | None:
+    """EVN-6 (event occurred), if the message has an EVN segment that sends it."""
+    if any(str(segment[0]) == "EVN" for segment in message):
+        return fields.get("EVN", 6) or None
+    return None
 
 
 def _event_time(message: hl7.Message, fields: _Fields) -> tuple[str, str]:

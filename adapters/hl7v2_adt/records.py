@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["AdtMessage", "PatientIdentifier"]
+__all__ = ["AdtMessage", "PatientIdentifier", "PatientLocation"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,23 @@ class PatientIdentifier:
     id_number: str = field(repr=False)
     """Patient data: kept out of repr, logs and tracebacks."""
     assigning_authority: str
+
+
+@dataclass(frozen=True)
+class PatientLocation:
+    """A PL field (PV1-3 assigned, PV1-6 prior patient location): the components the hub
+    reads, as sent."""
+
+    location: str
+    """The field it came from: PV1-3 or PV1-6."""
+    point_of_care: str
+    """PL.1 (e.g. the ward's code)."""
+    room: str
+    """PL.2, empty when not sent."""
+    bed: str
+    """PL.3, empty when not sent."""
+    facility: str
+    """PL.4.1 (HD namespace id; the hub expects the care unit's HSA-id), empty when not sent."""
 
 
 @dataclass(frozen=True)
@@ -47,3 +64,9 @@ class AdtMessage:
     """PV1-45 (HL7 TS)."""
     event_time: tuple[str, str]
     """(HL7 TS, field): EVN-2 when sent, else MSH-7; orders the messages of one visit."""
+    assigned_location: PatientLocation | None = None
+    """PV1-3: where the patient is now."""
+    prior_location: PatientLocation | None = None
+    """PV1-6: where the patient was before a transfer (A02)."""
+    event_occurred: str | None = None
+    """EVN-6 (HL7 TS): when the event (the transfer) actually happened, if sent."""

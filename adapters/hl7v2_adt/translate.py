@@ -6,6 +6,12 @@ system and `<sending facility>|<visit number>` (PV1-19), so A01, A08, A03 ... of
 update the same Encounter. An inpatient stay (PV1-2 with a row in hl7v2-episode-type) also
 gets a discharge-planning EpisodeOfCare: the admission starts the discharge-planning clock.
 
+Encounter.location follows the HL7 v2-to-FHIR PV1 map (segment-pv1-to-encounter): PV1-3
+is the location the patient is at (status active, or completed once the visit is
+finished), PV1-6 on a transfer (A02) the one they left (status completed); the transfer
+time (EVN-6, else the event time) ends the prior location and starts the new one. The
+message carries no directory data for a location, so both are logical references.
+
 Each record carries the message's event time (EVN-2, else MSH-7) as its source time, so
 intake keeps a visit at its latest state when messages arrive out of order.
 
@@ -28,7 +34,7 @@ from adapters.errors import (
     SchemaViolation,
     TranslateError,
 )
-from adapters.hl7v2_adt.records import AdtMessage, PatientIdentifier
+from adapters.hl7v2_adt.records import AdtMessage, PatientIdentifier, PatientLocation
 from adapters.identity import HSA_SYSTEM, PersonIdentity, parse_person_identity
 from adapters.ids import patient_id, record_identifier_system, resource_id, source_uri
 from adapters.model import TranslatedResource, TranslationContext
@@ -43,6 +49,9 @@ _TWELVE_DIGITS = re.compile(r"\d{8}-?\d{4}")
 _CLOSED_BY_DISCHARGE = frozenset({"A01", "A04", "A08"})
 _DISCHARGE_WITHDRAWN = "A13"
 _DISCHARGE = "A03"
+_TRANSFER = "A02"
+_ADMISSIONS = frozenset({"A01", "A04"})
+_PREADMIT_CLASS = "P"
 
 
 def translate(message: AdtMessage, context: TranslationContext) -> list[TranslatedResource]:
@@ -53,6 +62,7 @@ def translate(message: AdtMessage, context: TranslationContext) -> list[Translat
     identity = _person(message.patient_identifiers)
     status, period = _status_and_period(message, event.target.code)
     event_time = hl7_timestamp_to_fhir(*message.event_time)
+    locations = _locations(message, status, period, event_time)
 
     source_id = f"{message.sending_facility}|{message.visit_number}"
     visit_identifier = {
@@ -100,6 +110,8 @@ def translate(message: AdtMessage, context: TranslationContext) -> list[Translat
             episode["period"] = period
     if period:
         encounter["period"] = period
+    if locations:
+        encounter["location"] = locations
     encounter["serviceProvider"] = service_provider
     record = (care_provider, message.sending_facility, context.source_system, event_time)
     out.append(TranslatedResource(encounter, *record))
@@ -154,6 +166,77 @@ def _status_and_period(message: AdtMessage, event_status: str) -> tuple[str, dic
         if datetime.fromisoformat(period["end"]) < start:
             raise SchemaViolation("discharge (PV1-45) is before admission (PV1-44)").at("PV1-45")
     return status, period
+
+
+def _locations(
+    message: AdtMessage, status: str, period: dict[str, str], event_time: str
+) -> list[dict[str, Any]]:
+    """Encounter.location: the prior location a transfer left (A02, PV1-6) and the
+    assigned one (PV1-3), each with the status and period the message tells."""
+    assigned, prior = message.assigned_location, message.prior_location
+    if message.trigger_event != _TRANSFER:
+        if assigned is None:
+            return []
+        current: dict[str, Any] = {"location": _location_reference(assigned, message)}
+        if status == "finished":
+            current["status"] = "completed"
+        elif message.patient_class == _PREADMIT_CLASS:
+            current["status"] = "planned"
+        else:
+            current["status"] = "active"
+        location_period = {
+            key: value
+            for key, value in period.items()
+            if key == "end" or message.trigger_event in _ADMISSIONS
+        }
+        if location_period:
+            current["period"] = location_period
+        return [current]
+    if assigned is None:
+        raise MissingElement("PV1-3 (assigned patient location) must have a value").at("PV1-3")
+    transfer = event_time
+    where = message.event_time[1]
+    if message.event_occurred:
+        transfer = hl7_timestamp_to_fhir(message.event_occurred, "EVN-6")
+        where = "EVN-6"
+    if "start" in period and datetime.fromisoformat(transfer) < datetime.fromisoformat(
+        period["start"]
+    ):
+        raise SchemaViolation(f"transfer ({where}) is before admission (PV1-44)").at(where)
+    out: list[dict[str, Any]] = []
+    if prior is not None:
+        out.append(
+            {
+                "location": _location_reference(prior, message),
+                "status": "completed",
+                "period": {"end": transfer},
+            }
+        )
+    out.append(
+        {
+            "location": _location_reference(assigned, message),
+            "status": "active",
+            "period": {"start": transfer},
+        }
+    )
+    return out
+
+
+def _location_reference(location: PatientLocation, message: AdtMessage) -> dict[str, Any]:
+    """A logical reference to a PL location: point of care, room and bed as one value
+    (PL.1^PL.2^PL.3, trailing empty parts left out) in the namespace of its facility (PL.4,
+    else the sending facility)."""
+    parts = [location.point_of_care, location.room, location.bed]
+    while parts and not parts[-1]:
+        parts.pop()
+    facility = location.facility or message.sending_facility
+    return {
+        "type": "Location",
+        "identifier": {
+            "system": record_identifier_system("hl7v2-location", facility),
+            "value": "^".join(parts),
+        },
+    }
 
 
 def _person(identifiers: tuple[PatientIdentifier, ...]) -> PersonIdentity:

@@ -93,7 +93,7 @@ ADAPTERS: dict[str, IngestAdapter] = {
         ),
         IngestAdapter(
             name="hl7v2_adt",
-            description="One HL7 v2.5 ADT message (A01, A03, A04, A08, A11, A13)",
+            description="One HL7 v2.5 ADT message (A01, A02, A03, A04, A08, A11, A13)",
             parse=lambda data, filename: hl7v2_adt.parse(data, filename=filename),
             translate=hl7v2_adt.translate,
             source_system=_adt_source,

@@ -24,12 +24,17 @@ def _message(
     discharge: str = "",
     pid3: str = "191212121212^^^1.2.752.129.2.1.3.1^PN",
     version: str = "2.5",
+    assigned: str = "",
+    prior: str = "",
+    evn: str = "",
 ) -> bytes:
     pv1 = [""] * 46
     pv1[1], pv1[2], pv1[19], pv1[44], pv1[45] = "1", patient_class, "V1", admit, discharge
+    pv1[3], pv1[6] = assigned, prior
     return (
         f"MSH|^~\\&|EHR|SE2321000001-1003|HUB|HUB|20250310141000||ADT^{event}|C1|P|{version}\n"
-        f"PID|1||{pid3}||Tolvansson^Tolvan\n"
+        + (f"EVN|{event}|{evn}\n" if evn else "")
+        + f"PID|1||{pid3}||Tolvansson^Tolvan\n"
         "PV1|" + "|".join(pv1[1:]) + "\n"
     ).encode()
 
@@ -153,3 +158,70 @@ def test_the_encounter_carries_the_facility_as_care_unit_and_its_provider() -> N
         "SE2321000001-0001",
         "SE2321000001-1003",
     )
+
+
+def _locations(encounter: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
+    return [
+        (item["location"]["identifier"]["value"], item["status"], item.get("period", {}))
+        for item in encounter.get("location", [])
+    ]
+
+
+def test_a_transfer_completes_the_prior_location_and_starts_the_new_one() -> None:
+    data = _message(
+        "A02",
+        assigned="KIR2^12^3^SE2321000001-1004",
+        prior="MED1^^^SE2321000001-1003",
+        evn="20250311093000||||20250311091500",
+    )
+    encounter = _resources(data)["Encounter"]
+    assert encounter["status"] == "in-progress"
+    assert _locations(encounter) == [
+        ("MED1", "completed", {"end": "2025-03-11T09:15:00+01:00"}),
+        ("KIR2^12^3", "active", {"start": "2025-03-11T09:15:00+01:00"}),
+    ]
+    new = encounter["location"][1]["location"]
+    assert new["type"] == "Location"
+    assert new["identifier"]["system"].endswith("/hl7v2-location/SE2321000001-1004")
+
+
+def test_a_transfer_without_evn_6_happens_at_the_event_time_else_the_message_time() -> None:
+    with_evn2 = _message("A02", assigned="KIR2", evn="20250311093000")
+    assert _locations(_resources(with_evn2)["Encounter"]) == [
+        ("KIR2", "active", {"start": "2025-03-11T09:30:00+01:00"})
+    ]
+    only_msh7 = _message("A02", assigned="KIR2")
+    assert _locations(_resources(only_msh7)["Encounter"])[0][2] == {
+        "start": "2025-03-10T14:10:00+01:00"
+    }
+
+
+def test_a_transfer_needs_the_new_location() -> None:
+    error = _error(_message("A02", prior="MED1"))
+    assert (error.code, error.location) == ("missing-element", "PV1-3")
+
+
+def test_a_transfer_before_the_admission_is_refused_naming_the_field() -> None:
+    error = _error(_message("A02", assigned="KIR2", evn="20250311093000||||20250301000000"))
+    assert (error.code, error.location) == ("schema", "EVN-6")
+
+
+def test_the_location_follows_the_visit_admitted_discharged_or_planned() -> None:
+    admitted = _resources(_message("A01", assigned="MED1^4"))["Encounter"]
+    assert _locations(admitted) == [("MED1^4", "active", {"start": "2025-03-10T14:05:00+01:00"})]
+    discharged = _resources(_message("A03", assigned="MED1", discharge="202503141100"))
+    assert _locations(discharged["Encounter"]) == [
+        ("MED1", "completed", {"end": "2025-03-14T11:00:00+01:00"})
+    ]
+    updated = _resources(_message("A08", assigned="MED1"))["Encounter"]
+    assert _locations(updated) == [("MED1", "active", {})]
+    planned = _resources(_message("A08", patient_class="P", assigned="MED1"))["Encounter"]
+    assert _locations(planned) == [("MED1", "planned", {})]
+    assert "location" not in _resources(_message("A01"))["Encounter"]
+
+
+def test_an_unsupported_event_names_the_code_and_the_table() -> None:
+    error = _error(_message("A05"))
+    assert (error.code, error.location) == ("unmapped-code", "MSH-9.2")
+    assert "'A05'" in error.message
+    assert "hl7v2-adt-event" in error.message
