@@ -7,6 +7,8 @@ imported from their modules (`hub.store.sql_store`, `hub.store.model`, ...), so 
 
     protocol.py       the Store protocol the API, access layer and intake rely on
     sql_store.py      SqlStore and UnitOfWork (versions, history, conditional writes, reads)
+    driver_errors.py  the one map of sqlite3/psycopg errors to HubError (409, 400, 503)
+    found.py          found, gone or missing: the one 404/410 check of every path
     schema.py         tables; migrations.py their versioned migrations
     model.py          StoredResource, SearchPage, WriteContext, WriteOutcome
     sqlite.py         SQLite engine, WAL checkpoints, planner statistics

@@ -42,22 +42,17 @@ from sqlalchemy import (
     union,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from hub.access.scope import ReadScope
-from hub.errors import (
-    Conflict,
-    Gone,
-    InvalidRequest,
-    NotFound,
-    PreconditionFailed,
-    StoreUnavailable,
-)
+from hub.errors import Conflict, InvalidRequest, PreconditionFailed
 from hub.fhir_dates import instant_from_us, now_us
 from hub.search.indexing import index_resource, patient_of
 from hub.search.parameters import SearchParameterRegistry
 from hub.search.query import SearchQuery
 from hub.search.sql import order_by, param_is, where_clauses
+from hub.store.driver_errors import driver_errors_mapped
+from hub.store.found import live, missing
 from hub.store.model import (
     Authorize,
     HistoryPage,
@@ -465,11 +460,7 @@ class UnitOfWork:
         stored = self.current(resource_type, resource_id)
         if stored is not None and scope is not None and not _visible(scope, stored):
             stored = None
-        if stored is None:
-            raise NotFound(f"{resource_type}/{resource_id} is not known")
-        if stored.deleted:
-            raise Gone(f"{resource_type}/{resource_id} was deleted")
-        return stored
+        return live(stored, resource_type, resource_id)
 
     def matching_ids(
         self, query: SearchQuery, limit: int = 2, scope: ReadScope | None = None
@@ -631,9 +622,7 @@ class UnitOfWork:
         """If-None-Exist: return the one match, or create; 412 if several match."""
         match = (matcher or unscoped_match)(self, "create", query, canonical_query)
         if match is not None:
-            if match.deleted:
-                raise Gone(f"{match.resource_type}/{match.id} was deleted")
-            return WriteOutcome("matched", match)
+            return WriteOutcome("matched", live(match, match.resource_type, match.id))
         return self.create(resource, ctx)
 
     def single_match(
@@ -671,7 +660,7 @@ class UnitOfWork:
             authorize(resource_type, resource_id, previous)
         if previous is None:
             if if_match is not None:  # nothing to match: as a read of it would answer
-                raise NotFound(f"{resource_type}/{resource_id} is not known")
+                raise missing(resource_type, resource_id)
             created = self._write_version(
                 resource, resource_id, 1, ctx, None, "PUT", claim=self._store.concurrent_writers
             )
@@ -734,7 +723,7 @@ class UnitOfWork:
         if authorize is not None:
             authorize(resource_type, resource_id, previous)
         if previous is None:
-            raise NotFound(f"{resource_type}/{resource_id} is not known")
+            raise missing(resource_type, resource_id)
         _check_if_match(previous, if_match)
         if previous.deleted:
             return WriteOutcome("already-deleted", previous)
@@ -881,7 +870,7 @@ class SqlStore:
         `base_url` is the FHIR base the request came in on: absolute references to it
         count as local when indexing (HUB_BASE_URL, the store's own, is the default).
         """
-        try:
+        with driver_errors_mapped():
             with self.engine.connect() as raw:
                 conn = raw.execution_options(**self._write_options)
                 with conn.begin():
@@ -893,17 +882,6 @@ class SqlStore:
                         work.abandon()
                         raise
             self._after_commit(work.rows_written)
-        except IntegrityError:
-            raise Conflict("A concurrent write conflicted with this one; retry") from None
-        except OperationalError as exc:
-            if self.dialect == "postgresql" and getattr(exc.orig, "sqlstate", "") in (
-                "40001",
-                "40P01",
-            ):
-                raise Conflict("A concurrent write conflicted with this one; retry") from None
-            raise StoreUnavailable("The database is unavailable or busy; retry") from None
-        except DBAPIError:
-            raise StoreUnavailable("The database rejected the operation") from None
 
     def _after_commit(self, rows: int) -> None:
         """SQLite upkeep after a commit: wake the log checkpointer, and after large loads
@@ -923,11 +901,8 @@ class SqlStore:
         """A connection for reads, without a BEGIN/ROLLBACK bracket: on SQLite each SELECT
         reads its own WAL snapshot, and PostgreSQL's READ COMMITTED gives every statement
         its own snapshot inside a transaction too, so the bracket only cost round trips."""
-        try:
-            with self.engine.connect() as conn:
-                yield conn.execution_options(**read_options(self.dialect))
-        except OperationalError:
-            raise StoreUnavailable("The database is unavailable or busy; retry") from None
+        with driver_errors_mapped(), self.engine.connect() as conn:
+            yield conn.execution_options(**read_options(self.dialect))
 
     # -- reads -------------------------------------------------------------------------------
     # Every read path takes the reader's ReadScope; None means unrestricted (internal use).
@@ -944,11 +919,7 @@ class SqlStore:
                 f"{self._read_sql} AND {condition}", (resource_type, resource_id, *params)
             )
             row = None if found is None else _Row(*found)
-        if row is None:
-            raise NotFound(f"{resource_type}/{resource_id} is not known")
-        if row.deleted:
-            raise Gone(f"{resource_type}/{resource_id} was deleted")
-        return _stored(row)
+        return _stored(live(row, resource_type, resource_id))
 
     def _read_unfiltered(self, resource_type: str, resource_id: str) -> Any:
         """Read by id on the DBAPI connection itself: one indexed SELECT, no statement
@@ -983,10 +954,8 @@ class SqlStore:
     def _dbapi(self) -> Iterator[Callable[[str, Sequence[object]], list[tuple[Any, ...]]]]:
         """Hand-written SELECTs on one pooled DBAPI connection in autocommit: one round trip
         each, no statement building, no BEGIN/ROLLBACK bracket. Yields run(sql, params)."""
-        try:
+        with driver_errors_mapped():
             raw = self.engine.raw_connection()
-        except OperationalError:
-            raise StoreUnavailable("The database is unavailable or busy; retry") from None
         driver: Any = raw.driver_connection
         autocommit = self.dialect == "postgresql" and not driver.autocommit
 
@@ -1001,13 +970,8 @@ class SqlStore:
         try:
             if autocommit:
                 driver.autocommit = True
-            yield run
-        except DBAPIError:
-            raise StoreUnavailable("The database is unavailable or busy; retry") from None
-        except Exception as error:
-            if type(error).__module__.startswith(("sqlite3", "psycopg")):
-                raise StoreUnavailable("The database is unavailable or busy; retry") from None
-            raise
+            with driver_errors_mapped():
+                yield run
         finally:
             if autocommit:
                 driver.autocommit = False
@@ -1034,11 +998,7 @@ class SqlStore:
         )
         with self._reading() as conn:
             row = conn.execute(stmt).first()
-        if row is None:
-            raise NotFound(f"{resource_type}/{resource_id} has no version {version_id}")
-        if row.deleted:
-            raise Gone(f"Version {version_id} of {resource_type}/{resource_id} is a deletion")
-        return _stored(row)
+        return _stored(live(row, resource_type, resource_id, version_id))
 
     def security_and_version(
         self, resource_type: str, resource_id: str
@@ -1082,7 +1042,7 @@ class SqlStore:
             .offset(offset)
         )
         with self._reading() as conn:
-            if resource_id is not None:
+            if resource_type is not None and resource_id is not None:
                 exists = conn.execute(
                     select(_r.version_id).where(
                         _r.res_type == resource_type,
@@ -1092,7 +1052,7 @@ class SqlStore:
                     )
                 ).first()
                 if exists is None:
-                    raise NotFound(f"{resource_type}/{resource_id} is not known")
+                    raise missing(resource_type, resource_id)
             rows = conn.execute(stmt).all()
             total = conn.execute(
                 select(func.count()).select_from(resource_versions).where(*conditions)
@@ -1287,10 +1247,7 @@ class SqlStore:
                     _r.res_type == "Patient", _r.res_id == patient_id, _r.version_id > 0
                 )
             ).first()
-            if patient is None:
-                raise NotFound(f"Patient/{patient_id} is not known")
-            if patient.deleted:
-                raise Gone(f"Patient/{patient_id} was deleted")
+            live(patient, "Patient", patient_id)
             rows = conn.execute(stmt).all()
             if rows or offset == 0:  # the window count saw every member, before the LIMIT
                 total = int(rows[0].everything_total) if rows else 0
