@@ -41,6 +41,7 @@ __all__ = [
     "VerificationReport",
     "canonical_bytes",
     "chain",
+    "chain_with_json",
     "checkpoints_for",
     "key_id",
     "next_record",
@@ -57,6 +58,33 @@ def _utc_text(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("Audit timestamps must carry a time zone")
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _fields(
+    access: AccessEntry | AuditRecord, sequence: int, timestamp: str, prev_hash: str
+) -> dict[str, Any]:
+    """Every field of a record but ``hash``, JSON-ready, from an entry or a record: the one
+    layout of the canonical bytes and of ``AuditRecord.to_dict``."""
+    return {  # every field, by hand: dataclasses.asdict deep-copies and is slow
+        "sequence": sequence,
+        "timestamp": timestamp,
+        "request_id": access.request_id,
+        "action": access.action,
+        "subject": access.subject,
+        "principal_kind": access.principal_kind,
+        "care_unit": access.care_unit,
+        "care_provider": access.care_provider,
+        "role": access.role,
+        "patient_id": access.patient_id,
+        "shown_providers": list(access.shown_providers),
+        "hidden_providers": list(access.hidden_providers),
+        "decision": access.decision,
+        "reason": access.reason,
+        "emergency": access.emergency,
+        "basis": list(access.basis),
+        "prev_hash": prev_hash,
+        "v": FORMAT_VERSION,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,27 +133,9 @@ class AuditRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready fields (timestamps as UTC ISO text, lists for tuples)."""
-        return {  # every field, by hand: dataclasses.asdict deep-copies and is slow
-            "sequence": self.sequence,
-            "timestamp": _utc_text(self.timestamp),
-            "request_id": self.request_id,
-            "action": self.action,
-            "subject": self.subject,
-            "principal_kind": self.principal_kind,
-            "care_unit": self.care_unit,
-            "care_provider": self.care_provider,
-            "role": self.role,
-            "patient_id": self.patient_id,
-            "shown_providers": list(self.shown_providers),
-            "hidden_providers": list(self.hidden_providers),
-            "decision": self.decision,
-            "reason": self.reason,
-            "emergency": self.emergency,
-            "basis": list(self.basis),
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-            "v": FORMAT_VERSION,
-        }
+        data = _fields(self, self.sequence, _utc_text(self.timestamp), self.prev_hash)
+        data["hash"] = self.hash
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditRecord:
@@ -154,8 +164,7 @@ class AuditRecord:
 
 def canonical_bytes(record: AuditRecord) -> bytes:
     """The bytes the record hash covers: every field except ``hash``, sorted keys."""
-    data = record.to_dict()
-    del data["hash"]
+    data = _fields(record, record.sequence, _utc_text(record.timestamp), record.prev_hash)
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
@@ -179,42 +188,62 @@ EMPTY_CHAIN = ChainHead(0, GENESIS_HASH)
 
 def next_record(previous: AuditRecord | ChainHead | None, entry: AccessEntry) -> AuditRecord:
     """Place ``entry`` after ``previous`` (``None`` or ``EMPTY_CHAIN`` starts the chain) and
-    hash it. This is the one place a record gets its sequence, ``prev_hash`` and hash."""
-    head = EMPTY_CHAIN if previous is None else previous
-    fields: dict[str, Any] = {
-        "sequence": head.sequence + 1,
-        "timestamp": entry.timestamp,
-        "request_id": entry.request_id,
-        "action": entry.action,
-        "subject": entry.subject,
-        "principal_kind": entry.principal_kind,
-        "care_unit": entry.care_unit,
-        "care_provider": entry.care_provider,
-        "role": entry.role,
-        "patient_id": entry.patient_id,
-        "shown_providers": tuple(entry.shown_providers),
-        "hidden_providers": tuple(entry.hidden_providers),
-        "decision": entry.decision,
-        "reason": entry.reason,
-        "emergency": entry.emergency,
-        "basis": tuple(entry.basis),
-        "prev_hash": head.hash if head.sequence else GENESIS_HASH,
-    }
-    unhashed = AuditRecord(**fields)
-    return AuditRecord(**fields, hash=record_hash(unhashed))
+    hash it."""
+    return chain_with_json([entry], previous)[0][0]
 
 
 def chain(
     entries: Iterable[AccessEntry], previous: AuditRecord | ChainHead | None = None
 ) -> list[AuditRecord]:
     """Chain entries in order, continuing after ``previous`` (a record or a head)."""
-    records: list[AuditRecord] = []
-    last: AuditRecord | ChainHead | None = previous
+    return [record for record, _json in chain_with_json(entries, previous)]
+
+
+def chain_with_json(
+    entries: Iterable[AccessEntry], previous: AuditRecord | ChainHead | None = None
+) -> list[tuple[AuditRecord, bytes]]:
+    """Chain entries in order after ``previous``, each record with its stored JSON
+    (``orjson.dumps(record.to_dict(), OPT_SORT_KEYS)``, made once here for the store).
+
+    The one place a record gets its sequence, ``prev_hash`` and hash. Each record's dict
+    is built once: hashed without ``hash``, then dumped again with it. The entries of one
+    request share one timestamp, whose text is made once."""
+    head = EMPTY_CHAIN if previous is None else previous
+    sequence = head.sequence
+    prev_hash = head.hash if head.sequence else GENESIS_HASH
+    moment: datetime | None = None
+    moment_text = ""
+    out: list[tuple[AuditRecord, bytes]] = []
     for entry in entries:
-        record = next_record(last, entry)
-        records.append(record)
-        last = record
-    return records
+        if entry.timestamp is not moment:
+            moment, moment_text = entry.timestamp, _utc_text(entry.timestamp)
+        sequence += 1
+        data = _fields(entry, sequence, moment_text, prev_hash)
+        digest = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        data["hash"] = digest
+        record = AuditRecord(
+            sequence,
+            entry.timestamp,
+            entry.request_id,
+            entry.action,
+            entry.subject,
+            entry.principal_kind,
+            entry.care_unit,
+            entry.care_provider,
+            entry.role,
+            entry.patient_id,
+            tuple(entry.shown_providers),
+            tuple(entry.hidden_providers),
+            entry.decision,
+            entry.reason,
+            entry.emergency,
+            tuple(entry.basis),
+            prev_hash,
+            digest,
+        )
+        out.append((record, orjson.dumps(data, option=orjson.OPT_SORT_KEYS)))
+        prev_hash = digest
+    return out
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:

@@ -31,11 +31,12 @@ Messages of the exceptions raised here never carry patient data.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ from consent.audit import (
     Checkpoint,
     Problem,
     VerificationReport,
-    chain,
+    chain_with_json,
     record_hash,
     sign_checkpoint,
     verify,
@@ -88,19 +89,58 @@ def _to_us(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _record_json(record: AuditRecord) -> str:
-    return orjson.dumps(record.to_dict(), option=orjson.OPT_SORT_KEYS).decode("utf-8")
+def _record_values(record: AuditRecord, stored_json: bytes) -> tuple[Any, ...]:
+    """An audit_records row in _Statements.insert_record's column order."""
+    return (
+        record.sequence,
+        _to_us(record.timestamp),
+        record.patient_id,
+        record.subject,
+        record.emergency,
+        stored_json.decode("utf-8"),
+    )
 
 
-def _record_row(record: AuditRecord) -> dict[str, Any]:
-    return {
-        "sequence": record.sequence,
-        "timestamp_us": _to_us(record.timestamp),
-        "patient_id": record.patient_id,
-        "subject": record.subject,
-        "emergency": record.emergency,
-        "record": _record_json(record),
-    }
+def _checkpoint_values(checkpoint: Checkpoint) -> tuple[Any, ...]:
+    """An audit_checkpoints row in _Statements.insert_checkpoint's column order."""
+    return (
+        checkpoint.sequence,
+        checkpoint.record_hash,
+        checkpoint.key_id,
+        checkpoint.signature,
+        _to_us(datetime.now(UTC)),
+    )
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The append's statements as DBAPI text in one dialect's placeholder style."""
+
+    lock_head: str
+    insert_record: str
+    insert_checkpoint: str
+    move_head: str
+
+
+_QMARK_STATEMENTS = _Statements(
+    lock_head="SELECT sequence, hash FROM audit_head WHERE id = ?",
+    insert_record="INSERT INTO audit_records"
+    " (sequence, timestamp_us, patient_id, subject, emergency, record) VALUES (?, ?, ?, ?, ?, ?)",
+    insert_checkpoint="INSERT INTO audit_checkpoints"
+    " (sequence, record_hash, key_id, signature, created_at) VALUES (?, ?, ?, ?, ?)",
+    move_head="UPDATE audit_head SET sequence = ?, hash = ? WHERE id = ?",
+)
+
+
+@functools.cache
+def _statements(dialect: str) -> _Statements:
+    """SQLite's qmark text as it is (BEGIN IMMEDIATE holds the lock); for psycopg the
+    format placeholder, and the head read locks its row (FOR UPDATE)."""
+    if dialect == "sqlite":
+        return _QMARK_STATEMENTS
+    fmt = {name: text.replace("?", "%s") for name, text in vars(_QMARK_STATEMENTS).items()}
+    fmt["lock_head"] += " FOR UPDATE"
+    return _Statements(**fmt)
 
 
 def _checkpoint_row(checkpoint: Checkpoint) -> dict[str, Any]:
@@ -208,20 +248,33 @@ class AuditLog:
     def _chain_and_insert(
         self, conn: Connection, entries: list[AccessEntry], key: Ed25519PrivateKey
     ) -> list[AuditRecord]:
-        """Lock the head, chain the entries after it (``consent.audit.chain``), insert the
-        records and their checkpoints, move the head. The head row's lock (FOR UPDATE on
-        PostgreSQL, the write lock on SQLite) gives every process one chain order."""
-        head = self._lock_head(conn)
-        records = chain(entries, head)
-        conn.execute(audit_records.insert(), [_record_row(record) for record in records])
-        checkpoints = [
-            _checkpoint_row(sign_checkpoint(record, key))
-            for record in records
-            if record.sequence % self.checkpoint_interval == 0
-        ]
-        if checkpoints:
-            conn.execute(audit_checkpoints.insert(), checkpoints)
-        self._move_head(conn, ChainHead(records[-1].sequence, records[-1].hash))
+        """Lock the head, chain the entries after it (``consent.audit.chain_with_json``),
+        insert the records and their checkpoints, move the head. The head row's lock (FOR
+        UPDATE on PostgreSQL, the write lock on SQLite) gives every process one chain order.
+
+        The statements are fixed DBAPI text on the transaction's own cursor: one SELECT,
+        one executemany of every record of the batch (pipelined by psycopg), one UPDATE,
+        with no statement building per batch."""
+        sql = _statements(conn.dialect.name)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql.lock_head, (_HEAD_ID,))
+            row = cursor.fetchone()
+            if row is None:
+                raise AuditWriteError("The audit head row is missing")
+            chained = chain_with_json(entries, ChainHead(int(row[0]), str(row[1])))
+            cursor.executemany(sql.insert_record, [_record_values(r, j) for r, j in chained])
+            records = [record for record, _json in chained]
+            checkpoints = [
+                _checkpoint_values(sign_checkpoint(record, key))
+                for record in records
+                if record.sequence % self.checkpoint_interval == 0
+            ]
+            if checkpoints:
+                cursor.executemany(sql.insert_checkpoint, checkpoints)
+            cursor.execute(sql.move_head, (records[-1].sequence, records[-1].hash, _HEAD_ID))
+        finally:
+            cursor.close()
         return records
 
     def write_checkpoint_now(self) -> Checkpoint | None:
@@ -276,14 +329,6 @@ class AuditLog:
         if row is None:
             raise AuditWriteError("The audit head row is missing")
         return ChainHead(int(row.sequence), str(row.hash))
-
-    @staticmethod
-    def _move_head(conn: Connection, head: ChainHead) -> None:
-        conn.execute(
-            audit_head.update()
-            .where(audit_head.c.id == _HEAD_ID)
-            .values(sequence=head.sequence, hash=head.hash)
-        )
 
     @staticmethod
     def _insert_checkpoint(conn: Connection, checkpoint: Checkpoint) -> None:

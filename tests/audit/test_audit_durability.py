@@ -46,7 +46,9 @@ def answered_reads_survive_sigkill(database_url: str, keys: Path, workers: int =
             "intent": "plan",
             "subject": {"reference": "Patient/durable-patient"},
         }
-        created = httpx.put(f"{base}/CarePlan/durable-plan", json=plan, headers=headers)
+        created = httpx.put(
+            f"{base}/CarePlan/durable-plan", json=plan, headers=headers, timeout=60.0
+        )  # the first write of a process loads the definitions: slow on a loaded machine
         assert created.status_code in (200, 201), created.text
 
         def reader(number: int) -> None:
