@@ -30,6 +30,13 @@ app.command("validate")(validate_files)
 app.add_typer(conformance_app, name="conformance")
 
 
+WORKER_HEALTHCHECK_SECONDS = 60
+"""How long the parent of `--workers N` waits for a worker to answer its health check
+before it kills and restarts the worker. uvicorn's default (5 s) is shorter than a
+worker's start-up (imports, the search definitions, the heap freeze) on a loaded
+machine: workers were killed and restarted over and over before serving."""
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
@@ -90,7 +97,13 @@ def serve(
             )
         os.environ["HUB_SERVE_PARENT_PID"] = str(os.getpid())
         uvicorn.run(
-            "hub.asgi:app", host=host, port=port, workers=workers, log_config=None, access_log=False
+            "hub.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
         return
     from hub.app import serving_app
