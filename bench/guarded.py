@@ -367,7 +367,7 @@ def _maybe_sekmet(
 def _postgres(options: argparse.Namespace, keys: Path) -> dict[str, Any]:
     import psycopg
 
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    schema = f"bench_speed_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(options.postgres, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     url = f"{options.postgres}?options=-csearch_path%3D{schema}"
