@@ -30,6 +30,7 @@ from hub.overview.routes import router as overview_router
 from hub.search.parameters import default_registry
 from hub.settings import Settings
 from hub.store import open_store
+from hub.store.replica import ReplicaStore, open_read_replica
 from hub.store.sql_store import SqlStore
 from hub.validation.on_write import configure as configure_write_checks
 from hub.validation.pool import ValidationPool, default_workers
@@ -48,6 +49,18 @@ def attach_access_services(app: FastAPI, settings: Settings) -> None:
     if settings.auth != "off":
         key = load_or_create_audit_key(settings.audit_key_path)
         app.state.audit = AuditLog(engine, key, settings.audit_checkpoint_interval)
+
+
+def _open_replica(settings: Settings) -> ReplicaStore | None:
+    """The read replica of HUB_DATABASE_READ_URL, when one is set (hub.store.replica)."""
+    if not settings.database_read_url:
+        return None
+    return open_read_replica(
+        settings.database_read_url,
+        base_url=settings.base_url,
+        pool_size=settings.db_pool_size,
+        max_include=settings.max_include,
+    )
 
 
 def _read_executor(settings: Settings) -> ThreadPoolExecutor:
@@ -92,6 +105,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
             max_include=settings.max_include,
         )
         attach_access_services(app, settings)
+        app.state.read_store = _open_replica(settings)
         app.state.read_executor = _read_executor(settings)  # a new one each time it starts
         if settings.auth == "off":
             warning = (
@@ -109,6 +123,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
                 except AuditWriteError:
                     log.error("audit checkpoint at shutdown failed; run `hub audit verify`")
             app.state.read_executor.shutdown(wait=False)
+            if app.state.read_store is not None:
+                app.state.read_store.close()
             app.state.validation.close()
             if own_store:
                 app.state.store.close()
@@ -129,6 +145,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
     workers = settings.validation_workers
     app.state.validation = ValidationPool(default_workers() if workers is None else workers)
     app.state.read_executor = _read_executor(settings)
+    app.state.read_store = None
     if store is not None:
         app.state.store = store
         attach_access_services(app, settings)

@@ -21,6 +21,14 @@ class Settings(BaseSettings):
         default="sqlite:///var/hub.db",
         description="sqlite:///path (embedded default) or postgresql://user@host/db",
     )
+    database_read_url: str | None = Field(
+        default=None,
+        description="A read replica of HUB_DATABASE_URL (e.g. a PostgreSQL streaming "
+        "replica). Reads by id and searches of requests that accept replica lag "
+        "(`Cache-Control: max-stale`) are served from it; every other request, and every "
+        "write, conditional interaction, read inside a write and audit record, uses "
+        "HUB_DATABASE_URL",
+    )
     base_url: str | None = Field(
         default=None,
         description="Public FHIR base URL, e.g. https://hub.example.se/fhir; "

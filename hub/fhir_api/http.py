@@ -71,6 +71,17 @@ async def read_body(request: Request, limit: int) -> bytes:
     return await read_limited_body(request, limit)
 
 
+def accepts_replica_lag(request: Request) -> bool:
+    """Whether the request says it accepts an answer that may lag the newest writes:
+    `Cache-Control: max-stale` (RFC 9111 5.2.1.2: the client accepts a stale response),
+    with or without a number of seconds. The hub does not measure a replica's lag; keep
+    it bounded where the replication is run (docs/scaling.md)."""
+    header = request.headers.get("cache-control", "")
+    return any(
+        part.strip().lower().partition("=")[0].strip() == "max-stale" for part in header.split(",")
+    )
+
+
 def pretty(request: Request) -> bool:
     return request.query_params.get("_pretty") == "true"
 

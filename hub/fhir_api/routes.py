@@ -27,6 +27,7 @@ from hub.errors import UnsupportedMediaType
 from hub.fhir_api import interactions
 from hub.fhir_api.bundles import process_bundle
 from hub.fhir_api.http import (
+    accepts_replica_lag,
     fhir_base_url,
     lenient,
     pretty,
@@ -53,10 +54,13 @@ def _request_id(request: Request) -> str:
     return given if _REQUEST_ID.match(given) else str(uuid.uuid4())
 
 
-def _context(request: Request, principal: Principal | None) -> ApiContext:
+def _context(request: Request, principal: Principal | None, replica: bool = False) -> ApiContext:
+    """The request's context; with `replica` its reads go to the read replica (when one is
+    set), whose store refuses writes."""
     state = request.app.state
+    store = state.read_store if replica and state.read_store is not None else state.store
     access = Access(
-        store=state.store,
+        store=store,
         principal=principal,
         audit=state.audit,
         request_id=_request_id(request),
@@ -71,7 +75,7 @@ def _context(request: Request, principal: Principal | None) -> ApiContext:
         else WriteContext()
     )
     return ApiContext(
-        store=state.store,
+        store=store,
         settings=state.settings,
         registry=state.registry,
         base_url=fhir_base_url(request),
@@ -89,12 +93,23 @@ async def api_context(request: Request) -> ApiContext:
     return _context(request, principal)
 
 
+async def read_context(request: Request) -> ApiContext:
+    """The context of a read by id or a search: on the read replica (HUB_DATABASE_READ_URL)
+    when the request accepts replica lag (`Cache-Control: max-stale`), else on the
+    primary, like every other request. The audit log always writes to the primary."""
+    base_url = fhir_base_url(request)
+    principal = request.app.state.authenticator.principal(request, base_url)
+    request.app.state.assignments.verify(principal)
+    return _context(request, principal, replica=accepts_replica_lag(request))
+
+
 async def open_context(request: Request) -> ApiContext:
     """The context of /fhir/metadata, which needs no token."""
     return _context(request, None)
 
 
 Context = Annotated[ApiContext, Depends(api_context)]
+ReadContext = Annotated[ApiContext, Depends(read_context)]
 OpenContext = Annotated[ApiContext, Depends(open_context)]
 
 
@@ -159,7 +174,7 @@ async def read_by_id(resource_type: str, resource_id: str, request: Request) -> 
     (decision, guarded read, audit append), a plain thread pool whose hand-off costs less
     than the one FastAPI uses for `def` routes.
     """
-    ctx = await api_context(request)
+    ctx = await read_context(request)
     executor: ThreadPoolExecutor = request.app.state.read_executor
     task = functools.partial(read, resource_type, resource_id, request, ctx)
     return await asyncio.get_running_loop().run_in_executor(executor, task)
@@ -192,12 +207,12 @@ def system_history(request: Request, ctx: Context) -> Response:
 
 
 @router.get("/{resource_type}", summary="Search")
-def search(resource_type: str, request: Request, ctx: Context) -> Response:
+def search(resource_type: str, request: Request, ctx: ReadContext) -> Response:
     return _answer(request, ctx, _fhir_request(request, [resource_type]))
 
 
 @router.post("/{resource_type}/_search", summary="Search (form body)")
-async def search_post(resource_type: str, request: Request, ctx: Context) -> Response:
+async def search_post(resource_type: str, request: Request, ctx: ReadContext) -> Response:
     form = await request.body()
     content_type = request.headers.get("content-type", "")
     query = _query(request)
@@ -245,7 +260,7 @@ def type_history(resource_type: str, request: Request, ctx: Context) -> Response
 
 
 @router.get("/{resource_type}/{resource_id}", include_in_schema=False)
-def read(resource_type: str, resource_id: str, request: Request, ctx: Context) -> Response:
+def read(resource_type: str, resource_id: str, request: Request, ctx: ReadContext) -> Response:
     media_type = response_media_type(request)
     require_supported_type(resource_type)
     result = interactions.read(
