@@ -20,11 +20,16 @@ from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
 
 from hub.validation.definitions import IG_DIR
+from hub.validation.invariant_memo import memo_key, reads_of
 
 NATIVE_KEYS = frozenset({"ele-1"})
 R4_MODEL = models["r4"]
 
 Compiled = Callable[[Any, Mapping[str, Any]], Any]
+
+MEMO_LIMIT = 200_000
+"""Verdicts remembered at most (hub.validation.invariant_memo); the memo starts over then."""
+_verdicts: dict[bytes, bool | str] = {}
 
 
 def _has_value(inputs: list[Any]) -> list[bool]:
@@ -102,6 +107,30 @@ def holds(
     fn = _compiled(expression)
     if isinstance(fn, str):
         return fn
+    reads = reads_of(corrections().get(expression, expression))
+    key = None
+    if reads is not None:
+        engine_type = type_path or (item.get("resourceType", root_type) if item is not root else "")
+        if reads.resource or type_path is None:
+            engine_type += "|" + root_type
+        if reads.root_resource and container is not None:
+            engine_type += "|" + str(container.get("resourceType", root_type))
+        key = memo_key(expression, reads, item, engine_type, root, container or root)
+        if key is not None:
+            known = _verdicts.get(key)
+            if known is not None:
+                return known
+    verdict = _evaluate(fn, item, type_path, root, root_type, container)
+    if key is not None:
+        if len(_verdicts) >= MEMO_LIMIT:
+            _verdicts.clear()
+        _verdicts[key] = verdict
+    return verdict
+
+
+def _evaluate(
+    fn: Compiled, item: Any, type_path: str | None, root: Any, root_type: str, container: Any
+) -> bool | str:
     root_node = ResourceNode.create_node(root, root_type)
     target = (
         root_node
