@@ -6,6 +6,7 @@
     fhir/r4/compartmentdefinition-patient.json.gz the Patient CompartmentDefinition
     fhir/r4/profiles-resources.json.gz           the resource StructureDefinitions
     fhir/search-parameters-hub.json              the hub's own additions (small)
+    fhir/search-parameter-corrections.json       cited corrections of published components
 
 and writes one JSON file that the hub loads at start: the resource types it serves (every
 R4 type that the fhir.resources R4B models can validate), the search parameters of each
@@ -29,6 +30,7 @@ FHIR_DATA_DIR = Path(__file__).resolve().parents[2] / "fhir"
 R4_DIR = FHIR_DATA_DIR / "r4"
 OUTPUT = FHIR_DATA_DIR / "search-index.json"
 HUB_ADDITIONS = FHIR_DATA_DIR / "search-parameters-hub.json"
+CORRECTIONS = FHIR_DATA_DIR / "search-parameter-corrections.json"
 
 NOT_STORED = frozenset({"Parameters"})
 """R4 resource types without a RESTful endpoint of their own (operation payloads)."""
@@ -118,6 +120,8 @@ def generate() -> dict[str, Any]:
     profiles, profiles_sha = _read_gz("profiles-resources.json.gz")
     hub_raw = HUB_ADDITIONS.read_bytes()
     hub_bundle = json.loads(hub_raw)
+    corrections_raw = CORRECTIONS.read_bytes()
+    corrected = {c["url"]: c for c in json.loads(corrections_raw)["corrections"]}
 
     r4_types = _r4_resource_types(profiles)
     served = [t for t in r4_types if t not in NOT_STORED and r4b_models_validate(t)]
@@ -159,9 +163,11 @@ def generate() -> dict[str, Any]:
                 if definition.get("target"):
                     item["target"] = sorted(definition["target"])
                 if definition.get("component"):
-                    item["component"] = [
-                        [c["definition"], c["expression"]] for c in definition["component"]
-                    ]
+                    components = definition["component"]
+                    correction = corrected.get(definition["url"])
+                    if correction is not None and correction["published"] == components:
+                        components = correction["corrected"]
+                    item["component"] = [[c["definition"], c["expression"]] for c in components]
                 if definition.get("description"):
                     item["description"] = _description(definition["description"], base)
                 parameters.append(item)
@@ -191,6 +197,10 @@ def generate() -> dict[str, Any]:
             "hubAdditions": {
                 "file": "search-parameters-hub.json",
                 "sha256": hashlib.sha256(hub_raw).hexdigest(),
+            },
+            "corrections": {
+                "file": "search-parameter-corrections.json",
+                "sha256": hashlib.sha256(corrections_raw).hexdigest(),
             },
         },
         "resourceTypes": served,

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from itertools import product
 from typing import Any
 
 from hub.fhir_dates import MAX_US, MIN_US, InvalidDate, date_range
 from hub.search.parameters import (
+    COMPOSITE_SLOTS,
     SearchParameter,
     SearchParameterRegistry,
     default_registry,
@@ -38,6 +40,13 @@ class IndexRows:
     dates: list[tuple[str, int, int]] = field(default_factory=list)
     references: list[tuple[str, str, str]] = field(default_factory=list)
     quantities: list[tuple[str, str | None, str | None, float, float]] = field(default_factory=list)
+    composites: list[tuple[Any, ...]] = field(default_factory=list)
+    """(param, then per component slot: system, code, low, high), one per repetition and
+    combination of component values (search_composite)."""
+
+
+Slot = tuple[str | None, str | None, float | None, float | None]
+"""One component's value in a composite row: (system, code, low, high)."""
 
 
 def split_reference(reference: str, base_url: str | None = None) -> tuple[str, str] | None:
@@ -170,6 +179,46 @@ def _dates(value: Any) -> tuple[int, int] | None:
     return None
 
 
+def component_slots(kind: str, value: Any, base_url: str | None) -> list[Slot]:
+    """A component value as composite-row slots, by the component parameter's type: token
+    (system, code), string (exact, normalised), reference (type, id), uri (None, uri),
+    date (low, high), number and quantity (system, code, low, high)."""
+    if kind == "token":
+        return [(s, c[:255], None, None) for s, c in _tokens(value)]
+    if kind == "string":
+        return [(t[:MAX_STRING_INDEX], normalize_string(t), None, None) for t in _strings(value)]
+    if kind == "uri":
+        return [(None, value[:255], None, None)] if isinstance(value, str) else []
+    if kind == "date":
+        span = _dates(value)
+        return [] if span is None else [(None, None, span[0], span[1])]
+    if kind in ("number", "quantity"):
+        return list(_quantities(value))
+    if kind == "reference" and isinstance(value, dict):
+        target = split_reference(str(value.get("reference", "")), base_url)
+        return [(target[0], target[1], None, None)] if target else []
+    return []
+
+
+def _composite_rows(
+    param: SearchParameter,
+    resource: dict[str, Any],
+    params: dict[str, SearchParameter],
+    base_url: str | None,
+) -> list[tuple[Any, ...]]:
+    kinds = [params[c].type for c in param.components]
+    padding = (None,) * (4 * (COMPOSITE_SLOTS - len(kinds)))
+    rows: list[tuple[Any, ...]] = []
+    for repetition in param.repetitions(resource):
+        slots = [
+            [slot for value in values for slot in component_slots(kind, value, base_url)]
+            for kind, values in zip(kinds, repetition, strict=True)
+        ]
+        for combination in product(*slots):
+            rows.append((param.code, *(x for slot in combination for x in slot), *padding))
+    return rows
+
+
 def index_resource(
     resource: dict[str, Any], registry: SearchParameterRegistry, base_url: str | None = None
 ) -> IndexRows:
@@ -177,10 +226,13 @@ def index_resource(
     rows = IndexRows()
     params: dict[str, SearchParameter] = registry.for_type(resource["resourceType"])
     for param in params.values():
-        if param.rows_of is not None or param.type == "composite":
-            continue  # kept in its broader twin's rows / matched through its components
+        if param.rows_of is not None:
+            continue  # kept in its broader twin's rows
         if not param.present_in(resource):
             continue  # the parameter's element is absent (most are)
+        if param.type == "composite":
+            rows.composites.extend(_composite_rows(param, resource, params, base_url))
+            continue
         kind = param.type
         for value in param.values(resource):
             if kind == "token":
@@ -217,6 +269,7 @@ def index_resource(
     rows.strings = list(dict.fromkeys(rows.strings))
     rows.references = list(dict.fromkeys(rows.references))
     rows.quantities = list(dict.fromkeys(rows.quantities))
+    rows.composites = list(dict.fromkeys(rows.composites))
     return rows
 
 

@@ -32,12 +32,20 @@ SEARCH_INDEX = FHIR_DATA_DIR / "search-index.json"
 SEARCH_TYPES = frozenset(
     {"token", "string", "date", "reference", "number", "quantity", "uri", "composite"}
 )
+COMPOSITE_SLOTS = 3
+"""Components one composite index row holds (hub.store.schema.search_composite)."""
 COMMON_CODES = frozenset({"_id", "_lastUpdated"})
 """Parameters the store answers from the resources table itself, not from index rows."""
 
 Step = tuple[Any, ...]
 """("key", (json names...)) | ("where", element, value) | ("index", n) | ("exists",)"""
 CompiledPath = tuple[Step, ...]
+ComponentPaths = tuple[tuple[bool, CompiledPath], ...]
+"""A composite component's expression: per union part, whether it starts at the resource
+(`%resource.`) rather than at the repetition, and its steps."""
+CompositePart = tuple[CompiledPath, tuple[ComponentPaths, ...]]
+"""One union part of a composite's expression (the repetitions) and each component's paths
+relative to such a repetition."""
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<where_resolve>\.where\(resolve\(\) is (?P<rtype>[A-Z][A-Za-z]+)\))"
@@ -73,6 +81,8 @@ class SearchParameter:
     components: tuple[str, ...] = ()
     """For a composite parameter: the codes of its component parameters, in order."""
     expression: str = ""
+    composite_parts: tuple[CompositePart, ...] = ()
+    """For a composite parameter: where its repetitions are and its components in them."""
 
     @cached_property
     def root_keys(self) -> frozenset[str] | None:
@@ -95,6 +105,24 @@ class SearchParameter:
         found: list[Any] = []
         for path in self.paths:
             found.extend(evaluate(path, resource))
+        return found
+
+    def repetitions(self, resource: dict[str, Any]) -> list[list[list[Any]]]:
+        """A composite parameter: per repetition of its element (each Observation.component,
+        each useContext), the values of each of its components within that repetition."""
+        found: list[list[list[Any]]] = []
+        for base, components in self.composite_parts:
+            for node in evaluate(base, resource):
+                found.append(
+                    [
+                        [
+                            value
+                            for from_root, path in paths
+                            for value in evaluate(path, resource if from_root else node)
+                        ]
+                        for paths in components
+                    ]
+                )
         return found
 
 
@@ -128,18 +156,37 @@ def _compile_part(
     resource_type: str, part: str, choices: dict[str, list[str]]
 ) -> tuple[CompiledPath, set[str]]:
     """One union part (`Type.a.b.where(...)`) -> steps and reference target types."""
+    steps, targets, _element = _compile_located(resource_type, part, choices)
+    return steps, targets
+
+
+def _compile_located(
+    resource_type: str, part: str, choices: dict[str, list[str]], context: str | None = None
+) -> tuple[CompiledPath, set[str], str]:
+    """One union part -> steps, reference target types and the element it ends at
+    (`Observation.component`). With `context`, the part is relative to that element (a
+    composite's component expression: `code`, `value.ofType(Quantity)`)."""
+    if context is not None:
+        rest = "." + part.strip()
+        if part.strip().startswith("%resource."):
+            rest, context = part.strip()[len("%resource") :], resource_type
+        return _compile_steps(rest, context, choices, part)
     exists = _EXISTS.match(part)
     if exists:
         if exists.group(1) != resource_type:
             raise UnsupportedExpression(part)
         inner, _ = _compile_part(resource_type, f"{resource_type}.{exists.group(2)}", choices)
-        return (*inner, ("exists",)), set()
+        return (*inner, ("exists",)), set(), resource_type
     start = part.lstrip("(")
     head = start.split(".", 1)[0]
     if head not in (resource_type, "Resource", "DomainResource"):
         raise UnsupportedExpression(part)
-    rest = start[len(head) :]
-    element = resource_type
+    return _compile_steps(start[len(head) :], resource_type, choices, part)
+
+
+def _compile_steps(
+    rest: str, element: str, choices: dict[str, list[str]], part: str
+) -> tuple[CompiledPath, set[str], str]:
     steps: list[Step] = []
     targets: set[str] = set()
     position = 0
@@ -172,7 +219,7 @@ def _compile_part(
             steps.append(("where", match.group("field"), match.group("value")))
         elif match.group("index"):
             steps.append(("index", int(match.group("n"))))
-    return tuple(steps), targets
+    return tuple(steps), targets, element
 
 
 def compile_expression(
@@ -244,6 +291,7 @@ def load_registry(path: Path | None = None) -> SearchParameterRegistry:
             continue
         try:
             paths, where_targets = compile_expression(base, item["expression"], choices)
+            composite_parts = _compile_composite(base, item, choices)
         except UnsupportedExpression:
             skipped.append((base, code, "expression"))
             continue
@@ -257,12 +305,16 @@ def load_registry(path: Path | None = None) -> SearchParameterRegistry:
             description=item.get("description", ""),
             components=tuple(c[0] for c in item.get("component", ())),
             expression=item["expression"],
+            composite_parts=composite_parts,
         )
     for base, params in by_type.items():
         for code, param in list(params.items()):
             if param.type == "composite" and not all(c in params for c in param.components):
                 del params[code]
                 skipped.append((base, code, "component not indexed"))
+            elif len(param.components) > COMPOSITE_SLOTS:
+                del params[code]
+                skipped.append((base, code, "more components than a composite row holds"))
     compartment = {
         t: tuple(c for c in codes if c in by_type.get(t, {}))
         for t, codes in data["compartment"]["Patient"].items()
@@ -275,6 +327,30 @@ def load_registry(path: Path | None = None) -> SearchParameterRegistry:
         skipped=tuple(skipped),
         fhir_version=data.get("fhirVersion", ""),
     )
+
+
+def _compile_composite(
+    base: str, item: dict[str, Any], choices: dict[str, list[str]]
+) -> tuple[CompositePart, ...]:
+    """The repetitions of a composite and its components' expressions relative to each
+    (SearchParameter.component[].expression); () for other parameters."""
+    if item["type"] != "composite":
+        return ()
+    parts: list[CompositePart] = []
+    for part in _split_union(item["expression"]):
+        steps, _targets, element = _compile_located(base, part, choices)
+        components = tuple(
+            tuple(
+                (
+                    piece.startswith("%resource."),
+                    _compile_located(base, piece, choices, context=element)[0],
+                )
+                for piece in _split_union(expression)
+            )
+            for _code, expression in item["component"]
+        )
+        parts.append((steps, components))
+    return tuple(parts)
 
 
 def _with_twins(params: dict[str, SearchParameter]) -> dict[str, SearchParameter]:

@@ -140,7 +140,7 @@ class Criterion:
     rows: RowsOf | None = None
     parts: tuple[tuple[Criterion, ...], ...] = ()
     """For a composite parameter: per value (alternatives, OR), the criteria of its
-    components (AND), each on the component parameter's own index rows."""
+    components (AND), matched within one repetition of the composite's element."""
 
 
 @dataclass(frozen=True)
@@ -619,9 +619,9 @@ def _composite(
     registry: SearchParameterRegistry,
     base_url: str | None,
 ) -> Criterion:
-    """`a$b` per value: each part is searched with the component parameter it stands for.
-    The components are matched on the same resource (not necessarily in one repetition of
-    the composite's element)."""
+    """`a$b` per value: each part is parsed as the component parameter it stands for, and
+    the store matches all parts within one repetition of the composite's element (one row
+    of search_composite)."""
     modifier = name.partition(":")[2] or None
     if modifier:
         raise UnknownSearchParameter(

@@ -21,6 +21,7 @@ from hub.store.schema import (
     INDEX_TABLES,
     resource_versions,
     resources,
+    search_composite,
     search_date,
     search_quantity,
     search_reference,
@@ -108,6 +109,7 @@ def _rewrite(store: SqlStore, conn: Any, batch: Sequence[Any]) -> int:
                 delete(table).where(table.c.res_type == resource_type, table.c.res_id.in_(ids))
             )
     pending: dict[Any, list[dict[str, Any]]] = {table: [] for table in INDEX_TABLES}
+    composite_columns = [c.name for c in search_composite.columns][2:]
     for row in batch:
         document = orjson.loads(row.content)
         rows = index_resource(document, store.registry, store.base_url)
@@ -127,6 +129,9 @@ def _rewrite(store: SqlStore, conn: Any, batch: Sequence[Any]) -> int:
         pending[search_quantity] += [
             {**key, "param": p, "system": s, "code": c, "low": lo, "high": hi}
             for p, s, c, lo, hi in rows.quantities
+        ]
+        pending[search_composite] += [
+            {**key, **dict(zip(composite_columns, row, strict=True))} for row in rows.composites
         ]
     written = 0
     for table, values in pending.items():

@@ -11,6 +11,7 @@ cannot reveal one by what it matches or counts. Deleted rows never match a link.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, not_, or_, select
@@ -33,6 +34,7 @@ from hub.search.query import (
 )
 from hub.store.schema import (
     resources,
+    search_composite,
     search_date,
     search_quantity,
     search_reference,
@@ -116,58 +118,116 @@ def number_condition(
     raise InvalidRequest("unsupported number prefix")
 
 
-def _value_condition(
-    kind: str, modifier: str | None, value: object, correlated: bool = False
-) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class ValueColumns:
+    """Where a value kind's parts are: an index table's columns, or one component slot of
+    a composite row (hub.store.schema.search_composite). For a string, `system` holds the
+    exact text and `code` the normalised one; for a reference, the target type and id."""
+
+    system: Any
+    code: Any
+    low: Any
+    high: Any
+
+
+def _table_columns(table: Any, correlated: bool) -> ValueColumns:
+    c = table.c
+    if table is search_string:
+        return ValueColumns(c.value_exact, c.value_norm, None, None)
+    if table is search_reference:
+        return ValueColumns(c.target_type, c.target_id, None, None)
+    if table is search_token:
+        return ValueColumns(c.system, c.code, None, None)
+    # `+ 0` keeps SQLite's planner on the owner index (res_type, res_id) for a correlated
+    # probe instead of an OR over the value indexes of all rows.
+    low, high = (c.low + 0, c.high + 0) if correlated else (c.low, c.high)
+    system = c.system if table is search_quantity else None
+    code = c.code if table is search_quantity else None
+    return ValueColumns(system, code, low, high)
+
+
+def _slot_columns(slot: int) -> ValueColumns:
+    c = search_composite.c
+    return ValueColumns(c[f"system{slot}"], c[f"code{slot}"], c[f"low{slot}"], c[f"high{slot}"])
+
+
+def _value_condition(modifier: str | None, value: object, col: ValueColumns) -> ColumnElement[bool]:
     if isinstance(value, TokenValue):
-        t = search_token.c
         parts: list[ColumnElement[bool]] = []
         if value.code is not None:
-            parts.append(t.code == value.code)
+            parts.append(col.code == value.code)
         if value.no_system:
-            parts.append(t.system.is_(None))
+            parts.append(col.system.is_(None))
         elif value.system is not None:
-            parts.append(t.system == value.system)
+            parts.append(col.system == value.system)
         return and_(*parts)
     if isinstance(value, StringValue):
-        s = search_string.c
         if modifier == "exact":
-            return s.value_exact == value.text
+            return col.system == value.text
         norm = _escape_like(normalize_string(value.text))
         pattern = f"%{norm}%" if modifier == "contains" else f"{norm}%"
-        return s.value_norm.like(pattern, escape="\\")
+        return col.code.like(pattern, escape="\\")
     if isinstance(value, DateValue):
-        if correlated:
-            # `+ 0` keeps SQLite's planner on the owner index (res_type, res_id) for a
-            # correlated probe instead of an OR over the value indexes of all rows.
-            return date_condition(search_date.c.low + 0, search_date.c.high + 0, value)
-        return date_condition(search_date.c.low, search_date.c.high, value)
+        return date_condition(col.low, col.high, value)
     if isinstance(value, NumberValue):
-        q = search_quantity.c
-        low, high = (q.low + 0, q.high + 0) if correlated else (q.low, q.high)
-        parts = [number_condition(low, high, value)]
+        parts = [number_condition(col.low, col.high, value)]
         if value.code is not None:
-            parts.append(q.code == value.code)
+            parts.append(col.code == value.code)
         if value.system is not None:
-            parts.append(q.system == value.system)
+            parts.append(col.system == value.system)
         return and_(*parts)
     if isinstance(value, UriValue):
-        code = search_token.c.code
+        code = col.code
         if modifier == "below":
             return code.like(_escape_like(value.uri) + "%", escape="\\")
-        # above: the stored uri is a leading part of the searched one
-        return literal(value.uri).like(
-            func.replace(func.replace(func.replace(code, "\\", "\\\\"), "%", "\\%"), "_", "\\_")
-            + "%",
-            escape="\\",
-        )
+        if modifier == "above":  # the stored uri is a leading part of the searched one
+            return literal(value.uri).like(
+                func.replace(func.replace(func.replace(code, "\\", "\\\\"), "%", "\\%"), "_", "\\_")
+                + "%",
+                escape="\\",
+            )
+        return code == value.uri
     if isinstance(value, ReferenceValue):
-        r = search_reference.c
-        condition = r.target_id == value.target_id
+        condition = col.code == value.target_id
         if value.target_type is not None:
-            condition = and_(condition, r.target_type == value.target_type)
+            condition = and_(condition, col.system == value.target_type)
         return condition
     raise InvalidRequest("unsupported search value")
+
+
+def _composite_condition(
+    resource_type: str, criterion: Criterion, rc: Any, correlated: bool
+) -> ColumnElement[bool]:
+    """Every component matches within ONE composite row (one repetition), for one of the
+    values (alternatives)."""
+    table = search_composite
+    alternatives = or_(
+        *[
+            and_(
+                *[
+                    or_(
+                        *[
+                            _value_condition(component.modifier, v, _slot_columns(slot))
+                            for v in component.values
+                        ]
+                    )
+                    for slot, component in enumerate(part, start=1)
+                ]
+            )
+            for part in criterion.parts
+        ]
+    )
+    if correlated:
+        return exists().where(
+            table.c.res_type == rc.res_type,
+            table.c.res_id == rc.res_id,
+            table.c.param == criterion.name,
+            alternatives,
+        )
+    owners = select(table.c.res_id).where(
+        table.c.res_type == resource_type, table.c.param == criterion.name, alternatives
+    )
+    return rc.res_id.in_(owners)
 
 
 def _linked_rows(resource_type: str, criterion: Criterion, scope: ReadScope | None) -> Select[Any]:
@@ -246,12 +306,7 @@ def _criterion_condition(
     if criterion.kind == "has":
         return _has_condition(resource_type, criterion, rc, scope, correlated)
     if criterion.kind == "composite":
-        return or_(
-            *[
-                and_(*[_criterion_condition(resource_type, c, rc, scope, correlated) for c in part])
-                for part in criterion.parts
-            ]
-        )
+        return _composite_condition(resource_type, criterion, rc, correlated)
     if criterion.kind == "id":
         return rc.res_id.in_(criterion.ids)
     if criterion.kind == "lastUpdated":
@@ -276,8 +331,9 @@ def _criterion_condition(
         present = rc.res_id.in_(subqueries[0].union(*subqueries[1:]))
         return not_(present) if criterion.missing else present
     table = _TABLE_FOR_KIND[param_kind]
+    columns = _table_columns(table, correlated)
     alternatives = or_(
-        *[_value_condition(param_kind, criterion.modifier, v, correlated) for v in criterion.values]
+        *[_value_condition(criterion.modifier, v, columns) for v in criterion.values]
     )
     if correlated:
         probe = exists().where(

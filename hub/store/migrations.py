@@ -20,6 +20,7 @@ from hub.store.schema import (
     VERSION_2_TABLES,
     VERSION_3_TABLES,
     VERSION_7_TABLES,
+    VERSION_8_TABLES,
     audit_head,
     metadata,
     schema_migrations,
@@ -90,6 +91,12 @@ def _create_quantity_index(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(VERSION_7_TABLES))
 
 
+def _create_composite_index(conn: Connection) -> None:
+    """Composite search values per repetition; `hub reindex` fills them for resources
+    stored before."""
+    metadata.create_all(conn, tables=list(VERSION_8_TABLES))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "resources, versions, search indexes, conditional locks", _create_initial_schema),
     Migration(2, "access log: records, checkpoints, head", _create_audit_tables),
@@ -102,6 +109,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         6, "no reference rows of their own for Patient-only twins", _drop_twin_reference_rows
     ),
     Migration(7, "number and quantity search index", _create_quantity_index),
+    Migration(8, "composite search index, one row per repetition", _create_composite_index),
 )
 _PG_LOCK_KEY = 7_231_944_118
 

@@ -28,6 +28,8 @@ from sqlalchemy import (
     Text,
 )
 
+from hub.search.parameters import COMPOSITE_SLOTS
+
 metadata = MetaData()
 
 TYPE = 64
@@ -187,7 +189,55 @@ Index(
 VERSION_7_TABLES = (search_quantity,)
 """The tables migration 7 creates."""
 
-INDEX_TABLES = (search_token, search_string, search_date, search_reference, search_quantity)
+# --- Migration 8: composite values, one row per repetition -----------------------------
+
+search_composite = Table(
+    "search_composite",
+    metadata,
+    Column("res_type", String(TYPE), nullable=False),
+    Column("res_id", String(ID), nullable=False),
+    Column("param", String(64), nullable=False),
+    *[
+        column
+        for slot in range(1, COMPOSITE_SLOTS + 1)
+        for column in (
+            Column(f"system{slot}", String(255)),
+            Column(f"code{slot}", String(255)),
+            Column(f"low{slot}", Float(53)),
+            Column(f"high{slot}", Float(53)),
+        )
+    ],
+)
+"""Values of composite parameters: one row per repetition of the composite's element (each
+Observation.component, each useContext) and combination of its components' values there,
+so that `code$value` matches both parts in ONE repetition. Per component slot: a token's
+system and code, a string's exact and normalised text, a reference's target type and id,
+a date's interval in microseconds, a number's or quantity's interval with its unit's
+system and code."""
+Index(
+    "ix_composite_lookup",
+    search_composite.c.res_type,
+    search_composite.c.param,
+    search_composite.c.code1,
+)
+Index(
+    "ix_composite_owner",
+    search_composite.c.res_type,
+    search_composite.c.res_id,
+    search_composite.c.param,
+)
+
+VERSION_8_TABLES = (search_composite,)
+"""The tables migration 8 creates."""
+
+INDEX_TABLES = (
+    search_token,
+    search_string,
+    search_date,
+    search_reference,
+    search_quantity,
+    search_composite,
+)
 
 VERSION_1_TABLES = (
     resources,

@@ -67,6 +67,7 @@ from hub.store.schema import (
     conditional_locks,
     resource_versions,
     resources,
+    search_composite,
     search_date,
     search_quantity,
     search_reference,
@@ -593,6 +594,10 @@ class UnitOfWork:
             self._queue_index_rows(
                 search_quantity,
                 [(rt, resource_id, *row) for row in rows.quantities],
+            )
+        if rows.composites:
+            self._queue_index_rows(
+                search_composite, [(rt, resource_id, *row) for row in rows.composites]
             )
 
     def _delete_index_rows(self, resource_type: str, resource_id: str) -> None:
