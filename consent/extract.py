@@ -48,6 +48,7 @@ __all__ = [
     "ConsentFact",
     "RelationshipPolicy",
     "facts_from_consent",
+    "may_hold_a_block",
     "patient_facts",
     "relationship_from_encounter",
     "relationship_from_episode",
@@ -451,6 +452,16 @@ def _permits(
         for entry in custodians
         if entry is not None
     )
+
+
+def may_hold_a_block(resource: Mapping[str, Any]) -> bool:
+    """Whether ``facts_from_consent`` may find a block in this Consent: every Consent but
+    one whose provision is a permit (a deny provision is a block; an active Consent without
+    a provision is an unresolved one). A superset: the decision tells whether a block is in
+    force. The hub keeps the patients of such Consents in an index, so that a system
+    client's reads need not read every Consent (hub.store.blocks)."""
+    provision = resource.get("provision")
+    return not (isinstance(provision, dict) and provision.get("type") == "permit")
 
 
 def facts_from_consent(

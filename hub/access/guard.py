@@ -296,22 +296,9 @@ class Access:
         return self._system_scope
 
     def _patients_with_blocks(self) -> list[str]:
-        """Patients with a Consent that denies (a block, in force or not: the decision
-        tells), of any provider, read past the reader's scope to decide."""
-        found: dict[str, None] = {}
-        offset, size = 0, 1000
-        while True:
-            query = SearchQuery("Consent", count=size, offset=offset, total="none")
-            page = self.store.search(query, ReadScope.everything())
-            for stored in page.matches:
-                if stored.patient_id is None or not stored.content:
-                    continue
-                provision = orjson.loads(stored.content).get("provision")
-                if not isinstance(provision, dict) or provision.get("type") != "permit":
-                    found[stored.patient_id] = None
-            if not page.has_next:
-                return list(found)
-            offset += size
+        """Patients with a Consent that may hold a block (in force or not: the decision
+        tells), of any provider: one query of the store's index of blocks."""
+        return self.store.patients_with_blocks()
 
     # -- scopes of the token ---------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import and_, delete, func, insert, select, tuple_, update
 
 from hub.search.indexing import index_resource, patient_of
+from hub.store.blocks import keep_block_index
 from hub.store.schema import (
     INDEX_TABLES,
     resource_versions,
@@ -146,11 +147,14 @@ def _repatient(store: SqlStore, conn: Any, batch: Sequence[Any]) -> int:
     r, v = resources.c, resource_versions.c
     changed = 0
     for row in batch:
-        patient = patient_of(orjson.loads(row.content), store.base_url, store.registry)
+        document = orjson.loads(row.content)
+        patient = patient_of(document, store.base_url, store.registry)
         if patient == row.patient_id:
             continue
         key = (r.res_type == row.res_type, r.res_id == row.res_id)
         conn.execute(update(resources).where(*key).values(patient_id=patient))
+        if row.res_type == "Consent":  # the index of blocks names the patient too
+            keep_block_index(conn.execute, row.res_id, patient, document)
         conn.execute(
             update(resource_versions)
             .where(

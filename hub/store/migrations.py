@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, select, text
 
 from hub.fhir_dates import now_us
 from hub.store.schema import (
+    BLOCK_INDEX_TABLES,
     VERSION_1_TABLES,
     VERSION_2_TABLES,
     VERSION_3_TABLES,
@@ -97,6 +98,15 @@ def _create_composite_index(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(VERSION_8_TABLES))
 
 
+def _create_block_index(conn: Connection) -> None:
+    """The index of the Consents that may hold a block (hub.store.blocks), filled from
+    the stored Consents."""
+    from hub.store.blocks import rebuild_block_index
+
+    metadata.create_all(conn, tables=list(BLOCK_INDEX_TABLES))
+    rebuild_block_index(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "resources, versions, search indexes, conditional locks", _create_initial_schema),
     Migration(2, "access log: records, checkpoints, head", _create_audit_tables),
@@ -110,6 +120,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(7, "number and quantity search index", _create_quantity_index),
     Migration(8, "composite search index, one row per repetition", _create_composite_index),
+    Migration(9, "index of the Consents that may hold a block", _create_block_index),
 )
 _PG_LOCK_KEY = 7_231_944_118
 

@@ -239,6 +239,20 @@ INDEX_TABLES = (
     search_composite,
 )
 
+consent_blocks = Table(
+    "consent_blocks",
+    metadata,
+    Column("res_id", String(ID), primary_key=True),
+    Column("patient_id", String(ID), nullable=False),
+)
+"""The Consents that may hold a block (`consent.extract.may_hold_a_block`), current and
+not deleted, with their patient: kept by every Consent write in its own transaction
+(hub.store.blocks)."""
+Index("ix_consent_blocks_patient", consent_blocks.c.patient_id)
+
+BLOCK_INDEX_TABLES = (consent_blocks,)
+"""The tables of the index of blocks (a migration creates and fills them)."""
+
 VERSION_1_TABLES = (
     resources,
     resource_versions,

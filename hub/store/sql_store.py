@@ -51,6 +51,7 @@ from hub.search.indexing import index_resource, patient_of
 from hub.search.parameters import SearchParameterRegistry
 from hub.search.query import SearchQuery
 from hub.search.sql import order_by, param_is, where_clauses
+from hub.store.blocks import PATIENTS_WITH_BLOCKS_SQL, keep_block_index
 from hub.store.driver_errors import driver_errors_mapped
 from hub.store.found import live, missing
 from hub.store.model import (
@@ -565,6 +566,8 @@ class UnitOfWork:
             {**key, **row, "method": method, "content": content},
         )
         self._index(document, resource_id)
+        if resource_type == "Consent":
+            keep_block_index(self._execute, resource_id, security["patient_id"], document)
         return StoredResource(
             resource_type,
             resource_id,
@@ -769,6 +772,8 @@ class UnitOfWork:
             },
         )
         self._delete_index_rows(resource_type, resource_id)
+        if resource_type == "Consent":
+            keep_block_index(self._execute, resource_id, None, None)
         stored = StoredResource(
             resource_type, resource_id, version_id, now, True, None, "DELETE", **security
         )
@@ -1290,6 +1295,12 @@ class SqlStore:
         )
         with self._reading() as conn:
             return [str(row[0]) for row in conn.execute(stmt)]
+
+    def patients_with_blocks(self) -> list[str]:
+        """The patients with a Consent that may hold a block (hub.store.blocks): one
+        query of the index, whatever the number of Consents."""
+        with self._dbapi() as run:
+            return [str(patient) for (patient,) in run(PATIENTS_WITH_BLOCKS_SQL, ())]
 
     def patient_version(self, patient_id: str) -> tuple[int, int, int]:
         """Changes whenever anything about the patient is written or an emergency grant is
