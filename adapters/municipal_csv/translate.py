@@ -350,9 +350,12 @@ class _Translation:
         }
         if activity.mal_id:
             detail["goal"] = [{"reference": f"Goal/{self._id('Goal', activity.mal_id)}"}]
-        detail["status"] = _lookup(
-            "municipal-activity-status", activity.status, activity.location
-        ).target.code
+        status = _lookup("municipal-activity-status", activity.status, activity.location)
+        detail["status"] = status.target.code
+        if status.target.code in ("stopped", "cancelled"):
+            # why it stopped (declined by the person, DOMAIN scenario 8): the source code
+            table = load_table("municipal-activity-status")
+            detail["statusReason"] = {"coding": [table.source_coding(status)]}
         timing: dict[str, Any] = {}
         bounds = _period(activity.startdatum, activity.slutdatum)
         if bounds:

@@ -9,8 +9,9 @@ visits; a voided visit; the patient's consent for the home-care unit and the reg
 for the first person, a daughter with a representation record. Some persons differ on
 purpose so that every part of the overview shows: the second has no medical care plan past
 its deadline and is admitted right now, the third has not consented, the fourth has two
-coordinating contacts. Everything is synthetic and deterministic for a day; loading twice
-changes nothing.
+coordinating contacts, the second and the sixth have the ward's discharge notice (admitted
+now; discharged yesterday, SIP planning due). Everything is synthetic and deterministic for
+a day; loading twice changes nothing.
 """
 
 from __future__ import annotations
@@ -525,6 +526,8 @@ def _person_content(writer: _Writer, person: Person, pid: str, k: int, today: da
     ]
     if k == 1:
         stays.append((today - timedelta(days=2), 0, "in-progress"))
+    if k == 5:
+        stays.append((today - timedelta(days=6), 5, "finished"))  # discharged yesterday
     for number, (start, days, status) in enumerate(stays):
         if start >= today and status == "finished":
             continue
@@ -559,6 +562,8 @@ def _person_content(writer: _Writer, person: Person, pid: str, k: int, today: da
                 "serviceProvider": _hsa_ref("Organization", WARD, "USÖ geriatrisk avdelning 73"),
             },
         )
+    if k in (1, 5):  # the ward's notice for the latest stay (DOMAIN scenario 5)
+        _discharge_notice(writer, pid, len(stays) - 1, stays[-1][0], [home_care, vardcentral])
     for number, offset in enumerate((-330, -280, -200, -120, -45)):
         day = enrolled + timedelta(days=offset)
         if day >= today:
@@ -688,6 +693,43 @@ def _person_content(writer: _Writer, person: Person, pid: str, k: int, today: da
             "creation": enrolled.isoformat(),
         }
         writer.put(_MUNICIPAL, representation)
+
+
+def _discharge_notice(
+    writer: _Writer, pid: str, stay: int, admitted: date, recipients: list[dict[str, Any]]
+) -> None:
+    """The ward's inskrivningsmeddelande, sent the morning after the admission (within 24
+    hours of the judgement that kommun and öppenvård insatser will be needed)."""
+    writer.put(
+        _REGION_WARD,
+        {
+            "resourceType": "Communication",
+            "id": _id(pid, "discharge-notice"),
+            "status": "completed",
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": f"{BASE}/CodeSystem/discharge-message",
+                            "code": "inskrivningsmeddelande",
+                            "display": "Inskrivningsmeddelande",
+                        }
+                    ]
+                }
+            ],
+            "subject": {"reference": f"Patient/{pid}"},
+            "encounter": {"reference": f"Encounter/{_id(pid, 'stay', str(stay))}"},
+            "sent": _at(admitted + timedelta(days=1), 10),
+            "sender": _hsa_ref("Organization", WARD, "USÖ geriatrisk avdelning 73"),
+            "recipient": recipients,
+            "payload": [
+                {
+                    "contentString": "Patienten bedöms behöva insatser från kommunen och "
+                    "vårdcentralen efter utskrivningen."
+                }
+            ],
+        },
+    )
 
 
 def _consent(pid: str, key: str, actor: dict[str, Any], start: date, role: str) -> dict[str, Any]:

@@ -487,6 +487,11 @@ def _municipal_export(
                     nurse[0],
                 ]
             )
+    declined = next(
+        (a for a in activities if a[1] == "SIP-000000" and a[3] == municipality.hsa), None
+    )
+    if declined is not None:  # the first person declined one insats (DOMAIN scenario 8)
+        declined[8] = "avbojd"
     files = {
         "manifest.csv": _csv(
             ["formatversion", "vardgivare_hsaid", "vardgivare_namn", "exportdatum"],

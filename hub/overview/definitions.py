@@ -34,6 +34,7 @@ CARE_PLAN_KIND = f"{BASE}/CodeSystem/care-plan-kind"
 EPISODE_TYPE = f"{BASE}/CodeSystem/episode-of-care-type"
 CARE_PLAN_TYPE = f"{BASE}/CodeSystem/care-plan-type"
 CARE_TEAM_ROLE = f"{BASE}/CodeSystem/care-team-role"
+DISCHARGE_MESSAGE = f"{BASE}/CodeSystem/discharge-message"
 
 # operations
 OVERVIEW_OPERATION = f"{BASE}/OperationDefinition/Patient-overview"
@@ -67,6 +68,16 @@ REHAB_TYPES = frozenset({"hemrehabilitering"})
 MEDICAL_CARE_PLAN_DEADLINE_DAYS = 14
 """Hub decision (DOMAIN section 2): a medical care plan is due within 2 weeks of enrolment
 (the SÄBO deadline; a short-term unit's is 1 week)."""
+
+DISCHARGE_SIP_DAYS = 3
+"""Hub decision (DOMAIN scenario 5, lag 2017:612; the 3 days are **to verify**): after a
+discharge notice, the SIP planning is due within this many days of the discharge."""
+DISCHARGE_RECENT_DAYS = 30
+"""A discharge notice shows while its stay is ongoing or ended at most this many days ago."""
+ACTIVITY_STATUS_TABLE = "municipal-activity-status"
+DECLINED_ACTIVITY_CODE = "avbojd"
+"""The row of the municipal insats-status table (mappings/) for an insats the person
+declined (DOMAIN scenario 8); the adapter keeps it as the activity's statusReason."""
 
 
 @cache

@@ -15,11 +15,12 @@ from html import escape
 from typing import Any
 
 from hub.overview import definitions as d
-from hub.overview.model import Origin, Overview
+from hub.overview.definitions import DISCHARGE_SIP_DAYS
+from hub.overview.model import DischargeNotice, Origin, Overview
 from hub.overview.record import PatientRecord
 from mappings.systems import HSA_SYSTEM
 
-__all__ = ["overview_document", "summary_document"]
+__all__ = ["notice_text", "overview_document", "summary_document"]
 
 HSA = HSA_SYSTEM
 EMPTY_REASON = "http://terminology.hl7.org/CodeSystem/list-empty-reason"
@@ -59,6 +60,43 @@ def _origin_text(origin: Origin) -> str:
     if origin.last_updated:
         parts.append(f"uppdaterad {origin.last_updated[:10]}")
     return f" [{', '.join(parts)}]"
+
+
+SIP_AFTER_DISCHARGE = {
+    "due": "ska hållas senast",
+    "overdue": "försenad, skulle ha hållits senast",
+    "ok": "ska hållas senast",
+}
+
+
+def notice_text(notice: DischargeNotice) -> str:
+    """One line: the notice, the stay, the SIP planning due date and the coordinator."""
+    sent = f" {notice.sent:%Y-%m-%d %H:%M}" if notice.sent else ""
+    sender = f" från {notice.sender}" if notice.sender else ""
+    parts = [f"{notice.kind}{sent}{sender}"]
+    if notice.text:
+        parts.append(notice.text)
+    if notice.discharged:
+        parts.append(f"utskriven {notice.discharged}")
+    elif notice.admitted:
+        parts.append(f"inlagd sedan {notice.admitted}")
+    if notice.sip_state == "held":
+        parts.append("samordnad individuell plan (SIP) upprättad efter meddelandet")
+    elif notice.sip_state == "pending":
+        parts.append(
+            "samordnad individuell planering (SIP) inom "
+            f"{DISCHARGE_SIP_DAYS} dagar efter utskrivningen"
+        )
+    elif notice.sip_due is not None:
+        parts.append(
+            f"samordnad individuell planering (SIP) {SIP_AFTER_DISCHARGE[notice.sip_state]} "
+            f"{notice.sip_due}"
+        )
+    if notice.coordinators:
+        parts.append(f"samordnande vårdkontakt: {', '.join(notice.coordinators)}")
+    else:
+        parts.append("ingen samordnande vårdkontakt utsedd")
+    return "; ".join(parts)
 
 
 class _Builder:
@@ -141,6 +179,23 @@ class _Builder:
                 goal = self.index.get(str(goal_ref.get("reference")))
                 if goal is not None:
                     self.included[goal.reference] = None
+        for plan, activity in o.declined:
+            lines.append(
+                f"Avböjd insats: {activity.what} ({activity.status}), {plan.title}"
+                + _origin_text(plan.origin)
+            )
+        for notice in o.discharges:
+            refs.append(self.use(notice.origin))
+            lines.append(notice_text(notice) + _origin_text(notice.origin))
+            if notice.sip_due is not None and notice.sip_state in FOLLOW_UP_LABEL:
+                exts.append(
+                    _ext(
+                        d.FOLLOW_UP,
+                        notice=[_ref(notice.origin.reference)],
+                        state=[_code(d.FOLLOW_UP_STATE, notice.sip_state)],
+                        date=[("valueDate", notice.sip_due.isoformat())],
+                    )
+                )
         for conflict in o.conflicts:
             if conflict.kind == "two-active-sips":
                 lines.append(f"Konflikt: {conflict.label}")

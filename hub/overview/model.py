@@ -16,12 +16,14 @@ from hub.fhir_dates import STOCKHOLM
 from hub.overview import definitions as d
 from hub.overview.indicators import IndicatorValue, enrolment_windows, indicators_for
 from hub.overview.record import Held, PatientRecord, hsa_of
+from mappings import load_table
 
 __all__ = [
     "Activity",
     "ClinicalItem",
     "Conflict",
     "ContactRoute",
+    "DischargeNotice",
     "Event",
     "Hidden",
     "Listing",
@@ -30,6 +32,7 @@ __all__ = [
     "PlanView",
     "TeamMember",
     "build_overview",
+    "build_plans",
     "parse_moment",
 ]
 
@@ -96,6 +99,7 @@ class Activity:
     when: str | None
     status: str | None
     huvudman: str | None
+    declined: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,25 @@ class Event:
 
 
 @dataclass(frozen=True)
+class DischargeNotice:
+    """A hospital's notice under lag 2017:612 (DOMAIN scenario 5) with the SIP planning it
+    calls for: due `DISCHARGE_SIP_DAYS` after the discharge, `held` once a SIP was drawn
+    up after the notice, `pending` while the patient is still admitted."""
+
+    origin: Origin
+    kind: str
+    kind_code: str
+    sent: datetime | None
+    sender: str | None
+    text: str | None
+    admitted: date | None
+    discharged: date | None
+    sip_due: date | None
+    sip_state: str
+    coordinators: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ClinicalItem:
     origin: Origin
     text: str
@@ -208,7 +231,13 @@ class Overview:
     alerts: list[ClinicalItem] = field(default_factory=list)
     hidden: Hidden = field(default_factory=lambda: Hidden((), (), False))
     conflicts: list[Conflict] = field(default_factory=list)
+    discharges: list[DischargeNotice] = field(default_factory=list)
     truncated: bool = False
+
+    @property
+    def declined(self) -> list[tuple[PlanView, Activity]]:
+        """Insatser the person declined (DOMAIN scenario 8), with their plan."""
+        return [(plan, a) for plan in self.plans for a in plan.activities if a.declined]
 
     @property
     def limitations(self) -> list[tuple[PlanView, str]]:
@@ -361,6 +390,19 @@ def _follow_up_state(plan_date: date | None, is_sip: bool, today: date) -> str |
     return "ok"
 
 
+def _declined(detail: dict[str, Any]) -> str | None:
+    """The display of a declined activity's reason (the source code kept in statusReason,
+    DOMAIN scenario 8), None when the activity was not declined."""
+    table = load_table(d.ACTIVITY_STATUS_TABLE)
+    row = table.lookup(d.DECLINED_ACTIVITY_CODE)
+    if detail.get("status") != "stopped":
+        return None
+    for coding in (detail.get("statusReason") or {}).get("coding") or []:
+        if coding.get("system") == table.source_system and coding.get("code") == row.code:
+            return str(row.display or row.code)
+    return None
+
+
 def _plan(held: Held, names: _Names, record: PatientRecord, today: date) -> PlanView:
     plan = held.resource
     kinds = codes(plan.get("category"), d.CARE_PLAN_TYPE)
@@ -394,13 +436,17 @@ def _plan(held: Held, names: _Names, record: PatientRecord, today: date) -> Plan
             "https://hub.example.se/fhir/StructureDefinition/sip-activity-responsible-huvudman",
         )
         who = ", ".join(filter(None, (names.of(p) for p in detail.get("performer") or [])))
+        declined = _declined(detail)
         activities.append(
             Activity(
                 what=str(detail.get("description") or concept_text(detail.get("code")) or "Insats"),
                 who=who or None,
                 when=_when(detail),
-                status=ACTIVITY_STATUS.get(str(detail.get("status")), detail.get("status")),
+                status=declined.lower()
+                if declined
+                else ACTIVITY_STATUS.get(str(detail.get("status")), detail.get("status")),
                 huvudman=names.of(huvudman[0].get("valueReference")) if huvudman else None,
+                declined=declined is not None,
             )
         )
     limitations = tuple(
@@ -626,10 +672,116 @@ def _timeline(overview: Overview, record: PatientRecord, names: _Names, now: dat
                 upcoming=upcoming,
             )
         )
-    events.sort(key=lambda e: e.start, reverse=True)
+    overview.timeline = events
+
+
+def _order_timeline(overview: Overview) -> None:
+    """Upcoming first (soonest first), then the most recent, at most TIMELINE_LIMIT."""
+    events = sorted(overview.timeline, key=lambda e: e.start, reverse=True)
     coming = sorted((e for e in events if e.upcoming), key=lambda e: e.start)
     recent = [e for e in events if not e.upcoming]
     overview.timeline = (coming + recent)[:TIMELINE_LIMIT]
+
+
+def _notice_kind(resource: dict[str, Any]) -> tuple[str, str] | None:
+    """(code, display) of a Communication's discharge-message category, if it has one."""
+    for concept in resource.get("category") or []:
+        for coding in concept.get("coding") or []:
+            if coding.get("system") == d.DISCHARGE_MESSAGE and coding.get("code"):
+                display = coding.get("display") or concept_text(concept) or coding["code"]
+                return str(coding["code"]), str(display)
+    return None
+
+
+def _sip_since(plans: list[PlanView], record: PatientRecord, moment: datetime) -> bool:
+    """Whether a SIP was drawn up (created, or started) on or after `moment`."""
+    index = {h.reference: h.resource for h in record.of("CarePlan")}
+    for plan in plans:
+        if not plan.is_sip:
+            continue
+        resource = index.get(plan.origin.reference) or {}
+        drawn_up = parse_moment(resource.get("created")) or parse_moment(
+            (resource.get("period") or {}).get("start")
+        )
+        if (
+            drawn_up is not None
+            and drawn_up.astimezone(STOCKHOLM).date() >= moment.astimezone(STOCKHOLM).date()
+        ):
+            return True
+    return False
+
+
+def _discharges(overview: Overview, record: PatientRecord, names: _Names, now: datetime) -> None:
+    """Discharge notices (Communication with a discharge-message category) of stays that
+    are ongoing or ended recently, each with its SIP planning due date and state, and an
+    entry in the timeline (DOMAIN scenario 5)."""
+    today = now.astimezone(STOCKHOLM).date()
+    encounters = {h.reference: h.resource for h in record.of("Encounter")}
+    coordinators = tuple(dict.fromkeys(m.name for m in overview.coordinators)) or tuple(
+        dict.fromkeys(m.name for m in overview.team if "fast-vardkontakt" in m.role_codes)
+    )
+    for held in record.of("Communication"):
+        notice = held.resource
+        kind = _notice_kind(notice)
+        if kind is None or notice.get("status") in ("entered-in-error", "not-done"):
+            continue
+        stay = encounters.get(str((notice.get("encounter") or {}).get("reference")))
+        if stay is not None and stay.get("status") == "entered-in-error":
+            continue
+        period = (stay or {}).get("period") or {}
+        admitted = _date(period.get("start"))
+        discharged = _date(period.get("end"))
+        if discharged and (today - discharged).days > d.DISCHARGE_RECENT_DAYS:
+            continue
+        sent = parse_moment(notice.get("sent"))
+        if sent is not None and stay is None and (now - sent).days > d.DISCHARGE_RECENT_DAYS:
+            continue
+        sip_due = discharged + timedelta(days=d.DISCHARGE_SIP_DAYS) if discharged else None
+        if sent is not None and _sip_since(overview.plans, record, sent):
+            state = "held"
+        elif sip_due is None:
+            state = "pending"
+        else:
+            state = str(_follow_up_state(sip_due, True, today))
+        text = next(
+            (
+                str(p["contentString"]).rstrip(".")
+                for p in notice.get("payload") or []
+                if p.get("contentString")
+            ),
+            None,
+        )
+        sender = names.of(notice.get("sender"))
+        origin = names.origin(held)
+        overview.discharges.append(
+            DischargeNotice(
+                origin=origin,
+                kind=kind[1],
+                kind_code=kind[0],
+                sent=sent,
+                sender=sender,
+                text=text,
+                admitted=admitted,
+                discharged=discharged,
+                sip_due=sip_due,
+                sip_state=state,
+                coordinators=coordinators,
+            )
+        )
+        if sent is not None:
+            overview.timeline.append(
+                Event(
+                    origin=origin,
+                    start=sent,
+                    end=None,
+                    kind=kind[1],
+                    status="skickat",
+                    unit=sender,
+                    reason=text,
+                    upcoming=False,
+                )
+            )
+    overview.discharges.sort(key=lambda n: n.sent or now, reverse=True)
 
 
 def _clinical(overview: Overview, record: PatientRecord, names: _Names) -> None:
@@ -734,9 +886,15 @@ def _hidden(overview: Overview, record: PatientRecord, names: _Names) -> None:
     )
 
 
-def build_overview(record: PatientRecord, now: datetime) -> Overview:
-    """The overview of one patient at `now` (aware)."""
-    names = _Names(record)
+def build_plans(record: PatientRecord, now: datetime) -> Overview:
+    """Only the plans of the overview (follow-up states, a missing medical care plan) from
+    a record holding the patient's CarePlans and EpisodesOfCare: the work list's part."""
+    overview = _new_overview(record, now)
+    _plans(overview, record, _Names(record), now)
+    return overview
+
+
+def _new_overview(record: PatientRecord, now: datetime) -> Overview:
     patient = record.patient
     identifier = next(
         (
@@ -756,10 +914,19 @@ def build_overview(record: PatientRecord, now: datetime) -> Overview:
         generated=now,
         truncated=record.truncated,
     )
+    return overview
+
+
+def build_overview(record: PatientRecord, now: datetime) -> Overview:
+    """The overview of one patient at `now` (aware)."""
+    names = _Names(record)
+    overview = _new_overview(record, now)
     _plans(overview, record, names, now)
     _team(overview, record, names)
     _listing(overview, record, names, now)
     _timeline(overview, record, names, now)
+    _discharges(overview, record, names, now)
+    _order_timeline(overview)
     encounters = record.of("Encounter")
     enrolments = _enrolments(record)
     preferred = [

@@ -38,6 +38,7 @@ from hub.fhir_api.interactions import ApiContext, check_id, dispatch
 from hub.fhir_api.messages import FhirRequest
 from hub.fhir_api.routes import _context
 from hub.fhir_dates import STOCKHOLM
+from hub.overview.document import notice_text
 from hub.overview.model import person_name
 from hub.overview.routes import find_patient, load_overview, parse_within
 from hub.overview.worklist import follow_up_due
@@ -79,6 +80,7 @@ def _pnr(value: str) -> str:
 
 _TEMPLATES.filters["system"] = _system
 _TEMPLATES.filters["pnr"] = _pnr
+_TEMPLATES.globals["notice_text"] = notice_text
 _PNR_LIKE = re.compile(r"^\s*\d{6,8}[-+]?\d{4}\s*$")
 _MAX_FORM = 4096
 _HSA = HSA_SYSTEM
