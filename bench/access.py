@@ -347,17 +347,17 @@ def profile_guarded(calls: dict[str, dict[str, Call]], count: int, output: Path)
     parts = {
         "decision total (Access.decision)": _cumulative(stats, _is("access/guard.py", "decision")),
         "  sources, facts and directory (patient_access_inputs, one connection)": _cumulative(
-            stats, _is("sql_store.py", "patient_access_inputs")
+            stats, _is("store/reads.py", "patient_access_inputs")
         ),
         "  patient_facts": _cumulative(stats, _is("consent/extract.py", "patient_facts")),
         "  consent.decide": _cumulative(stats, _is("consent/decision.py", "decide")),
         "row security lookup (security_and_version, reads)": _cumulative(
-            stats, _is("sql_store.py", "security_and_version")
+            stats, _is("store/reads.py", "security_and_version")
         ),
         "scoped store call (read/search/everything)": (
-            _called_from(stats, _is("sql_store.py", "read"), "hub/access/guard.py")
-            + _called_from(stats, _is("sql_store.py", "search"), "hub/access/guard.py")
-            + _called_from(stats, _is("sql_store.py", "everything"), "hub/access/guard.py")
+            _called_from(stats, _is("store/reads.py", "read"), "hub/access/guard.py")
+            + _called_from(stats, _is("store/reads.py", "search"), "hub/access/guard.py")
+            + _called_from(stats, _is("store/reads.py", "everything"), "hub/access/guard.py")
         ),
         "  of which ReadScope.condition (SQL building)": _cumulative(
             stats, _is("access/scope.py", "condition")

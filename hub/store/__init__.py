@@ -6,14 +6,23 @@ imported from their modules (`hub.store.sql_store`, `hub.store.model`, ...), so 
 `hub.search.sql` can use the schema while the store uses the search SQL.
 
     protocol.py       the Store protocol the API, access layer and intake rely on
-    sql_store.py      SqlStore and UnitOfWork (versions, history, conditional writes, reads)
+    sql_store.py      SqlStore: puts the parts together; the write transaction
+    reads.py          read, vread, history, search, $everything, the access rules' inputs
+    searching.py      search execution: page, total, _include rounds under a ReadScope
+    unit_of_work.py   UnitOfWork: one transaction of FHIR writes and reads that see them
+    batch.py          batch writing: queued INSERTs sent by executemany or COPY ahead
+    statements.py     the SQL as SQLAlchemy Core; hot paths compiled once per dialect
+    connections.py    read connections and the driver cursor
     driver_errors.py  the one map of sqlite3/psycopg errors to HubError (409, 400, 503)
     found.py          found, gone or missing: the one 404/410 check of every path
+    ids.py            server-assigned ids (time-ordered UUIDs)
     schema.py         tables; migrations.py their versioned migrations
     model.py          StoredResource, SearchPage, WriteContext, WriteOutcome
     sqlite.py         SQLite engine, WAL checkpoints, planner statistics
     postgres.py       PostgreSQL engine;
                       postgres_copy.py COPY batches for bulk writes
+
+ADR 0016 explains the seams.
 """
 
 from __future__ import annotations

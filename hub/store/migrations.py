@@ -51,13 +51,27 @@ def _create_intake_and_emergency_tables(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(VERSION_3_TABLES))
 
 
+OWNER_INDEXES_WITH_PARAM = tuple(
+    statement
+    for name, table in (
+        ("ix_token_owner", "search_token"),
+        ("ix_string_owner", "search_string"),
+        ("ix_date_owner", "search_date"),
+        ("ix_reference_owner", "search_reference"),
+    )
+    for statement in (
+        "DROP INDEX IF EXISTS " + name,
+        "CREATE INDEX " + name + " ON " + table + " (res_type, res_id, param)",
+    )
+)
+"""Migration 4's DDL, fixed as it was applied (schema names only, no values)."""
+
+
 def _owner_indexes_with_param(conn: Connection) -> None:
     """(res_type, res_id, param): a correlated EXISTS probe of one parameter is then an
     equality lookup on three columns, which every planner prefers over a value index."""
-    for table in ("search_token", "search_string", "search_date", "search_reference"):
-        name = table.replace("search_", "ix_") + "_owner"
-        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
-        conn.execute(text(f"CREATE INDEX {name} ON {table} (res_type, res_id, param)"))
+    for statement in OWNER_INDEXES_WITH_PARAM:
+        conn.execute(text(statement))
 
 
 def _index_patient_sources(conn: Connection) -> None:

@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 
 import psycopg
-from psycopg import pq
+from psycopg import pq, sql
 from psycopg.copy import LibpqWriter
 from sqlalchemy import BigInteger, Boolean, Float, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -45,6 +45,17 @@ def copy_types(table: Table) -> tuple[str, ...]:
             raise TypeError(f"no COPY type for {table.name}.{column.name}")
         names.append(name)
     return tuple(names)
+
+
+COPY_FROM_STDIN = "COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
+"""Binary COPY into a table's columns; names are composed as quoted identifiers."""
+
+
+@cache
+def _copy_statement(table: str, columns: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL(COPY_FROM_STDIN).format(
+        table=sql.Identifier(table), columns=sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
 
 
 def _wait(pgconn: pq.abc.PGconn, writing: bool) -> None:
@@ -86,7 +97,7 @@ class CopyAhead:
         """Start a batch (the previous one must have been collected); `types` are the
         columns' PostgreSQL types (`copy_types`)."""
         assert not self.in_flight, "collect the batch in flight first"
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+        statement = _copy_statement(table, tuple(columns))
         with self._connection.cursor() as cursor:
             with cursor.copy(statement, writer=_EndWithoutAnswer(cursor)) as copy:
                 copy.set_types(list(types))

@@ -27,6 +27,21 @@ CHECKPOINT_ROWS = 2_000
 roughly the 1000 pages at which SQLite checkpoints by itself."""
 BACKSTOP_PAGES = 10_000
 """Log pages (4 KiB) past which a commit checkpoints by itself after all."""
+CONNECTION_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA cache_size=-65536",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA wal_autocheckpoint=10000",  # BACKSTOP_PAGES
+)
+"""Run on every new connection (PRAGMA takes no bound parameters)."""
+BEGIN_STATEMENTS = {
+    "DEFERRED": "BEGIN DEFERRED",
+    "IMMEDIATE": "BEGIN IMMEDIATE",
+    "EXCLUSIVE": "BEGIN EXCLUSIVE",
+}
+"""The BEGIN of each `sqlite_begin` execution option (NONE: no transaction bracket)."""
 STATISTICS_REFRESH_ROWS = 10_000
 """Committed rows between two refreshes of the planner's statistics (`refresh_statistics`),
 which the checkpointer's thread runs off the request path."""
@@ -47,19 +62,15 @@ def create_sqlite_engine(url: str, pool_size: int = 8) -> Engine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA cache_size=-65536")
-        cursor.execute("PRAGMA temp_store=MEMORY")
-        cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+        for pragma in CONNECTION_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         if mode != "NONE":  # NONE: single-statement reads in autocommit, each its own snapshot
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            conn.exec_driver_sql(BEGIN_STATEMENTS[mode])
 
     return engine
 

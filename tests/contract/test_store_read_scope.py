@@ -17,6 +17,7 @@ from hub.errors import NotFound
 from hub.search.parameters import default_registry
 from hub.search.query import parse_search
 from hub.store import open_store
+from hub.store.connections import generic_plans
 from hub.store.model import WriteContext
 from hub.store.sql_store import SqlStore
 
@@ -186,13 +187,13 @@ def test_generic_plans_are_set_only_inside_the_block(postgres_url: str) -> None:
     try:
         with store.engine.connect() as conn:
             before = mode(conn)
-            with store._generic_plans(conn):
+            with generic_plans(conn):
                 assert mode(conn) == "force_generic_plan"
             assert mode(conn) == before
-            with pytest.raises(Boom), store._generic_plans(conn):
+            with pytest.raises(Boom), generic_plans(conn):
                 raise Boom
             assert mode(conn) == before
-            with store._generic_plans(conn, wanted=False):
+            with generic_plans(conn, wanted=False):
                 assert mode(conn) == before
     finally:
         store.close()

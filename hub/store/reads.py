@@ -1,0 +1,335 @@
+"""Reads outside a transaction: read, vread, history, search, $everything, and what the
+access rules read about one patient.
+
+Every read takes the reader's ReadScope (None: unrestricted, for internal use) and applies
+it in SQL, so hidden rows are never fetched, counted or paged over; a hidden row answers
+exactly like a missing one (found.py). Read by id and the access rules' inputs are the hot
+paths: their statements are compiled once (statements.py) and run on the driver's cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import orjson
+from sqlalchemy import ColumnElement, Engine, and_, func, literal, select, union
+
+from hub.access.scope import ReadScope
+from hub.search.query import SearchQuery
+from hub.store import statements
+from hub.store.blocks import PATIENTS_WITH_BLOCKS_SQL
+from hub.store.connections import Run, driver_cursor, fetch_one, generic_plans, reading
+from hub.store.found import live, missing
+from hub.store.model import HistoryPage, SearchPage, StoredResource
+from hub.store.schema import resource_versions, resources, search_reference
+from hub.store.searching import scoped, search_page
+from hub.store.statements import CURRENT, VERSION_COLUMNS, StoredRow, to_stored
+
+__all__ = ["EVERYTHING_REFERENCED_TYPES", "DirectoryLookup", "StoreReads"]
+
+EVERYTHING_REFERENCED_TYPES = ("Organization", "Practitioner", "PractitionerRole", "Location")
+"""Directory types `$everything` adds when the patient's resources refer to them."""
+
+_r = resources.c
+_v = resource_versions.c
+
+
+class DirectoryLookup(Protocol):
+    """A cache of directory resources (Organization, Practitioner, ...) by (type, id)."""
+
+    def get(self, key: tuple[str, str]) -> dict[str, Any] | None: ...
+
+    def put(self, resource: dict[str, Any]) -> None: ...
+
+
+class StoreReads:
+    """The read paths of the store over `engine` (SqlStore adds the writes)."""
+
+    engine: Engine
+    max_include: int
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- by id -------------------------------------------------------------------------------
+
+    def read(
+        self, resource_type: str, resource_id: str, scope: ReadScope | None = None
+    ) -> StoredResource:
+        """The current version; NotFound if never stored or hidden, Gone if deleted."""
+        key = {"res_type": resource_type, "res_id": resource_id}
+        if scope is None or scope.unrestricted:
+            newest = statements.read_newest(self.dialect)
+            found = fetch_one(self.engine, newest.sql, newest.values(key))
+        else:
+            current = statements.read_current(self.dialect)
+            condition, params = scope.sql_text(statements.SCOPE_ALIAS, self._mark)
+            found = fetch_one(
+                self.engine,
+                " AND ".join((current.sql, condition)),
+                (*current.values(key), *params),
+            )
+        row = None if found is None else StoredRow(*found)
+        return to_stored(live(row, resource_type, resource_id))
+
+    @property
+    def _mark(self) -> str:
+        """The DBAPI placeholder: qmark for sqlite3, format for psycopg."""
+        return "?" if self.dialect == "sqlite" else "%s"
+
+    def vread(
+        self,
+        resource_type: str,
+        resource_id: str,
+        version_id: int,
+        scope: ReadScope | None = None,
+    ) -> StoredResource:
+        stmt = select(*VERSION_COLUMNS).where(
+            _v.res_type == resource_type,
+            _v.res_id == resource_id,
+            _v.version_id == version_id,
+            scoped(scope, _v),
+        )
+        with reading(self.engine) as conn:
+            row = conn.execute(stmt).first()
+        return to_stored(live(row, resource_type, resource_id, version_id))
+
+    def security_and_version(
+        self, resource_type: str, resource_id: str
+    ) -> tuple[StoredResource | None, tuple[int, int, int] | None]:
+        """The current version's metadata and security columns (without content) and, for
+        a row about a patient, that patient's `patient_version`, in one query (one
+        snapshot): what a guarded read needs before its scoped read."""
+        statement = statements.security_and_version(self.dialect)
+        found = fetch_one(
+            self.engine,
+            statement.sql,
+            statement.values({"res_type": resource_type, "res_id": resource_id}),
+        )
+        if found is None:
+            return None, None
+        row = to_stored(StoredRow(*found[:10]))
+        if row.patient_id is None:
+            return row, None
+        latest, count, granted = found[10:]
+        return row, (int(latest or 0), int(count or 0), int(granted or 0))
+
+    # -- history, search, $everything --------------------------------------------------------
+
+    def history(
+        self,
+        resource_type: str | None,
+        resource_id: str | None,
+        *,
+        since: int | None,
+        count: int,
+        offset: int,
+        scope: ReadScope | None = None,
+    ) -> HistoryPage:
+        """Versions newest first: of one resource, one type, or the whole store."""
+        conditions: list[ColumnElement[bool]] = [scoped(scope, _v)]
+        if resource_type is not None:
+            conditions.append(_v.res_type == resource_type)
+        if resource_id is not None:
+            conditions.append(_v.res_id == resource_id)
+        if since is not None:
+            conditions.append(_v.last_updated >= since)
+        stmt = (
+            select(*VERSION_COLUMNS)
+            .where(*conditions)
+            .order_by(_v.last_updated.desc(), _v.res_type, _v.res_id, _v.version_id.desc())
+            .limit(count + 1)
+            .offset(offset)
+        )
+        with reading(self.engine) as conn:
+            if resource_type is not None and resource_id is not None:
+                exists = conn.execute(
+                    select(_r.version_id).where(
+                        _r.res_type == resource_type,
+                        _r.res_id == resource_id,
+                        _r.version_id > 0,
+                        scoped(scope, _r),
+                    )
+                ).first()
+                if exists is None:
+                    raise missing(resource_type, resource_id)
+            rows = conn.execute(stmt).all()
+            total = conn.execute(
+                select(func.count()).select_from(resource_versions).where(*conditions)
+            ).scalar_one()
+        entries = [to_stored(r) for r in rows[:count]]
+        return HistoryPage(entries=entries, total=int(total), has_next=len(rows) > count)
+
+    def search(self, query: SearchQuery, scope: ReadScope | None = None) -> SearchPage:
+        with reading(self.engine) as conn:
+            return search_page(conn, query, scope, self.max_include)
+
+    def everything(
+        self,
+        patient_id: str,
+        *,
+        count: int,
+        offset: int,
+        since: int | None = None,
+        scope: ReadScope | None = None,
+    ) -> SearchPage:
+        """The patient's compartment plus the directory resources it references, paged."""
+        compartment = select(_r.res_type.label("t"), _r.res_id.label("i")).where(
+            _r.patient_id == patient_id, _r.deleted.is_(False)
+        )
+        owner = resources.alias("owner")
+        ref = search_reference.c
+        referenced = (
+            select(ref.target_type.label("t"), ref.target_id.label("i"))
+            .select_from(
+                search_reference.join(
+                    owner, and_(owner.c.res_type == ref.res_type, owner.c.res_id == ref.res_id)
+                )
+            )
+            .where(
+                owner.c.patient_id == patient_id,
+                owner.c.deleted.is_(False),
+                ref.target_type.in_(EVERYTHING_REFERENCED_TYPES),
+                scoped(scope, owner.c),
+            )
+        )
+        members = union(compartment, referenced).subquery("members")
+        conditions: list[ColumnElement[bool]] = [_r.deleted.is_(False), scoped(scope, _r)]
+        if since is not None:
+            conditions.append(_r.last_updated >= since)
+        joined = CURRENT.join(members, and_(members.c.t == _r.res_type, members.c.i == _r.res_id))
+        stmt = (
+            select(*VERSION_COLUMNS, func.count().over().label("everything_total"))
+            .select_from(joined)
+            .where(*conditions)
+            .order_by((_r.res_type != literal("Patient")), _r.res_type, _r.res_id)
+            .limit(count + 1)
+            .offset(offset)
+        )
+        restricted = scope is not None and not scope.unrestricted
+        with reading(self.engine) as conn, generic_plans(conn, restricted):
+            patient = conn.execute(
+                select(_r.deleted, _r.version_id).where(
+                    _r.res_type == "Patient", _r.res_id == patient_id, _r.version_id > 0
+                )
+            ).first()
+            live(patient, "Patient", patient_id)
+            rows = conn.execute(stmt).all()
+            if rows or offset == 0:  # the window count saw every member, before the LIMIT
+                total = int(rows[0].everything_total) if rows else 0
+            else:  # a page past the end: count on its own
+                total = int(
+                    conn.execute(
+                        select(func.count()).select_from(joined).where(*conditions)
+                    ).scalar_one()
+                )
+        return SearchPage(
+            matches=[to_stored(r) for r in rows[:count]],
+            included=[],
+            total=total,
+            has_next=len(rows) > count,
+        )
+
+    # -- what the access rules read about one patient (internal, unrestricted) -------------
+
+    def patients_with_unit_data(
+        self, care_unit: str, resource_types: Sequence[str], limit: int
+    ) -> list[str]:
+        """Ids of patients with current rows of these types whose source is `care_unit`
+        (internal: candidates for a unit's work list; each is then read under its decision)."""
+        stmt = (
+            select(_r.patient_id)
+            .where(
+                _r.care_unit == care_unit,
+                _r.res_type.in_(list(resource_types)),
+                _r.deleted.is_(False),
+                _r.patient_id.is_not(None),
+            )
+            .distinct()
+            .order_by(_r.patient_id)
+            .limit(limit)
+        )
+        with reading(self.engine) as conn:
+            return [str(row[0]) for row in conn.execute(stmt)]
+
+    def patients_with_blocks(self) -> list[str]:
+        """The patients with a Consent that may hold a block (hub.store.blocks): one
+        query of the index, whatever the number of Consents."""
+        with driver_cursor(self.engine) as run:
+            return [str(patient) for (patient,) in run(PATIENTS_WITH_BLOCKS_SQL, ())]
+
+    def patient_version(self, patient_id: str) -> tuple[int, int, int]:
+        """Changes whenever anything about the patient is written or an emergency grant is
+        made: (latest write, number of resources, latest grant), one indexed query."""
+        statement = statements.patient_version(self.dialect)
+        found = fetch_one(self.engine, statement.sql, statement.values({"patient_id": patient_id}))
+        latest, count, granted = found or (None, None, None)
+        return int(latest or 0), int(count or 0), int(granted or 0)
+
+    def patient_access_inputs(
+        self,
+        patient_id: str,
+        fact_types: Sequence[str],
+        references: Callable[[list[dict[str, Any]]], list[tuple[str, str]]],
+        depth: int = 4,
+        directory_cache: DirectoryLookup | None = None,
+    ) -> tuple[list[tuple[str, str | None]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """What the access rules read about one patient, over one connection: the sources
+        of its data, its live resources of `fact_types`, and the directory resources those
+        refer to (followed `depth` levels through `references`; `directory_cache` answers
+        what it holds, the rest is read and handed to it)."""
+        sources_statement = statements.patient_sources(self.dialect)
+        facts_statement = statements.patient_facts(self.dialect, len(fact_types))
+        with driver_cursor(self.engine) as run:
+            sources = [
+                (provider, unit) for provider, unit in run(sources_statement.sql, [patient_id])
+            ]
+            facts_values = {"patient_id": patient_id}
+            facts_values.update((f"type_{i}", t) for i, t in enumerate(fact_types))
+            facts = [
+                orjson.loads(content)
+                for (content,) in run(facts_statement.sql, facts_statement.values(facts_values))
+                if content
+            ]
+            directory: dict[tuple[str, str], dict[str, Any]] = {}
+            pending = references(facts)
+            for _level in range(depth):
+                keys = [key for key in pending if key not in directory]
+                if not keys:
+                    break
+                fetched: list[dict[str, Any]] = []
+                absent: list[tuple[str, str]] = []
+                for key in keys:
+                    hit = directory_cache.get(key) if directory_cache is not None else None
+                    if hit is not None:
+                        fetched.append(hit)
+                    else:
+                        absent.append(key)
+                if absent:
+                    loaded = [orjson.loads(c) for c in self._current_contents(run, absent) if c]
+                    if directory_cache is not None:
+                        for resource in loaded:
+                            directory_cache.put(resource)
+                    fetched.extend(loaded)
+                for resource in fetched:
+                    directory[(resource["resourceType"], resource["id"])] = resource
+                pending = references(fetched)
+        return sources, facts, list(directory.values())
+
+    def _current_contents(self, run: Run, keys: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        """Current live contents of (type, id) keys, one query per type."""
+        by_type: dict[str, list[str]] = {}
+        for resource_type, resource_id in keys:
+            by_type.setdefault(resource_type, []).append(resource_id)
+        contents: list[bytes | None] = []
+        for resource_type, ids in by_type.items():
+            statement = statements.current_contents(self.dialect, len(ids))
+            values: dict[str, object] = {"res_type": resource_type}
+            values.update((f"id_{i}", resource_id) for i, resource_id in enumerate(ids))
+            contents.extend(
+                bytes(c) if c is not None else None
+                for (c,) in run(statement.sql, statement.values(values))
+            )
+        return contents

@@ -1,0 +1,251 @@
+"""The store's SQL, built with SQLAlchemy Core from the tables of hub/store/schema.py.
+
+Statements run through SQLAlchemy are built where they are used. The hot paths (read by
+id, what the access rules read about a patient, a transaction's batched INSERTs) skip
+SQLAlchemy's execution layer: their statements are built here once, compiled once per
+dialect to DBAPI text with positional placeholders (qmark for sqlite3, format for psycopg),
+and run on the driver's cursor with their values bound (`DriverStatement`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    false,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import BindParameter
+
+from hub.store.model import StoredResource
+from hub.store.schema import emergency_grants, resource_versions, resources
+
+__all__ = [
+    "CURRENT",
+    "VERSION_COLUMNS",
+    "DriverStatement",
+    "StoredRow",
+    "batch_insert",
+    "current_contents",
+    "patient_facts",
+    "patient_sources",
+    "patient_version",
+    "read_current",
+    "read_newest",
+    "security_and_version",
+    "to_stored",
+]
+
+_r = resources.c
+_v = resource_versions.c
+
+CURRENT = resources.join(
+    resource_versions,
+    and_(_v.res_type == _r.res_type, _v.res_id == _r.res_id, _v.version_id == _r.version_id),
+)
+"""A resource joined to its current version."""
+
+VERSION_COLUMNS = (
+    _v.res_type,
+    _v.res_id,
+    _v.version_id,
+    _v.last_updated,
+    _v.deleted,
+    _v.content,
+    _v.method,
+    _v.patient_id,
+    _v.care_provider,
+    _v.care_unit,
+)
+"""The columns of a StoredResource, in the order of `StoredRow`."""
+
+
+class StoredRow(NamedTuple):
+    """A row of VERSION_COLUMNS fetched on the driver's cursor."""
+
+    res_type: str
+    res_id: str
+    version_id: int
+    last_updated: int
+    deleted: bool
+    content: bytes | None
+    method: str
+    patient_id: str | None
+    care_provider: str | None
+    care_unit: str | None
+
+
+def to_stored(row: Any) -> StoredResource:
+    """The StoredResource of a row of VERSION_COLUMNS (a SQLAlchemy Row or a StoredRow)."""
+    return StoredResource(
+        resource_type=row.res_type,
+        id=row.res_id,
+        version_id=row.version_id,
+        last_updated=row.last_updated,
+        deleted=bool(row.deleted),
+        content=row.content,
+        method=row.method,
+        patient_id=row.patient_id,
+        care_provider=row.care_provider,
+        care_unit=row.care_unit,
+    )
+
+
+SCOPE_ALIAS = "r"
+"""The alias of `resources` in `read_current`, which a ReadScope's DBAPI text names."""
+
+_POSITIONAL: dict[str, Dialect] = {
+    "sqlite": sqlite.dialect(),
+    "postgresql": postgresql.psycopg.dialect(paramstyle="format"),
+}
+
+
+@dataclass(frozen=True)
+class DriverStatement:
+    """DBAPI text of a Core statement for one dialect: its bound parameters' names in
+    placeholder order, and the values of those the statement fixes itself (a LIMIT)."""
+
+    sql: str
+    names: tuple[str, ...]
+    fixed: Mapping[str, object]
+
+    def values(self, values: Mapping[str, object]) -> tuple[object, ...]:
+        """The DBAPI parameters: `values` (name -> value) in placeholder order."""
+        fixed = self.fixed
+        return tuple(values[name] if name in values else fixed[name] for name in self.names)
+
+
+def _compile(statement: Select[Any] | Insert, dialect: str) -> DriverStatement:
+    """Named parameters are `bindparam(name, None)`; literals keep their values as fixed."""
+    compiled = statement.compile(dialect=_POSITIONAL[dialect])
+    fixed = {name: value for name, value in compiled.params.items() if value is not None}
+    return DriverStatement(str(compiled), tuple(compiled.positiontup or ()), fixed)
+
+
+def _live_current(r: Any, v: Any) -> ColumnElement[bool]:
+    return and_(v.res_type == r.res_type, v.res_id == r.res_id, v.version_id == r.version_id)
+
+
+def _by_key(columns: Any) -> list[ColumnElement[bool]]:
+    return [
+        columns.res_type == bindparam("res_type", None),
+        columns.res_id == bindparam("res_id", None),
+    ]
+
+
+@cache
+def read_current(dialect: str) -> DriverStatement:
+    """The current version of (res_type, res_id), `resources` aliased as SCOPE_ALIAS so that
+    a ReadScope's text can be appended with AND."""
+    r = resources.alias(SCOPE_ALIAS)
+    v = resource_versions.alias("v")
+    columns = [v.c[column.name] for column in VERSION_COLUMNS]
+    stmt = select(*columns).select_from(r.join(v, _live_current(r.c, v.c))).where(*_by_key(r.c))
+    return _compile(stmt, dialect)
+
+
+@cache
+def read_newest(dialect: str) -> DriverStatement:
+    """The unfiltered read: the newest version is the current one (a write adds version n+1
+    and moves `resources` to it in one transaction), found with one backward probe of the
+    versions' primary key instead of a join. Not for scoped reads: a scope must judge the
+    current version, not pick the newest one it may see."""
+    stmt = select(*VERSION_COLUMNS).where(*_by_key(_v)).order_by(_v.version_id.desc()).limit(1)
+    return _compile(stmt, dialect)
+
+
+def _patient_version_columns(patient: ColumnElement[Any] | BindParameter[Any]) -> list[Any]:
+    """The three values of `patient_version` for the patient id expression `patient`."""
+    p = resources.alias("p")
+    g = emergency_grants.alias("g")
+    return [
+        select(func.max(p.c.last_updated)).where(p.c.patient_id == patient).scalar_subquery(),
+        select(func.count()).select_from(p).where(p.c.patient_id == patient).scalar_subquery(),
+        select(func.max(g.c.created_us)).where(g.c.patient_id == patient).scalar_subquery(),
+    ]
+
+
+@cache
+def patient_version(dialect: str) -> DriverStatement:
+    """(latest write, number of resources, latest emergency grant) of one patient."""
+    return _compile(select(*_patient_version_columns(bindparam("patient_id", None))), dialect)
+
+
+@cache
+def security_and_version(dialect: str) -> DriverStatement:
+    """A row's metadata and security columns (no content) with its patient's
+    `patient_version`, in one statement (one snapshot)."""
+    r = resources.alias(SCOPE_ALIAS)
+    stmt = select(
+        r.c.res_type,
+        r.c.res_id,
+        r.c.version_id,
+        r.c.last_updated,
+        r.c.deleted,
+        null(),
+        literal("PUT"),
+        r.c.patient_id,
+        r.c.care_provider,
+        r.c.care_unit,
+        *_patient_version_columns(r.c.patient_id),
+    ).where(*_by_key(r.c), r.c.version_id > 0)
+    return _compile(stmt, dialect)
+
+
+@cache
+def patient_sources(dialect: str) -> DriverStatement:
+    """The (care provider, care unit) pairs that ever wrote about one patient."""
+    stmt = (
+        select(_v.care_provider, _v.care_unit)
+        .where(_v.patient_id == bindparam("patient_id", None), _v.care_provider.is_not(None))
+        .distinct()
+    )
+    return _compile(stmt, dialect)
+
+
+def _current_content() -> Select[Any]:
+    return select(_v.content).select_from(CURRENT).where(_r.deleted == false())
+
+
+@lru_cache(maxsize=512)
+def patient_facts(dialect: str, types: int) -> DriverStatement:
+    """Current live contents of one patient's resources of `types` types (parameters
+    patient_id, type_0 ...)."""
+    stmt = _current_content().where(
+        _r.patient_id == bindparam("patient_id", None),
+        _r.res_type.in_([bindparam(f"type_{i}", None) for i in range(types)]),
+    )
+    return _compile(stmt, dialect)
+
+
+@lru_cache(maxsize=512)
+def current_contents(dialect: str, ids: int) -> DriverStatement:
+    """Current live contents of `ids` resources of one type (parameters res_type, id_0 ...)."""
+    stmt = _current_content().where(
+        _r.res_type == bindparam("res_type", None),
+        _r.res_id.in_([bindparam(f"id_{i}", None) for i in range(ids)]),
+    )
+    return _compile(stmt, dialect)
+
+
+@cache
+def batch_insert(table: Table, dialect: str) -> DriverStatement:
+    """INSERT of one row of every column of `table`, in column order (the batch path of a
+    transaction's writes: executemany on SQLite; COPY takes the same column order)."""
+    columns: dict[str, Any] = {c.name: bindparam(c.name, None) for c in table.columns}
+    return _compile(insert(table).values(columns), dialect)

@@ -1,0 +1,54 @@
+"""The hot paths' statements are SQLAlchemy Core compiled per dialect: each binds only the
+named values its caller passes (plus the literals it fixes), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.store import statements
+from hub.store.schema import INDEX_TABLES, resource_versions, resources
+from hub.store.sqlite import BACKSTOP_PAGES, CONNECTION_PRAGMAS
+
+NAMED = {
+    statements.read_current: {"res_type", "res_id"},
+    statements.read_newest: {"res_type", "res_id"},
+    statements.security_and_version: {"res_type", "res_id"},
+    statements.patient_version: {"patient_id"},
+    statements.patient_sources: {"patient_id"},
+}
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("build", list(NAMED), ids=[f.__name__ for f in NAMED])
+def test_each_hot_statement_binds_its_named_values_and_fixes_the_rest(dialect, build):
+    statement = build(dialect)
+    assert set(statement.names) - set(statement.fixed) == NAMED[build]
+    mark = "?" if dialect == "sqlite" else "%s"
+    assert statement.sql.count(mark) == len(statement.names)
+    values = statement.values(dict.fromkeys(NAMED[build], "x"))
+    assert len(values) == len(statement.names)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_list_statements_take_one_placeholder_per_item(dialect):
+    facts = statements.patient_facts(dialect, 3)
+    assert facts.names == ("patient_id", "type_0", "type_1", "type_2")
+    contents = statements.current_contents(dialect, 2)
+    assert contents.names == ("res_type", "id_0", "id_1")
+
+
+def test_the_scoped_read_names_resources_by_the_alias_a_scope_appends_to():
+    sql = statements.read_current("sqlite").sql
+    assert f"FROM resources AS {statements.SCOPE_ALIAS} " in sql
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("table", [resources, resource_versions, *INDEX_TABLES])
+def test_the_batch_insert_takes_every_column_in_table_order(dialect, table):
+    statement = statements.batch_insert(table, dialect)
+    assert statement.names == tuple(column.name for column in table.columns)
+    assert statement.sql.startswith(f"INSERT INTO {table.name} (")
+
+
+def test_the_connection_pragmas_set_the_backstop_checkpoint():
+    assert f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}" in CONNECTION_PRAGMAS
