@@ -27,7 +27,8 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from hub.errors import HubError
-from hub.ingest.intake import IngestRejected, ingest_file, replay
+from hub.ingest.batch import ingest_files
+from hub.ingest.intake import IngestRejected, replay
 from hub.ingest.quarantine import QuarantineStore
 from hub.ingest.registry import adapter_names, get_adapter
 from hub.settings import Settings
@@ -146,7 +147,8 @@ def load(
         help="Sending system's id, for files that name none themselves.",
     ),
 ) -> None:
-    """Load files through an adapter, one transaction per file (the default command)."""
+    """Load files through an adapter; small files share a transaction, each file stays
+    all-or-nothing (hub.ingest.batch; the default command)."""
     try:
         get_adapter(adapter)
     except HubError as exc:
@@ -172,27 +174,25 @@ def load(
         ]
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task(f"ingest {adapter}", total=len(inputs))
-            for item in inputs:
+            results = ingest_files(
+                store,
+                adapter,
+                ((item.name, item.read()) for item in inputs),
+                source_system=source_system,
+                secret=settings.patient_id_secret,
+            )
+            for result in results:
                 totals["files"] += 1
-                try:
-                    summary = ingest_file(
-                        store,
-                        adapter,
-                        item.read(),
-                        item.name,
-                        source_system=source_system,
-                        secret=settings.patient_id_secret,
-                    )
-                except IngestRejected as exc:
+                if isinstance(result, IngestRejected):
                     totals["rejected"] += 1
-                    rejections.append((item.name, exc))
+                    rejections.append((result.filename, result))
                 else:
                     for key in ("created", "updated", "unchanged", "superseded"):
-                        totals[key] += getattr(summary, key)
-                    if summary.superseded_entry is not None:
+                        totals[key] += getattr(result, key)
+                    if result.superseded_entry is not None:
                         late.append(
-                            f"superseded {summary.file}: {summary.superseded} record(s) older "
-                            f"than the stored state (quarantine entry {summary.superseded_entry})"
+                            f"superseded {result.file}: {result.superseded} record(s) older "
+                            f"than the stored state (quarantine entry {result.superseded_entry})"
                         )
                 progress.advance(task)
     for line in late:

@@ -54,11 +54,18 @@ __all__ = [
     "SOURCE_TIME_EXTENSION",
     "IngestRejected",
     "IngestSummary",
+    "PreparedFile",
     "SourceSummary",
+    "WrittenFile",
+    "finish_file",
     "ingest_file",
     "load_file",
+    "prepare_file",
+    "reject",
     "replay",
     "safe_filename",
+    "secret_bytes",
+    "write_file",
 ]
 
 MANY_SENDERS = f"{HUB_NAMING_BASE}/source/per-record"
@@ -179,7 +186,7 @@ def safe_filename(name: str | None, default: str = "upload") -> str:
     return base[:255] or default
 
 
-def _secret_bytes(secret: bytes | str) -> bytes:
+def secret_bytes(secret: bytes | str) -> bytes:
     return secret.encode("utf-8") if isinstance(secret, str) else secret
 
 
@@ -206,24 +213,36 @@ def ingest_file(
     adapter = get_adapter(adapter_name)
     name = safe_filename(filename)
     try:
-        return load_file(store, adapter, data, name, source_system, _secret_bytes(secret), owner)
+        return load_file(store, adapter, data, name, source_system, secret_bytes(secret), owner)
     except Exception as exc:  # every failure rejects the file: keep its bytes
-        error, issue_code = _describe(exc)
-        entry = QuarantineStore(store.engine).add(
-            adapter=adapter.name,
-            filename=name,
-            source_system=source_system,
-            sha256=hashlib.sha256(data).hexdigest(),
-            raw=data,
-            error=error,
-        )
-        raise IngestRejected(
-            filename=name,
-            adapter=adapter.name,
-            error=error,
-            issue_code=issue_code,
-            quarantine_id=entry,
-        ) from None
+        raise reject(store, adapter, name, source_system, data, exc) from None
+
+
+def reject(
+    store: SqlStore,
+    adapter: IngestAdapter,
+    name: str,
+    source_system: str | None,
+    data: bytes,
+    exc: Exception,
+) -> IngestRejected:
+    """Keep a rejected file's bytes in the quarantine; the rejection naming the entry."""
+    error, issue_code = _describe(exc)
+    entry = QuarantineStore(store.engine).add(
+        adapter=adapter.name,
+        filename=name,
+        source_system=source_system,
+        sha256=hashlib.sha256(data).hexdigest(),
+        raw=data,
+        error=error,
+    )
+    return IngestRejected(
+        filename=name,
+        adapter=adapter.name,
+        error=error,
+        issue_code=issue_code,
+        quarantine_id=entry,
+    )
 
 
 def replay(
@@ -240,9 +259,7 @@ def replay(
     adapter = get_adapter(entry.adapter)
     system = source_system or entry.source_system
     try:
-        summary = load_file(
-            store, adapter, entry.raw, entry.filename, system, _secret_bytes(secret)
-        )
+        summary = load_file(store, adapter, entry.raw, entry.filename, system, secret_bytes(secret))
     except Exception as exc:  # the entry keeps the bytes; record why the replay failed
         error, issue_code = _describe(exc)
         quarantine.record_failed_replay(entry_id, error)
@@ -257,6 +274,30 @@ def replay(
     return summary
 
 
+@dataclass(frozen=True)
+class PreparedFile:
+    """A file read, translated and validated, not yet written (no database touched)."""
+
+    adapter: IngestAdapter
+    data: bytes
+    filename: str
+    system: str | None
+    senders: set[str]
+    digest: str
+    translated: list[TranslatedResource]
+    owner: str | None
+
+
+@dataclass
+class WrittenFile:
+    """What writing a prepared file did inside its transaction."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    by_sender: dict[tuple[str, str | None, str | None], Counter[str]] = field(default_factory=dict)
+    superseded: list[str] = field(default_factory=list)
+    provenance: str | None = None
+
+
 def load_file(
     store: SqlStore,
     adapter: IngestAdapter,
@@ -267,6 +308,23 @@ def load_file(
     owner: str | None = None,
 ) -> IngestSummary:
     """Parse, translate, validate and store; raises the first error (nothing stored then)."""
+    prepared = prepare_file(adapter, data, filename, source_system, secret, owner)
+    written = WrittenFile()
+    if prepared.translated:
+        with store.unit_of_work() as work:
+            written = write_file(work, prepared)
+    return finish_file(store, prepared, written)
+
+
+def prepare_file(
+    adapter: IngestAdapter,
+    data: bytes,
+    filename: str,
+    source_system: str | None,
+    secret: bytes,
+    owner: str | None = None,
+) -> PreparedFile:
+    """Parse, translate, validate and check ownership; raises the first error."""
     records = adapter.parse(data, filename)
     system = adapter.source_system(records) or source_system
     if not system and not adapter.sender_per_record:
@@ -288,55 +346,71 @@ def load_file(
     elif senders:
         system = None
     digest = hashlib.sha256(data).hexdigest()
-    counts: Counter[str] = Counter()
-    by_sender: dict[tuple[str, str | None, str | None], Counter[str]] = {}
-    superseded: list[str] = []
-    provenance = None
-    if translated:
-        with store.unit_of_work() as work:
-            work.lock_current_many(
-                [(item.resource["resourceType"], item.resource["id"]) for item in translated]
-            )
-            targets = []
-            for item in translated:
-                status, target = _write(work, item, owner)
-                counts[status] += 1
-                if item.source_system is not None:
-                    key = (item.source_system, item.source_care_provider, item.source_care_unit)
-                    by_sender.setdefault(key, Counter())[status] += 1
-                if target is None:
-                    superseded.append(f"{item.resource['resourceType']}/{item.resource['id']}")
-                else:
-                    targets.append(target)
-            changed = counts["created"] + counts["updated"]
-            # A file whose records all came late changed nothing: the quarantine keeps it.
-            if targets and (changed or not superseded):
-                provenance = _write_provenance(
-                    work,
-                    translated,
-                    targets,
-                    system,
-                    senders,
-                    digest,
-                    filename,
-                    adapter.name,
-                    counts,
-                    owner,
-                )
+    return PreparedFile(adapter, data, filename, system, senders, digest, translated, owner)
+
+
+def write_file(work: UnitOfWork, prepared: PreparedFile) -> WrittenFile:
+    """Write a prepared file's resources and its Provenance inside `work`."""
+    translated, owner = prepared.translated, prepared.owner
+    written = WrittenFile()
+    counts, by_sender, superseded = written.counts, written.by_sender, written.superseded
+    work.lock_current_many(
+        [(item.resource["resourceType"], item.resource["id"]) for item in translated]
+    )
+    targets = []
+    for item in translated:
+        status, target = _write(work, item, owner)
+        counts[status] += 1
+        if item.source_system is not None:
+            key = (item.source_system, item.source_care_provider, item.source_care_unit)
+            by_sender.setdefault(key, Counter())[status] += 1
+        if target is None:
+            superseded.append(f"{item.resource['resourceType']}/{item.resource['id']}")
+        else:
+            targets.append(target)
+    changed = counts["created"] + counts["updated"]
+    # A file whose records all came late changed nothing: the quarantine keeps it.
+    if targets and (changed or not superseded):
+        written.provenance = _write_provenance(
+            work,
+            translated,
+            targets,
+            prepared.system,
+            prepared.senders,
+            prepared.digest,
+            prepared.filename,
+            prepared.adapter.name,
+            counts,
+            owner,
+        )
+    return written
+
+
+def finish_file(store: SqlStore, prepared: PreparedFile, written: WrittenFile) -> IngestSummary:
+    """After the commit: keep a file with late records in the quarantine, log, summarise."""
+    counts, system = written.counts, prepared.system
     entry = None
-    if superseded:
-        entry = _keep_superseded(store, adapter.name, filename, system, digest, data, superseded)
+    if written.superseded:
+        entry = _keep_superseded(
+            store,
+            prepared.adapter.name,
+            prepared.filename,
+            system,
+            prepared.digest,
+            prepared.data,
+            written.superseded,
+        )
     summary = IngestSummary(
-        file=filename,
-        adapter=adapter.name,
+        file=prepared.filename,
+        adapter=prepared.adapter.name,
         source_system=system,
-        sha256=digest,
-        resources=len(translated),
+        sha256=prepared.digest,
+        resources=len(prepared.translated),
         created=counts["created"],
         updated=counts["updated"],
         unchanged=counts["unchanged"],
         rejected=0,
-        provenance=provenance,
+        provenance=written.provenance,
         superseded=counts["superseded"],
         superseded_entry=entry,
         sources=[
@@ -351,7 +425,7 @@ def load_file(
                 superseded=sender_counts["superseded"],
             )
             for (sender, provider, unit), sender_counts in sorted(
-                by_sender.items(), key=lambda pair: tuple(v or "" for v in pair[0])
+                written.by_sender.items(), key=lambda pair: tuple(v or "" for v in pair[0])
             )
         ],
     )

@@ -87,6 +87,12 @@ class BatchWriter:
         with suppress(DBAPIError):
             self.settle()
 
+    def discard(self) -> None:
+        """Before a rollback to a savepoint: answer the batch in flight and drop the
+        queued rows (they belong to the part rolled back)."""
+        self.abandon()
+        self._pending = {}
+
     def flush_when(self, queued_rows: int) -> None:
         """Send queued INSERTs as the transaction goes instead of all at its end: on SQLite
         all of them once at least `queued_rows` wait, on PostgreSQL a table's batch ahead

@@ -10,7 +10,8 @@ conditional writes serialise on a lock row (ADR 0004). The rows go through a Bat
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -113,6 +114,23 @@ class UnitOfWork:
         """Before a rollback: read the answer of a batch in flight (its error no longer
         matters), so that the connection takes the ROLLBACK."""
         self._batch.abandon()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of the transaction that rolls back alone (SAVEPOINT): an error inside it
+        undoes its writes, forgets what it read, and leaves the rest of the transaction as
+        it was. Its writes are sent before it ends, so their errors are its own."""
+        self._batch.flush()
+        nested = self._conn.begin_nested()
+        try:
+            yield
+            self._batch.flush()
+        except BaseException:
+            self._batch.discard()
+            self._known.clear()
+            nested.rollback()
+            raise
+        nested.commit()
 
     def flush_when(self, queued_rows: int) -> None:
         """Send queued INSERTs as the transaction goes (BatchWriter.flush_when)."""
