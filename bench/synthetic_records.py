@@ -9,6 +9,7 @@ hub/demo/exports.py.)
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -393,8 +394,15 @@ def _patient_records(rng: random.Random, index: int, secret: bytes) -> list[Demo
 
 def demo_records(patients: int = 12, secret: bytes = b"demo", seed: int = 2026) -> list[DemoRecord]:
     """The whole demo set: directory data first, then each patient's records."""
+    return list(iter_demo_records(patients, secret, seed))
+
+
+def iter_demo_records(
+    patients: int = 12, secret: bytes = b"demo", seed: int = 2026
+) -> Iterator[DemoRecord]:
+    """demo_records one by one (a large set need not be held in memory)."""
     rng = random.Random(seed)
-    records = _organizations() + _staff()
+    yield from _organizations()
+    yield from _staff()
     for index in range(patients):
-        records.extend(_patient_records(rng, index, secret))
-    return records
+        yield from _patient_records(rng, index, secret)

@@ -225,11 +225,7 @@ def index_resource(
     """All index rows for the search parameters defined on this resource's type."""
     rows = IndexRows()
     params: dict[str, SearchParameter] = registry.for_type(resource["resourceType"])
-    for param in params.values():
-        if param.rows_of is not None:
-            continue  # kept in its broader twin's rows
-        if not param.present_in(resource):
-            continue  # the parameter's element is absent (most are)
+    for param in registry.indexing_plan(resource["resourceType"]).parameters_for(resource):
         if param.type == "composite":
             rows.composites.extend(_composite_rows(param, resource, params, base_url))
             continue

@@ -256,6 +256,26 @@ def _split_union(expression: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class IndexingPlan:
+    """A type's indexed parameters: those that start at the resource itself, and the others
+    by the JSON name of their first element."""
+
+    always: tuple[SearchParameter, ...]
+    by_key: dict[str, tuple[SearchParameter, ...]]
+
+    def parameters_for(self, resource: dict[str, Any]) -> list[SearchParameter]:
+        """The parameters that can have values in `resource`, each once."""
+        found = list(self.always)
+        seen = set(map(id, found))
+        for key in resource:
+            for param in self.by_key.get(key, ()):
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    found.append(param)
+        return found
+
+
+@dataclass(frozen=True)
 class SearchParameterRegistry:
     """All search parameters, by resource type and code, and the served resource types."""
 
@@ -267,9 +287,30 @@ class SearchParameterRegistry:
     skipped: tuple[tuple[str, str, str], ...] = ()
     """(type, code, reason) of definitions the hub does not index."""
     fhir_version: str = ""
+    _plans: dict[str, IndexingPlan] = field(default_factory=dict, compare=False, repr=False)
 
     def for_type(self, resource_type: str) -> dict[str, SearchParameter]:
         return self.by_type.get(resource_type, {})
+
+    def indexing_plan(self, resource_type: str) -> IndexingPlan:
+        """The parameters that keep index rows of their own, by the JSON name they start
+        from (built once per type), so that indexing a resource looks only at the
+        parameters whose element it has."""
+        plan = self._plans.get(resource_type)
+        if plan is None:
+            always: list[SearchParameter] = []
+            by_key: dict[str, list[SearchParameter]] = {}
+            for param in self.for_type(resource_type).values():
+                if param.rows_of is not None:
+                    continue  # kept in its broader twin's rows
+                if param.root_keys is None:
+                    always.append(param)
+                else:
+                    for key in param.root_keys:
+                        by_key.setdefault(key, []).append(param)
+            plan = IndexingPlan(tuple(always), {k: tuple(v) for k, v in by_key.items()})
+            self._plans[resource_type] = plan
+        return plan
 
     def get(self, resource_type: str, code: str) -> SearchParameter | None:
         return self.by_type.get(resource_type, {}).get(code)

@@ -1,0 +1,235 @@
+"""`python -m bench.search_scale`: search latency at two table sizes (default 10k and 1M).
+
+The issue's question: does a search cost what its result costs, not what the table holds?
+Per database (SQLite, PostgreSQL) and size, the store gets the synthetic Swedish records of
+bench.synthetic_records written through its batch path (one unit of work per 5,000
+resources, in process, each record under its own care provider and unit), plus the same
+probe: one Patient (family `Probeson`) with 20 Encounters of class `PROBE` whose periods
+lie in March 1901. So every query below has the same 20 matches at both sizes:
+
+    token    Encounter?class=urn:hub:bench|PROBE
+    date     Encounter?date=ge1901-03-01&date=le1901-03-31
+    chained  Encounter?subject.family=Probeson
+
+The built databases are kept (SQLite under .cache/bench-search-scale/, PostgreSQL as
+database `hub_bench_scale_<size>`, both named by `--tag`) and reused by the next run.
+Each database is then served by `hub serve` with HUB_AUTH=on and a system client's real
+bearer token; every search appends its audit record before it answers. Latency p50/p95
+over `--requests` sequential requests per query, after 10 warm-up requests.
+Table on stdout, JSON to bench/results/search-scale-<timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from bench.guarded import FHIR_JSON, REPO, Server, _hub_env, _python_bin, _token
+from bench.server import free_port
+from bench.synthetic_records import iter_demo_records
+from hub.store import open_store
+from hub.store.model import WriteContext
+
+RESULTS = REPO / "bench" / "results"
+CACHE = REPO / ".cache" / "bench-search-scale"
+PROBE_SYSTEM = "urn:hub:bench"
+PROBE_CONTEXT = WriteContext("SE2120002122-0000", "SE2120002122-1001")
+"""The care provider and unit of the bench token (bench.guarded._token)."""
+QUERIES = {
+    "token": f"Encounter?class={PROBE_SYSTEM}|PROBE",
+    "date": "Encounter?date=ge1901-03-01&date=le1901-03-31",
+    "chained": "Encounter?subject.family=Probeson",
+}
+BATCH = 5000
+
+
+def probe_resources() -> list[dict[str, Any]]:
+    """The 20 matches every query finds, at every size."""
+    patient = {
+        "resourceType": "Patient",
+        "id": "probe-patient",
+        "name": [{"family": "Probeson", "given": ["Prob"]}],
+        "gender": "female",
+        "birthDate": "1900-01-01",
+    }
+    encounters = [
+        {
+            "resourceType": "Encounter",
+            "id": f"probe-encounter-{n:02d}",
+            "status": "finished",
+            "class": {"system": PROBE_SYSTEM, "code": "PROBE"},
+            "subject": {"reference": "Patient/probe-patient"},
+            "period": {"start": f"1901-03-{n + 1:02d}T10:00:00Z"},
+        }
+        for n in range(20)
+    ]
+    return [patient, *encounters]
+
+
+def _postgres_url(admin: str, name: str) -> str:
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def _database_exists(url: str) -> bool:
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).with_suffix(".complete").exists()
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin.replace("postgresql://", "postgresql://", 1)) as conn:
+        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if row is None:
+            return False
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = 'bench_complete'"
+        ).fetchone()
+    return found is not None
+
+
+def _create_postgres(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    name = str(make_url(url).database)
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def build(url: str, resources: int) -> dict[str, Any]:
+    """Write about `resources` synthetic resources plus the probe through the batch path."""
+    if url.startswith("postgresql"):
+        _create_postgres(url)
+    else:
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    patients = max(1, (resources - 21) // 9)
+    store = open_store(url)
+    written, started = 0, time.perf_counter()
+    try:
+        batch: list[tuple[dict[str, Any], WriteContext]] = [
+            (r, PROBE_CONTEXT) for r in probe_resources()
+        ]
+        for record in iter_demo_records(patients=patients):
+            batch.append((record.resource, record.context))
+            if len(batch) >= BATCH:
+                written += _write(store, batch)
+                batch = []
+                print(f"  {written} resources", file=sys.stderr, flush=True)
+        written += _write(store, batch)
+        seconds = time.perf_counter() - started
+        with store.engine.begin() as conn:
+            if url.startswith("postgresql"):
+                conn.exec_driver_sql("ANALYZE")
+                conn.exec_driver_sql("CREATE TABLE bench_complete (done int)")
+            else:
+                conn.exec_driver_sql("ANALYZE")
+    finally:
+        store.close()
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).with_suffix(".complete").touch()
+    return {"written": written, "seconds": round(seconds, 1), "per_s": round(written / seconds)}
+
+
+def _write(store: Any, batch: list[tuple[dict[str, Any], WriteContext]]) -> int:
+    with store.unit_of_work() as work:
+        for resource, context in batch:
+            work.create(resource, context, resource_id=resource["id"])
+    return len(batch)
+
+
+def latency(base: str, headers: dict[str, str], requests: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+        for name, path in QUERIES.items():
+            for _ in range(10):
+                client.get("/" + path)
+            samples = []
+            for _ in range(requests):
+                start = time.perf_counter()
+                answer = client.get("/" + path)
+                samples.append(time.perf_counter() - start)
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{name}: {answer.status_code} {answer.text[:300]}")
+                found = len(answer.json().get("entry", []))
+                if found != 20:
+                    raise RuntimeError(f"{name}: {found} matches, expected 20")
+            ordered = sorted(samples)
+            out[name] = {
+                "p50_ms": round(statistics.median(ordered) * 1000, 1),
+                "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)] * 1000, 1),
+            }
+    return out
+
+
+def serve_and_measure(url: str, requests: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="hub-scale-") as folder:
+        keys = Path(folder)
+        port = free_port()
+        headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {_token(keys, port)}"}
+        command = [_python_bin("hub"), "serve", "--port", str(port), "--workers", "1"]
+        server = Server(command, _hub_env(url, keys, port, auth=True), port, "/fhir/metadata")
+        try:
+            return latency(server.url + "/fhir", headers, requests)
+        finally:
+            server.stop()
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.search_scale")
+    parser.add_argument("--sizes", default="10000,1000000", help="table sizes, comma-separated")
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--tag", default="main", help="name part of the cached databases")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--build-only", action="store_true")
+    options = parser.parse_args(argv)
+    kinds = ["sqlite", "postgresql"] if options.db == "both" else [options.db]
+    sizes = [int(s) for s in options.sizes.split(",")]
+    result: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "runs": []}
+    for kind in kinds:
+        for size in sizes:
+            name = f"hub_bench_scale_{options.tag}_{size}"
+            url = (
+                _postgres_url(options.postgres, name)
+                if kind == "postgresql"
+                else f"sqlite:///{CACHE / (name + '.db')}"
+            )
+            run: dict[str, Any] = {"database": kind, "size": size}
+            if not _database_exists(url):
+                print(f"building {kind} {size} (load {_load()})", file=sys.stderr, flush=True)
+                run["build"] = build(url, size)
+            if not options.build_only:
+                run["load_before"] = _load()
+                run["latency"] = serve_and_measure(url, options.requests)
+                run["load_after"] = _load()
+            print(orjson.dumps(run).decode(), flush=True)
+            result["runs"].append(run)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"search-scale-{stamp}.json").write_bytes(
+        orjson.dumps(result, option=orjson.OPT_INDENT_2)
+    )
+
+
+if __name__ == "__main__":
+    main()
