@@ -240,7 +240,7 @@ def _linked_rows(resource_type: str, criterion: Criterion, scope: ReadScope | No
         _criterion_condition(resource_type, criterion, rows.c, scope),
     ]
     if scope is not None:
-        conditions.append(scope.condition(rows.c))
+        conditions.append(scope.condition(rows.c, resource_type))
     return select(rows.c.res_id).where(*conditions)
 
 
@@ -371,7 +371,7 @@ def where_clauses(query: SearchQuery, scope: ReadScope | None) -> list[ColumnEle
     rc = resources.c
     clauses: list[ColumnElement[bool]] = [rc.res_type == query.resource_type, rc.deleted.is_(False)]
     if scope is not None:
-        clauses.append(scope.condition(rc))
+        clauses.append(scope.condition(rc, query.resource_type))
     driver = next((c for c in query.criteria if _selective(c)), None)
     clauses.extend(
         _criterion_condition(
