@@ -207,8 +207,11 @@ def system_history(request: Request, ctx: Context) -> Response:
 
 
 @router.get("/{resource_type}", summary="Search")
-def search(resource_type: str, request: Request, ctx: ReadContext) -> Response:
-    return _answer(request, ctx, _fhir_request(request, [resource_type]))
+async def search(resource_type: str, request: Request, ctx: ReadContext) -> Response:
+    """On the app's read executor, as a read by id (`read_by_id`)."""
+    executor: ThreadPoolExecutor = request.app.state.read_executor
+    task = functools.partial(_answer, request, ctx, _fhir_request(request, [resource_type]))
+    return await asyncio.get_running_loop().run_in_executor(executor, task)
 
 
 @router.post("/{resource_type}/_search", summary="Search (form body)")
