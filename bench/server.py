@@ -3,8 +3,9 @@
 `python -m bench.server --app hub|bare --port P [--profile FILE]`: one worker,
 log_level warning, asyncio loop, h11. The hub reads HUB_DATABASE_URL from the environment.
 With --profile the process runs under cProfile: the event-loop thread and every thread-pool
-thread (where FastAPI runs the hub's sync routes and dependencies) get a profiler, and the
-merged stats are written to FILE when the server stops (SIGINT/SIGTERM).
+thread (where FastAPI runs the hub's sync routes and dependencies, and the hub's read
+executor) get a profiler, and the merged stats are written to FILE when the server stops
+(SIGINT/SIGTERM).
 """
 
 from __future__ import annotations
@@ -139,6 +140,17 @@ def _install_thread_profiling(profiles: _ThreadProfiles) -> None:
         return await original(profiles.wrap(func), *args, **kwargs)
 
     anyio.to_thread.run_sync = run_sync  # type: ignore[assignment]
+
+    import asyncio.base_events
+
+    loop_class = asyncio.base_events.BaseEventLoop
+    original_executor = loop_class.run_in_executor
+
+    def run_in_executor(self: Any, executor: Any, func: Callable[..., Any], *args: Any) -> Any:
+        # the hub's read executor (hub.fhir_api.routes.read_by_id) is a plain thread pool
+        return original_executor(self, executor, profiles.wrap(func), *args)
+
+    loop_class.run_in_executor = run_in_executor  # type: ignore[method-assign,assignment]
 
 
 def _make_app(name: str) -> Any:
