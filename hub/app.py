@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
                     app.state.audit.write_checkpoint_now()
                 except AuditWriteError:
                     log.error("audit checkpoint at shutdown failed; run `hub audit verify`")
+                app.state.audit.close()
             app.state.read_executor.shutdown(wait=False)
             if app.state.read_store is not None:
                 app.state.read_store.close()

@@ -182,6 +182,8 @@ class AuditLog:
         self._key = signing_key
         self.checkpoint_interval = checkpoint_interval
         self._group: GroupCommit[AccessEntry, AuditRecord] = GroupCommit(self._write_batches)
+        self._leader: Any = None
+        """The group commit's DBAPI connection (``_in_leader_transaction``)."""
 
     @property
     def batches_written(self) -> int:
@@ -236,8 +238,8 @@ class AuditLog:
         """One transaction for the batches of a group commit; records split back per batch."""
         key = self._signing_key()
         flat = [entry for batch in batches for entry in batch]
-        with _logged_as_write_error(), self._write() as conn, conn.begin():
-            records = self._chain_and_insert(conn, flat, key)
+        with _logged_as_write_error():
+            records = self._in_leader_transaction(flat, key)
         split: list[list[AuditRecord]] = []
         start = 0
         for batch in batches:
@@ -245,36 +247,81 @@ class AuditLog:
             start += len(batch)
         return split
 
+    def _in_leader_transaction(
+        self, entries: list[AccessEntry], key: Ed25519PrivateKey
+    ) -> list[AuditRecord]:
+        """Append in a transaction of the group commit's own DBAPI connection.
+
+        The group commit has one leader at a time, so one pooled connection, held by the
+        log, serves every batch: no pool checkout, Connection object or transaction events
+        per batch. SQLite: BEGIN IMMEDIATE (pysqlite's own transaction handling is off,
+        hub.store.sqlite); psycopg begins by itself. Any failure rolls back and gives the
+        connection back, so the next batch starts on a fresh one."""
+        raw = self._leader
+        if raw is None:
+            raw = self._leader = self._engine.raw_connection()
+        dialect = self._engine.dialect.name
+        try:
+            cursor = raw.cursor()
+            try:
+                if dialect == "sqlite":
+                    cursor.execute("BEGIN IMMEDIATE")
+                records = self._append_on(cursor, dialect, entries, key)
+            finally:
+                cursor.close()
+            raw.commit()
+            return records
+        except BaseException:
+            self._leader = None
+            with contextlib.suppress(Exception):
+                raw.rollback()
+            with contextlib.suppress(Exception):
+                raw.invalidate()  # a connection in an unknown state never returns to the pool
+            raise
+
+    def close(self) -> None:
+        """Give back the group commit's connection (at shutdown; appends reopen one)."""
+        raw, self._leader = self._leader, None
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                raw.close()
+
     def _chain_and_insert(
         self, conn: Connection, entries: list[AccessEntry], key: Ed25519PrivateKey
+    ) -> list[AuditRecord]:
+        """``_append_on`` on the cursor of a caller's open transaction (``append_within``)."""
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            return self._append_on(cursor, conn.dialect.name, entries, key)
+        finally:
+            cursor.close()
+
+    def _append_on(
+        self, cursor: Any, dialect: str, entries: list[AccessEntry], key: Ed25519PrivateKey
     ) -> list[AuditRecord]:
         """Lock the head, chain the entries after it (``consent.audit.chain_with_json``),
         insert the records and their checkpoints, move the head. The head row's lock (FOR
         UPDATE on PostgreSQL, the write lock on SQLite) gives every process one chain order.
 
-        The statements are fixed DBAPI text on the transaction's own cursor: one SELECT,
-        one executemany of every record of the batch (pipelined by psycopg), one UPDATE,
-        with no statement building per batch."""
-        sql = _statements(conn.dialect.name)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql.lock_head, (_HEAD_ID,))
-            row = cursor.fetchone()
-            if row is None:
-                raise AuditWriteError("The audit head row is missing")
-            chained = chain_with_json(entries, ChainHead(int(row[0]), str(row[1])))
-            cursor.executemany(sql.insert_record, [_record_values(r, j) for r, j in chained])
-            records = [record for record, _json in chained]
-            checkpoints = [
-                _checkpoint_values(sign_checkpoint(record, key))
-                for record in records
-                if record.sequence % self.checkpoint_interval == 0
-            ]
-            if checkpoints:
-                cursor.executemany(sql.insert_checkpoint, checkpoints)
-            cursor.execute(sql.move_head, (records[-1].sequence, records[-1].hash, _HEAD_ID))
-        finally:
-            cursor.close()
+        The statements are fixed DBAPI text on the transaction's cursor: one SELECT, one
+        executemany of every record of the batch (pipelined by psycopg), one UPDATE, with
+        no statement building per batch."""
+        sql = _statements(dialect)
+        cursor.execute(sql.lock_head, (_HEAD_ID,))
+        row = cursor.fetchone()
+        if row is None:
+            raise AuditWriteError("The audit head row is missing")
+        chained = chain_with_json(entries, ChainHead(int(row[0]), str(row[1])))
+        cursor.executemany(sql.insert_record, [_record_values(r, j) for r, j in chained])
+        records = [record for record, _json in chained]
+        checkpoints = [
+            _checkpoint_values(sign_checkpoint(record, key))
+            for record in records
+            if record.sequence % self.checkpoint_interval == 0
+        ]
+        if checkpoints:
+            cursor.executemany(sql.insert_checkpoint, checkpoints)
+        cursor.execute(sql.move_head, (records[-1].sequence, records[-1].hash, _HEAD_ID))
         return records
 
     def write_checkpoint_now(self) -> Checkpoint | None:
