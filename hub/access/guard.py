@@ -590,6 +590,20 @@ class Access:
         )
         return [pid for pid in candidates if self.decision(pid).visible_sources]
 
+    def search_patients(self, query: SearchQuery, patient_ids: Sequence[str]) -> SearchPage:
+        """One search over several patients' data (a unit's work list): every match is
+        visible under this reader's decision for its own patient, and nothing of any other
+        patient is. Audited as a search for every patient it returned data of."""
+        self.require_search(query.resource_type)
+        if self.principal is not None and self.principal.kind != "user":
+            raise Forbidden("A search over several patients is for a user")
+        scope = self.scope(patient_ids)
+        page = self.store.search(query, scope)
+        touched = [r.patient_id for r in page.matches]
+        touched += [r.id for r in page.matches if r.resource_type == "Patient"]
+        self.record("search", [p for p in touched if p])
+        return page
+
     def access_log(self, patient_id: str) -> list[AuditRecord]:
         """The patient's log extract as a care provider hands it out (PDL 4 kap. 9 §): the
         accesses to this provider's data about the patient, and the accesses its own staff

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from hub.overview import definitions as d
-from tests.overview.conftest import DemoHub, ext, parts, pid, residents, today
+from tests.overview.conftest import DemoHub, ext, parts, pid, today
 
 
 def _work_list(demo: DemoHub, headers: dict[str, str], within: str) -> dict[str, list[Any]]:
@@ -22,18 +22,70 @@ def _states(items: list[dict[str, Any]]) -> list[str]:
     return sorted(i["state"][0]["code"] for i in items)
 
 
+NURSE_STATES = {
+    0: ["missing", "overdue"],
+    1: ["medical-care-plan-missing", "overdue"],
+    2: ["medical-care-plan-missing", "overdue"],
+    3: ["overdue"],
+    4: ["due", "missing", "overdue"],
+    5: ["overdue"],
+    6: ["missing", "overdue"],
+    7: ["missing", "overdue"],
+    8: ["overdue"],
+}
+"""The follow-ups of the demo's Örebro persons (every SIP of the exports is overdue)."""
+
+
+def _key(item: dict[str, Any]) -> str:
+    return json.dumps(item, sort_keys=True)
+
+
+def _from_overview(demo: DemoHub, headers: dict[str, str], k: int, within: int) -> list[Any]:
+    """The flagged follow-ups the patient's full overview shows, as work-list items."""
+    bundle = demo.overview(headers, k)
+    plans = next(
+        s
+        for s in bundle["entry"][0]["resource"]["section"]
+        if s["code"]["coding"][0]["code"] == "18776-5"
+    )
+    horizon = str(today() + timedelta(days=within))
+    items = []
+    for item in (parts(x) for x in ext(plans, d.FOLLOW_UP)):
+        state = item["state"][0]["code"]
+        if "notice" in item or (state == "ok" and item["date"][0] > horizon):
+            continue
+        if state == "ok" or (state == "due" and item["date"][0] > horizon):
+            continue
+        items.append(item)
+    return sorted(items, key=_key)
+
+
 def test_the_nurses_work_list_has_her_units_follow_ups(demo: DemoHub) -> None:
     found = _work_list(demo, demo.nurse, "7")
-    orebro = {pid(k) for k in range(len(residents()))}
-    assert set(found) == orebro  # every SIP of the 2025 exports is overdue
-    assert "medical-care-plan-missing" in _states(found[pid(1)])
+    assert {pid(k): _states(found[pid(k)]) for k in NURSE_STATES} == {
+        pid(k): states for k, states in NURSE_STATES.items()
+    }
+    assert set(found) == {pid(k) for k in NURSE_STATES}
     due = [i for i in found[pid(4)] if i["state"][0]["code"] == "due"]
     assert [i["date"][0] for i in due] == [str(today() + timedelta(days=5))]
+    for k in NURSE_STATES:  # the same plans, states and dates as each overview shows
+        assert sorted(found[pid(k)], key=_key) == _from_overview(demo, demo.nurse, k, 7)
+
+
+def test_the_work_list_is_audited_for_every_patient_it_read(demo: DemoHub) -> None:
+    log = demo.app.state.audit
+    before = {k: len(list(log.records(patient_id=pid(k)))) for k in NURSE_STATES}
+    _work_list(demo, demo.nurse, "7")
+    for k in NURSE_STATES:
+        records = list(log.records(patient_id=pid(k)))[before[k] :]
+        assert records and {r.action for r in records} == {"search"}
+        assert {r.subject for r in records} == {"SE2120002122-P001"}
 
 
 def test_a_shorter_horizon_leaves_out_follow_ups_further_ahead(demo: DemoHub) -> None:
     found = _work_list(demo, demo.nurse, "3")
-    assert "due" not in _states(found[pid(4)])
+    assert _states(found[pid(4)]) == ["missing", "overdue"]
+    assert sorted(found[pid(4)], key=_key) == _from_overview(demo, demo.nurse, 4, 3)
 
 
 def test_the_work_list_checks_its_parameter_and_reader(demo: DemoHub) -> None:
@@ -45,11 +97,14 @@ def test_the_work_list_checks_its_parameter_and_reader(demo: DemoHub) -> None:
     assert demo.client.get("/fhir/$follow-up-due", headers=system).status_code == 403
 
 
-def test_the_ward_sees_its_admitted_patients_only(demo: DemoHub) -> None:
+def test_the_ward_sees_its_admitted_and_just_discharged_patients_only(demo: DemoHub) -> None:
     found = _work_list(demo, demo.hospital, "7")
-    assert pid(1) in found
-    assert pid(0) not in found  # discharged months ago: no care relationship at the ward
-    assert "medical-care-plan-missing" in _states(found[pid(1)])
+    # admitted now (1), discharged yesterday (5); 0 left months ago: no care relationship
+    assert {k: _states(found[pid(k)]) for k in (1, 5)} == {
+        1: ["medical-care-plan-missing", "overdue"],
+        5: ["overdue"],
+    }
+    assert set(found) == {pid(1), pid(5)}
 
 
 def test_a_unit_without_relationships_has_an_empty_work_list(demo: DemoHub) -> None:
