@@ -586,7 +586,10 @@ class Access:
         if principal is None or principal.kind != "user" or principal.care_unit is None:
             raise Forbidden("A unit's work list is for a user at a care unit")
         candidates = self.store.patients_with_unit_data(
-            principal.care_unit, ("EpisodeOfCare", "CareTeam", "Encounter", "CarePlan"), limit
+            principal.care_unit,
+            ("EpisodeOfCare", "CareTeam", "Encounter", "CarePlan"),
+            limit,
+            care_provider=principal.care_provider,
         )
         return [pid for pid in candidates if self.decision(pid).visible_sources]
 

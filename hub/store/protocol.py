@@ -85,7 +85,11 @@ class Store(Protocol):
     def patients_with_blocks(self) -> list[str]: ...
 
     def patients_with_unit_data(
-        self, care_unit: str, resource_types: Sequence[str], limit: int
+        self,
+        care_unit: str,
+        resource_types: Sequence[str],
+        limit: int,
+        care_provider: str | None = None,
     ) -> list[str]: ...
 
     def patient_access_inputs(

@@ -235,13 +235,21 @@ class StoreReads:
     # -- what the access rules read about one patient (internal, unrestricted) -------------
 
     def patients_with_unit_data(
-        self, care_unit: str, resource_types: Sequence[str], limit: int
+        self,
+        care_unit: str,
+        resource_types: Sequence[str],
+        limit: int,
+        care_provider: str | None = None,
     ) -> list[str]:
         """Ids of patients with current rows of these types whose source is `care_unit`
-        (internal: candidates for a unit's work list; each is then read under its decision)."""
+        (internal: candidates for a unit's work list; each is then read under its decision).
+        With the unit's `care_provider` the rows are found in the (provider, unit) index
+        instead of a scan of every row."""
+        provider = [_r.care_provider == care_provider] if care_provider is not None else []
         stmt = (
             select(_r.patient_id)
             .where(
+                *provider,
                 _r.care_unit == care_unit,
                 _r.res_type.in_(list(resource_types)),
                 _r.deleted.is_(False),
