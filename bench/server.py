@@ -62,8 +62,9 @@ class ServedApp:
         profile: Path | None = None,
         ready_path: str = "/ready",
         timeout: float = 120.0,
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "bench.server", "--app", app, "--port", str(self.port)]
         if profile is not None:
