@@ -60,6 +60,9 @@ class AccessDecision:
     verdicts: tuple[SourceVerdict, ...]
     emergency: bool
     basis: tuple[str, ...]
+    gate: Reason | None = None
+    """The gate that hid every source (no assignment, no care relationship at the reader's
+    unit, no representation), whatever data exists; None when the reader passed them."""
 
     @property
     def visible_sources(self) -> tuple[Source, ...]:
@@ -203,4 +206,5 @@ def decide(reader: Reader, patient_id: str, facts: PatientFacts, now: datetime) 
         verdicts=verdicts,
         emergency=context.emergency is not None,
         basis=() if gate is not None else _basis(context, verdicts),
+        gate=gate,
     )

@@ -35,13 +35,14 @@ from consent.audit_export import redacted
 from consent.decision import AccessDecision
 from consent.facts import EmergencyGrant
 from consent.registration import BLOCK_RECORD_UNIT
+from hub.access.notices import PATIENT_ID_NEEDED, PATIENT_NEEDED, decision_notice
 from hub.access.scope import DIRECTORY_TYPES, ReadScope
 from hub.access.writes import CurrentReader, WritePolicy, check_write, lookup_in
 from hub.audit.log import AuditLog
 from hub.audit.names import directory_names
 from hub.auth import Principal
 from hub.errors import Forbidden, Gone, NotFound, StoreUnavailable
-from hub.search.query import Criterion, ReferenceValue, SearchQuery, linked_types
+from hub.search.query import Criterion, ReferenceValue, SearchQuery, TokenValue, linked_types
 from hub.store.model import HistoryPage, SearchPage, StoredResource
 from hub.store.protocol import Store, UnitOfWork
 from hub.validation.resources import supported_types
@@ -79,14 +80,47 @@ def _reaches_clinical_data(query: SearchQuery) -> bool:
     return any(t not in DIRECTORY_TYPES for t in linked_types(query.criteria))
 
 
-def _patient_found_by(store: Store, criterion: Criterion) -> str | None:
-    """The one Patient a chain on patient/subject (patient.identifier=...) finds, if exactly
+def _asks_clinical_data(query: SearchQuery) -> bool:
+    """Whether a search asks for clinical data: its own type, a chained or _has link, or a
+    type it includes or revincludes, outside the directory."""
+    return (
+        query.resource_type not in DIRECTORY_TYPES
+        or _reaches_clinical_data(query)
+        or any(spec.source_type not in DIRECTORY_TYPES for spec in query.revincludes)
+        or any(
+            spec.target_type is not None and spec.target_type not in DIRECTORY_TYPES
+            for spec in query.includes
+        )
+    )
+
+
+def _the_one_patient(store: Store, criterion: Criterion) -> str | None:
+    """The id of the one Patient that `criterion` (evaluated on Patient) finds, if exactly
     one: Patients are directory data, so finding it needs no decision."""
-    if [link.resource_type for link in criterion.links] != ["Patient"]:
-        return None
-    lookup = SearchQuery("Patient", criteria=(criterion.links[0].criterion,), count=1, total="none")
+    lookup = SearchQuery("Patient", criteria=(criterion,), count=1, total="none")
     page = store.search(lookup, ReadScope.directory_only())
     return page.matches[0].id if len(page.matches) == 1 and not page.has_next else None
+
+
+def _patient_found_by(store: Store, criterion: Criterion) -> str | None:
+    """The one Patient a chain on patient/subject (patient.identifier=...) finds, if exactly
+    one."""
+    if [link.resource_type for link in criterion.links] != ["Patient"]:
+        return None
+    return _the_one_patient(store, criterion.links[0].criterion)
+
+
+def _names_one_identifier(criterion: Criterion) -> bool:
+    """`identifier=[system|]value` with one value (a personnummer searched under its system
+    and alias counts once), as a Patient search may name its patient."""
+    codes = {v.code for v in criterion.values if isinstance(v, TokenValue)}
+    return (
+        criterion.name == "identifier"
+        and criterion.kind == "token"
+        and criterion.modifier is None
+        and len(codes) == 1
+        and None not in codes
+    )
 
 
 def _cache_key(principal: Principal, patient_id: str) -> tuple[str | None, ...]:
@@ -191,6 +225,7 @@ class Access:
     writes: WritePolicy = field(default_factory=WritePolicy)
     integration_clients: frozenset[str] = frozenset()
     _decisions: dict[str, AccessDecision] = field(default_factory=dict)
+    _in_context: dict[SearchQuery, str | None] = field(default_factory=dict)
     _held: dict[tuple[str, str], AccessEntry] | None = None
     _system_scope: ReadScope | None = None
 
@@ -496,7 +531,14 @@ class Access:
     def patient_in_context(self, query: SearchQuery) -> str | None:
         """The single patient a search names with patient= or subject= (a reference, or a
         chain such as patient.identifier= that finds exactly one Patient), or with one _id
-        in a Patient search; None if it names no single patient."""
+        or an identifier= that finds exactly one Patient in a Patient search; None if it
+        names no single patient. Found from the query and directory data alone (every
+        reader may find a Patient), never from clinical data."""
+        if query not in self._in_context:
+            self._in_context[query] = self._named_patient(query)
+        return self._in_context[query]
+
+    def _named_patient(self, query: SearchQuery) -> str | None:
         for criterion in query.criteria:
             if criterion.name in PATIENT_PARAMETERS and criterion.kind == "reference":
                 values = [v for v in criterion.values if isinstance(v, ReferenceValue)]
@@ -506,6 +548,11 @@ class Access:
             for criterion in query.criteria:
                 if criterion.kind == "id" and len(criterion.ids) == 1:
                     return criterion.ids[0]
+            for criterion in query.criteria:
+                if _names_one_identifier(criterion):
+                    found = _the_one_patient(self.store, criterion)
+                    if found is not None:
+                        return found
         for criterion in query.criteria:
             if criterion.name in PATIENT_PARAMETERS and criterion.kind == "chain":
                 found = _patient_found_by(self.store, criterion)
@@ -529,13 +576,20 @@ class Access:
         return self._typed(ReadScope.directory_only())
 
     def search(self, query: SearchQuery, work: UnitOfWork | None = None) -> SearchPage:
-        """One scope for the matches, totals, pages, includes and every chain or _has link.
+        """The page of `explained_search`, without its notice."""
+        return self.explained_search(query, work)[0]
+
+    def explained_search(
+        self, query: SearchQuery, work: UnitOfWork | None = None
+    ) -> tuple[SearchPage, str | None]:
+        """One scope for the matches, totals, pages, includes and every chain or _has link,
+        and the notice a user's answer carries (`search_notice`).
 
         A user's directory search whose chains or _has reach clinical data sees that data
-        only for the patient in context (one _id of a Patient search); without one, those
-        criteria match nothing (needs_patient_notice says why). A search tells its reader
-        something even when it finds nothing (a count, an empty page), so the patient it
-        names is audited too."""
+        only for the patient in context (one _id or identifier of a Patient search);
+        without one, those criteria match nothing and the notice says why. A search tells
+        its reader something even when it finds nothing (a count, an empty page, the
+        notice), so the patient it names is audited too."""
         self.require_search(query.resource_type)
         for spec in (*query.includes, *query.revincludes):
             self.require_read(spec.source_type)
@@ -555,17 +609,45 @@ class Access:
             page = reader.search(query, scope)
         touched = [r.patient_id for r in (*page.matches, *page.included)]
         touched += [r.id for r in (*page.matches, *page.included) if r.resource_type == "Patient"]
-        self.record("search", [*touched, *scope.grants])
-        return page
+        notice = self.search_notice(query, page)
+        named = self.patient_in_context(query) if self._explains(query) else None
+        self.record("search", [*touched, *scope.grants, named])
+        return page, notice
 
-    def needs_patient_notice(self, query: SearchQuery) -> bool:
-        """A user's search of clinical data (its type, or a chain or _has through clinical
-        types) without a patient in context finds nothing there: say why."""
-        if self.principal is None or self.principal.kind != "user":
-            return False
-        if query.resource_type in DIRECTORY_TYPES and not _reaches_clinical_data(query):
-            return False
-        return self.patient_in_context(query) is None
+    def _explains(self, query: SearchQuery) -> bool:
+        """Whether the answer to this search may carry a notice: a user's search that asks
+        for clinical data."""
+        return (
+            self.principal is not None
+            and self.principal.kind == "user"
+            and _asks_clinical_data(query)
+        )
+
+    def search_notice(self, query: SearchQuery, page: SearchPage) -> str | None:
+        """What a user's search answer says about what the rules withheld (hub.access.notices).
+
+        A search of clinical data (its type, or a chain or _has through clinical types)
+        that names no single patient finds nothing there: it says so. One that names a
+        patient (`patient_in_context`, from the query and directory data alone) and asks
+        for clinical data (also by _include or _revinclude) explains the reader's decision
+        for that patient: no care relationship at the reader's unit, or, when the answer
+        shows none of the patient's clinical data, that other providers' data needs consent
+        or emergency access. The notice never depends on whether hidden data exists."""
+        if not self._explains(query):
+            return None
+        named = self.patient_in_context(query)
+        if named is None:
+            if query.resource_type in DIRECTORY_TYPES and not _reaches_clinical_data(query):
+                return None  # includes of the matched Patients' data need no named patient
+            return PATIENT_ID_NEEDED if query.resource_type == "Patient" else PATIENT_NEEDED
+        found = bool(page.matches) or bool(page.total)
+        shown = any(
+            stored.resource_type not in DIRECTORY_TYPES
+            for stored in (*page.matches, *page.included)
+        ) or (
+            found and (query.resource_type not in DIRECTORY_TYPES or _reaches_clinical_data(query))
+        )
+        return decision_notice(self.decision(named), shows_clinical_data=shown)
 
     def everything(
         self, patient_id: str, *, count: int, offset: int, since: int | None

@@ -352,7 +352,7 @@ def search(
     ctx: ApiContext, request: FhirRequest, resource_type: str, work: UnitOfWork | None = None
 ) -> FhirResponse:
     query = _search_query(ctx, resource_type, request.query, request.lenient)
-    page = ctx.access.search(query, work)
+    page, explained = ctx.access.explained_search(query, work)
     kept = [(k, v) for k, v in request.query if k not in query.ignored]
     links = (
         []
@@ -370,16 +370,7 @@ def search(
         links = bundle_builder.page_links(
             ctx.base_url, resource_type, kept, offset=0, count=query.count, has_next=False
         )[:1]
-    notice = None
-    if ctx.access.needs_patient_notice(query):
-        notice = information(
-            "Searches of clinical data by a user are made per patient: add _id= to this "
-            "Patient search so that its chains or _has can reach the patient's data"
-            if query.resource_type == "Patient"
-            else "Searches of clinical data by a user are made per patient: add patient= "
-            "(or subject=) to find the data this user may see"
-        )
-    notice = _with_warnings(query, notice)
+    notice = _with_warnings(query, information(explained) if explained else None)
     body = bundle_builder.searchset(
         ctx.base_url,
         page.matches,

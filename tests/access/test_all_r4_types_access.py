@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from hub.access.classes import access_class
+from hub.access.notices import NO_RELATIONSHIP
 from tests.access.conftest import Hub
 
 
@@ -23,7 +24,9 @@ def _immunization(resource_id: str, patient: str = "tolvan") -> dict[str, Any]:
 
 
 def _ids(bundle: dict[str, Any]) -> set[str]:
-    return {e["resource"]["id"] for e in bundle.get("entry", [])}
+    return {
+        e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] != "outcome"
+    }
 
 
 @pytest.fixture
@@ -66,6 +69,8 @@ def test_the_physician_without_a_relationship_sees_no_immunization(vaccinated: H
     assert vaccinated.get(physician, "Immunization/regional").status_code == 404
     bundle = vaccinated.get(physician, "Immunization", patient="tolvan").json()
     assert _ids(bundle) == set()
+    [notice] = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+    assert notice["resource"]["issue"][0]["diagnostics"] == NO_RELATIONSHIP
 
 
 def test_directory_types_are_shared_and_hidden_types_stay_with_their_writer(

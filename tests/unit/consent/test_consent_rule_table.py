@@ -107,6 +107,9 @@ def test_d1_without_a_relationship_nothing_is_shown_not_even_own_unit_data() -> 
     assert decision.outcome == "deny"
     assert decision.reason == "no-relationship"
     assert {verdict.reason for verdict in decision.verdicts} == {Reason.NO_RELATIONSHIP}
+    assert decision.gate == Reason.NO_RELATIONSHIP  # the same without any source
+    empty = decide(user(), PATIENT, facts(relationships=(), sources=()), NOW)
+    assert empty.gate == Reason.NO_RELATIONSHIP and empty.verdicts == ()
 
 
 def test_d1_a_relationship_at_another_unit_of_the_own_provider_does_not_count() -> None:
@@ -138,6 +141,7 @@ def test_d4_own_provider_data_of_another_unit_is_shown() -> None:
 def test_d5_other_providers_data_without_consent_is_hidden_and_may_be_mentioned() -> None:
     decision = decide(user(), PATIENT, facts(), NOW)
     assert decision.outcome == "partial"
+    assert decision.gate is None
     assert {REGION_VC, REGION_HOSP, PRIVATE_VC}.isdisjoint(decision.visible_sources)
     assert verdicts(user(), facts())[REGION_VC] == Reason.NO_CONSENT
     assert decision.notice.providers_without_consent == (REGION, PRIVATE)
