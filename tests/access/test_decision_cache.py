@@ -1,0 +1,114 @@
+"""The caches behind the access decisions (hub/access/guard.py): a cached decision or
+directory record is used only while it is fresh (at most `ttl` seconds, and for a decision
+only at the patient version it was made at), and the oldest entries go first when full.
+A stale entry used past its time would show data a changed consent or block now hides."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from consent import PatientFacts, decide
+from consent.decision import AccessDecision
+from hub.access import guard
+from hub.access.guard import DecisionCache, DirectoryCache
+from hub.auth import Principal
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    ticking = Clock()
+    monkeypatch.setattr(guard.time, "monotonic", ticking)
+    return ticking
+
+
+def _decision(patient_id: str) -> AccessDecision:
+    reader = Principal(
+        subject="SE2321000164-P001",
+        care_unit="SE2321000164-7381",
+        care_provider="SE2321000164-0000",
+        role=None,
+        scopes=frozenset(),
+        kind="user",
+    )
+    facts = PatientFacts(patient_id=patient_id)
+    return decide(reader, patient_id, facts, datetime(2026, 12, 7, tzinfo=UTC))
+
+
+def _unit(hsa_id: str) -> dict[str, str]:
+    return {"resourceType": "Organization", "id": hsa_id}
+
+
+def test_a_decision_is_used_until_its_ttl_has_passed_and_never_after(clock: Clock) -> None:
+    cache = DecisionCache(ttl=30.0)
+    decision = _decision("tolvan")
+    cache.put(("reader", "tolvan"), (1, 1, 0), decision)
+    clock.now += 30.0
+    assert cache.get(("reader", "tolvan"), (1, 1, 0)) is decision  # exactly ttl: still fresh
+    clock.now += 0.001
+    assert cache.get(("reader", "tolvan"), (1, 1, 0)) is None
+    clock.now -= 10.0  # dropped when found stale, not only hidden
+    assert cache.get(("reader", "tolvan"), (1, 1, 0)) is None
+
+
+def test_a_decision_of_another_patient_version_is_dropped(clock: Clock) -> None:
+    cache = DecisionCache(ttl=30.0)
+    cache.put(("reader", "tolvan"), (1, 1, 0), _decision("tolvan"))
+    assert cache.get(("reader", "tolvan"), (2, 1, 0)) is None  # a write since
+    assert cache.get(("reader", "tolvan"), (1, 1, 0)) is None  # and it is gone
+    assert cache.get(("reader", "other"), (1, 1, 0)) is None
+
+
+def test_a_full_decision_cache_drops_the_least_recently_used(clock: Clock) -> None:
+    cache = DecisionCache(ttl=30.0, size=2)
+    first, second, third = (_decision(p) for p in ("a", "b", "c"))
+    cache.put(("r", "a"), 1, first)
+    cache.put(("r", "b"), 1, second)
+    assert cache.get(("r", "a"), 1) is first  # a is now the most recent
+    cache.put(("r", "c"), 1, third)
+    assert cache.get(("r", "b"), 1) is None
+    assert cache.get(("r", "a"), 1) is first and cache.get(("r", "c"), 1) is third
+    cache.put(("r", "a"), 1, first)  # put again: most recent, so c goes next
+    cache.put(("r", "b"), 1, second)
+    assert cache.get(("r", "c"), 1) is None
+    assert cache.get(("r", "a"), 1) is first and cache.get(("r", "b"), 1) is second
+
+
+def test_the_decision_cache_keeps_its_directory_records_for_the_same_ttl(clock: Clock) -> None:
+    cache = DecisionCache(ttl=5.0)
+    cache.directory.put(_unit("rv"))
+    clock.now += 5.0
+    assert cache.directory.get(("Organization", "rv")) == _unit("rv")
+    clock.now += 0.5
+    assert cache.directory.get(("Organization", "rv")) is None
+
+
+def test_a_directory_record_is_used_until_its_ttl_and_the_oldest_goes_first(
+    clock: Clock,
+) -> None:
+    cache = DirectoryCache(ttl=30.0, size=2)
+    assert cache.get(("Organization", "rv")) is None
+    cache.put(_unit("rv"))
+    clock.now += 1.0
+    cache.put(_unit("rw"))
+    clock.now += 1.0
+    cache.put(_unit("mh"))  # full: rv, the oldest, goes
+    assert cache.get(("Organization", "rv")) is None
+    assert cache.get(("Organization", "rw")) == _unit("rw")
+    assert cache.get(("Organization", "mh")) == _unit("mh")
+    clock.now += 29.0  # rw is 30 s old, mh 29 s
+    assert cache.get(("Organization", "rw")) == _unit("rw")
+    clock.now += 0.5
+    assert cache.get(("Organization", "rw")) is None
+    assert cache.get(("Organization", "mh")) == _unit("mh")
+    clock.now -= 20.0
+    assert cache.get(("Organization", "rw")) is None  # dropped when found stale
