@@ -19,6 +19,7 @@ from hub.search.parameters import (
     SearchParameterRegistry,
     default_registry,
 )
+from hub.search.units import CANONICAL_SUFFIX, UCUM, canonical_unit
 
 MAX_STRING_INDEX = 200
 
@@ -251,7 +252,20 @@ def index_resource(
                 if span is not None:
                     rows.dates.append((param.code, span[0], span[1]))
             elif kind in ("number", "quantity"):
-                rows.quantities.extend((param.code, *q) for q in _quantities(value))
+                for system, code, low, high in _quantities(value):
+                    rows.quantities.append((param.code, system, code, low, high))
+                    unit = canonical_unit(system, code)
+                    if unit is not None:
+                        canonical, factor = unit
+                        rows.quantities.append(
+                            (
+                                param.code + CANONICAL_SUFFIX,
+                                UCUM,
+                                canonical,
+                                low * factor,
+                                high * factor,
+                            )
+                        )
             elif kind == "reference" and isinstance(value, dict):
                 target = split_reference(str(value.get("reference", "")), base_url)
                 if target and (not param.targets or target[0] in param.targets):

@@ -26,6 +26,7 @@ from hub.search.person_numbers import (
     PERSON_NUMBER_SYSTEMS,
     canonical_person_number,
 )
+from hub.search.units import UCUM, canonical_unit
 
 SUMMARY_MODES = ("true", "text", "data", "count", "false")
 """The values of `_summary`: count answers with the total alone; true, text and data
@@ -77,6 +78,9 @@ class NumberValue:
     system: str | None = None
     code: str | None = None
     no_system: bool = False
+    canonical: NumberValue | None = None
+    """For a UCUM unit fhir/ucum-conversions.json converts: the value in the dimension's
+    canonical unit, compared with the `<param>:ucum` index rows (hub.search.units)."""
 
 
 @dataclass(frozen=True)
@@ -325,7 +329,16 @@ def _number(name: str, raw: str, quantity: bool) -> NumberValue:
     if value != value or value in (float("inf"), float("-inf")):
         raise InvalidRequest(f"Parameter '{name}' needs a number", expression=name)
     half = 0.5 * 10.0 ** (exponent if isinstance(exponent, int) else 0)
-    return NumberValue(prefix, value, value - half, value + half, system, code, no_system)
+    canonical = None
+    unit = canonical_unit(system, code)
+    if unit is not None:
+        f = unit[1]
+        canonical = NumberValue(
+            prefix, value * f, (value - half) * f, (value + half) * f, UCUM, unit[0]
+        )
+    return NumberValue(
+        prefix, value, value - half, value + half, system, code, no_system, canonical
+    )
 
 
 def _reference(

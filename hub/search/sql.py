@@ -32,6 +32,7 @@ from hub.search.query import (
     TokenValue,
     UriValue,
 )
+from hub.search.units import CANONICAL_SUFFIX
 from hub.store.schema import (
     resources,
     search_composite,
@@ -331,26 +332,43 @@ def _criterion_condition(
         present = rc.res_id.in_(subqueries[0].union(*subqueries[1:]))
         return not_(present) if criterion.missing else present
     table = _TABLE_FOR_KIND[param_kind]
-    columns = _table_columns(table, correlated)
-    alternatives = or_(
-        *[_value_condition(criterion.modifier, v, columns) for v in criterion.values]
-    )
+    matched = _matched_rows(table, criterion, correlated)
     if correlated:
         probe = exists().where(
-            table.c.res_type == rc.res_type,
-            table.c.res_id == rc.res_id,
-            param_is(table.c, criterion.name, criterion.rows),
-            alternatives,
+            table.c.res_type == rc.res_type, table.c.res_id == rc.res_id, matched
         )
         return ~probe if criterion.modifier == "not" else probe
-    owners = select(table.c.res_id).where(
-        table.c.res_type == resource_type,
-        param_is(table.c, criterion.name, criterion.rows),
-        alternatives,
-    )
+    owners = select(table.c.res_id).where(table.c.res_type == resource_type, matched)
     if criterion.modifier == "not":
         return rc.res_id.not_in(owners)
     return rc.res_id.in_(owners)
+
+
+def _matched_rows(table: Any, criterion: Criterion, correlated: bool) -> ColumnElement[bool]:
+    """The index rows of the criterion's parameter holding one of its values. A quantity in
+    a UCUM unit the table converts is compared in canonical units with the `<param>:ucum`
+    rows (hub.search.units)."""
+    columns = _table_columns(table, correlated)
+    plain = [v for v in criterion.values if not (isinstance(v, NumberValue) and v.canonical)]
+    converted = [
+        v.canonical for v in criterion.values if isinstance(v, NumberValue) and v.canonical
+    ]
+    groups: list[ColumnElement[bool]] = []
+    if plain or not converted:
+        groups.append(
+            and_(
+                param_is(table.c, criterion.name, criterion.rows),
+                or_(*[_value_condition(criterion.modifier, v, columns) for v in plain]),
+            )
+        )
+    if converted:
+        groups.append(
+            and_(
+                table.c.param == criterion.name + CANONICAL_SUFFIX,
+                or_(*[_value_condition(criterion.modifier, v, columns) for v in converted]),
+            )
+        )
+    return or_(*groups)
 
 
 def _selective(criterion: Criterion) -> bool:

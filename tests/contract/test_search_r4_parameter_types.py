@@ -216,3 +216,28 @@ def test_unsupported_modifier_and_special_parameter_are_refused(data: SqlStore) 
         ids(data, "Observation", ("value-quantity:exact", "5"))
     with pytest.raises(UnknownSearchParameter):
         ids(data, "Location", ("near", "59.3|18.0|10|km"))
+
+
+def test_quantity_in_comparable_ucum_units(data: SqlStore) -> None:
+    """fhir/ucum-conversions.json: 72.5 kg is 72500 g; 180 cm is 1.8 m; a unit without the
+    UCUM system (lb) is compared as written."""
+    assert ids(data, "Observation", ("value-quantity", f"72500|{UCUM}|g")) == ["w72"]
+    assert ids(data, "Observation", ("value-quantity", f"gt80000|{UCUM}|g")) == ["w100"]
+    assert ids(data, "Observation", ("value-quantity", f"1.8|{UCUM}|m")) == ["h180"]
+    assert ids(data, "Observation", ("value-quantity", f"1800|{UCUM}|mm")) == ["h180"]
+    assert ids(data, "Observation", ("value-quantity", f"72.5|{UCUM}|kg")) == ["w72"]
+    assert ids(data, "Observation", ("value-quantity", f"72500|{UCUM}|mg")) == []
+    assert ids(data, "Observation", ("value-quantity", "160||lb")) == ["lb"]
+    either = ("value-quantity", f"100|{UCUM}|kg,160||lb")
+    assert ids(data, "Observation", either) == ["lb", "w100"]
+
+
+def test_one_gram_matches_a_thousand_milligrams(store: SqlStore) -> None:
+    for oid, value, code in (("one-g", 1, "g"), ("thousand-mg", 1000, "mg"), ("two-g", 2, "g")):
+        put(store, _observation(oid, "2345-7", {"value": value, "system": UCUM, "code": code}))
+    assert ids(store, "Observation", ("value-quantity", f"1|{UCUM}|g")) == ["one-g", "thousand-mg"]
+    assert ids(store, "Observation", ("value-quantity", f"1000|{UCUM}|mg")) == [
+        "one-g",
+        "thousand-mg",
+    ]
+    assert ids(store, "Observation", ("value-quantity", f"gt1500|{UCUM}|mg")) == ["two-g"]
