@@ -27,6 +27,7 @@ from hub.search.person_numbers import (
     canonical_person_number,
 )
 from hub.search.units import UCUM, canonical_unit
+from hub.validation.terminology import ancestors, descendants, expand
 
 SUMMARY_MODES = ("true", "text", "data", "count", "false")
 """The values of `_summary`: count answers with the total alone; true, text and data
@@ -37,6 +38,8 @@ DATE_PREFIXES: tuple[DatePrefix, ...] = ("eq", "ne", "gt", "lt", "ge", "le", "sa
 NUMBER_PREFIXES = (*DATE_PREFIXES, "ap")
 TotalMode = Literal["none", "estimate", "accurate"]
 MAX_LINKS = 3
+MAX_EXPANDED_CODES = 2000
+"""Codes a token `:in`, `:not-in`, `:below` or `:above` may stand for."""
 """Links one chained or `_has` parameter may follow (`a.b.c=` and `_has:..:_has:..` count
 one per step); deeper parameters are refused."""
 
@@ -547,6 +550,8 @@ def _criterion(
         return _indexed_token(code, modifier, name, raw)
     if param.type == "composite":
         return _composite(param, name, raw, resource_type, registry, base_url)
+    if param.type == "token" and modifier in ("in", "not-in", "below", "above"):
+        return _terminology_token(param, modifier, name, raw)
     allowed_by_type: dict[str, set[str | None]] = {
         "token": {None, "not"},
         "string": {None, "exact", "contains"},
@@ -575,6 +580,56 @@ def _criterion(
         modifier=modifier,
         values=tuple(values),
         rows=rows_of(param),
+    )
+
+
+def _terminology_token(param: SearchParameter, modifier: str, name: str, raw: str) -> Criterion:
+    """`:in` / `:not-in` a ValueSet, `:below` / `:above` a code of a CodeSystem hierarchy,
+    expanded from the official definitions held here (hub.validation.terminology) into
+    the codes they stand for; what cannot be expanded here answers 400 naming it."""
+    pairs: set[tuple[str, str]] = set()
+    for item in _nonempty(param.code, name, raw):
+        if modifier in ("in", "not-in"):
+            expansion = expand(item)
+            if expansion.unknown or expansion.open_systems or not expansion.codes:
+                raise InvalidRequest(
+                    f"ValueSet '{item}' of ':{modifier}' on '{param.code}' cannot be expanded"
+                    " here (not held, or it draws on a code system the hub does not hold)",
+                    expression=name,
+                )
+            pairs |= expansion.codes
+            continue
+        system, _, code = item.partition("|")
+        if not system or not code:
+            raise InvalidRequest(
+                f"':{modifier}' on '{param.code}' takes system|code", expression=name
+            )
+        related = descendants(system, code) if modifier == "below" else ancestors(system, code)
+        if related is None:
+            raise InvalidRequest(
+                f"':{modifier}' on '{param.code}': no hierarchy of code system '{system}'"
+                " holding that code is held here",
+                expression=name,
+            )
+        pairs |= {(system, c) for c in related}
+    if len(pairs) > MAX_EXPANDED_CODES:
+        raise InvalidRequest(
+            f"':{modifier}' on '{param.code}' stands for {len(pairs)} codes, more than"
+            f" {MAX_EXPANDED_CODES}",
+            expression=name,
+        )
+    return Criterion(
+        name=param.code,
+        kind="token",
+        modifier="not" if modifier == "not-in" else None,
+        values=tuple(
+            value
+            for system, code in sorted(pairs)
+            # a `code` element keeps no system in its rows: the ValueSet's system is implied
+            for value in (TokenValue(system, code), TokenValue(None, code, no_system=True))
+        ),
+        rows=rows_of(param),
+        written=name,
     )
 
 

@@ -135,3 +135,29 @@ def _expand(url: str, seen: frozenset[str]) -> Expansion:
 def expand(url: str) -> Expansion:
     """The expansion of the ValueSet with this canonical URL (version suffix ignored)."""
     return _expand(url.split("|")[0], frozenset())
+
+
+def descendants(url: str, code: str) -> frozenset[str] | None:
+    """The code and every code under it in the complete CodeSystem `url` held here (its
+    nested concepts); None when the system is not held or the code is not in it."""
+    found = _descendants(url, code, include_self=True)
+    return frozenset(found) if found else None
+
+
+def ancestors(url: str, code: str) -> frozenset[str] | None:
+    """The code and every code above it in the complete CodeSystem `url` held here; None
+    when the system is not held or the code is not in it."""
+    system = definitions().code_systems.get(url)
+    if system is None or system.get("content") != "complete":
+        return None
+    found: set[str] = set()
+
+    def walk(concepts: list[dict[str, Any]], path: tuple[str, ...]) -> None:
+        for concept in concepts:
+            here = (*path, concept.get("code", ""))
+            if concept.get("code") == code:
+                found.update(here)
+            walk(concept.get("concept", []), here)
+
+    walk(system.get("concept", []), ())
+    return frozenset(found) or None

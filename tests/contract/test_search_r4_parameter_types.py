@@ -4,6 +4,7 @@ reference :identifier, _include:iterate), against expected results on both datab
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -241,3 +242,56 @@ def test_one_gram_matches_a_thousand_milligrams(store: SqlStore) -> None:
         "thousand-mg",
     ]
     assert ids(store, "Observation", ("value-quantity", f"gt1500|{UCUM}|mg")) == ["two-g"]
+
+
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+ENCOUNTER_CODES = "http://terminology.hl7.org/ValueSet/v3-ActEncounterCode"
+
+
+def test_token_in_not_in_below_above_from_the_official_definitions(store: SqlStore) -> None:
+    for eid, system, code in (
+        ("amb", ACT_CODE, "AMB"),
+        ("imp", ACT_CODE, "IMP"),
+        ("group", ACT_CODE, "_ActEncounterCode"),
+        ("other", "http://example.org/classes", "AMB"),
+    ):
+        put(
+            store,
+            {
+                "resourceType": "Encounter",
+                "id": eid,
+                "status": "finished",
+                "class": {"system": system, "code": code},
+            },
+        )
+    put(store, {"resourceType": "Encounter", "id": "planned", "status": "planned", "class": {}})
+    assert ids(store, "Encounter", ("class:in", ENCOUNTER_CODES)) == ["amb", "imp"]
+    assert ids(store, "Encounter", ("class:not-in", ENCOUNTER_CODES)) == [
+        "group",
+        "other",
+        "planned",
+    ]
+    below = ("class:below", f"{ACT_CODE}|_ActEncounterCode")
+    assert ids(store, "Encounter", below) == ["amb", "group", "imp"]
+    assert ids(store, "Encounter", ("class:above", f"{ACT_CODE}|AMB")) == ["amb", "group"]
+    # a `code` element: its rows keep no system, the ValueSet's system is implied
+    assert ids(
+        store, "Encounter", ("status:in", "http://hl7.org/fhir/ValueSet/encounter-status")
+    ) == [
+        "amb",
+        "group",
+        "imp",
+        "other",
+        "planned",
+    ]
+
+
+def test_token_terminology_modifiers_refuse_what_is_not_held(store: SqlStore) -> None:
+    with pytest.raises(InvalidRequest, match="observation-codes"):  # LOINC is not held
+        ids(store, "Observation", ("code:in", "http://hl7.org/fhir/ValueSet/observation-codes"))
+    with pytest.raises(InvalidRequest, match=re.escape("example.org/ValueSet/none")):
+        ids(store, "Observation", ("code:not-in", "http://example.org/ValueSet/none"))
+    with pytest.raises(InvalidRequest, match=re.escape("http://loinc.org")):
+        ids(store, "Observation", ("code:below", "http://loinc.org|29463-7"))
+    with pytest.raises(InvalidRequest, match=re.escape("system|code")):
+        ids(store, "Observation", ("code:above", "29463-7"))
