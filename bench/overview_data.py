@@ -51,8 +51,9 @@ from hub.store.schema import (
     search_token,
 )
 from hub.store.sql_store import SqlStore, UnitOfWork
+from hub.store.sqlite import refresh_statistics
 
-__all__ = ["DEMO_PATIENTS", "UNITS", "Built", "build", "built", "unit_patients"]
+__all__ = ["DEMO_PATIENTS", "UNITS", "Built", "analyze", "build", "built", "unit_patients"]
 
 DEMO_PATIENTS = 12
 UNITS = 35
@@ -297,6 +298,16 @@ def _resources(store: SqlStore) -> int:
         return int(conn.execute(text("SELECT count(*) FROM resources")).scalar_one())
 
 
+def analyze(store: SqlStore) -> None:
+    """Planner statistics after the load (SQLite's bounded ANALYZE, as the store's upkeep
+    runs it; PostgreSQL's ANALYZE)."""
+    if store.dialect == "sqlite":
+        refresh_statistics(store.engine)
+        return
+    with store.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+
+
 def built(url: str) -> Built | None:
     """What the database at `url` holds of this bench (None: not built, or not finished)."""
     store = open_store(url)
@@ -372,9 +383,7 @@ def build(url: str, patients: int, folder: Path, secret: str, progress: bool = T
         }
         with store.unit_of_work() as work:
             work.create(marker, WriteContext(), resource_id=MARKER_ID)
-        if store.dialect == "postgresql":
-            with store.engine.connect() as conn:
-                conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+        analyze(store)
         return Built(
             patients,
             date.today().isoformat(),

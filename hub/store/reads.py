@@ -10,21 +10,21 @@ paths: their statements are compiled once (statements.py) and run on the driver'
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
-from sqlalchemy import ColumnElement, Engine, and_, func, literal, select, union
+from sqlalchemy import ColumnElement, Engine, func, select
 
 from hub.access.scope import ReadScope
 from hub.search.query import SearchQuery
 from hub.store import statements
 from hub.store.blocks import PATIENTS_WITH_BLOCKS_SQL
-from hub.store.connections import Run, driver_cursor, fetch_one, generic_plans, reading
+from hub.store.connections import Run, driver_cursor, fetch_one, reading
 from hub.store.found import live, missing
 from hub.store.model import HistoryPage, SearchPage, StoredResource
-from hub.store.schema import resource_versions, resources, search_reference
+from hub.store.schema import resource_versions, resources
 from hub.store.searching import scoped, search_page
-from hub.store.statements import CURRENT, VERSION_COLUMNS, StoredRow, to_stored
+from hub.store.statements import VERSION_COLUMNS, StoredRow, to_stored
 
 __all__ = ["EVERYTHING_REFERENCED_TYPES", "DirectoryLookup", "StoreReads"]
 
@@ -33,6 +33,18 @@ EVERYTHING_REFERENCED_TYPES = ("Organization", "Practitioner", "PractitionerRole
 
 _r = resources.c
 _v = resource_versions.c
+
+
+class _Presence(NamedTuple):
+    deleted: bool
+    version_id: int
+
+
+def _scope_text(scope: ReadScope | None, alias: str, mark: str) -> tuple[str, list[str]]:
+    """A scope's condition over `alias` as DBAPI text (none: every row)."""
+    if scope is None:
+        return "1 = 1", []
+    return scope.sql_text(alias, mark)
 
 
 class DirectoryLookup(Protocol):
@@ -175,58 +187,57 @@ class StoreReads:
         since: int | None = None,
         scope: ReadScope | None = None,
     ) -> SearchPage:
-        """The patient's compartment plus the directory resources it references, paged."""
-        compartment = select(_r.res_type.label("t"), _r.res_id.label("i")).where(
-            _r.patient_id == patient_id, _r.deleted.is_(False)
+        """The patient's compartment plus the directory resources it references, paged.
+
+        One hand-written SELECT (the scope as `ReadScope.sql_text`) on the driver's
+        cursor: the statement is not built and compiled anew for every reader's scope."""
+        mark = self._mark
+        own_scope, own_params = _scope_text(scope, "owner", mark)
+        row_scope, row_params = _scope_text(scope, "r", mark)
+        kinds = ", ".join([mark] * len(EVERYTHING_REFERENCED_TYPES))
+        since_text = f" AND r.last_updated >= {mark}" if since is not None else ""
+        body = (
+            "FROM resources r JOIN resource_versions v ON v.res_type = r.res_type "  # noqa: S608 (placeholders and the scope's text only)
+            "AND v.res_id = r.res_id AND v.version_id = r.version_id "
+            f"JOIN (SELECT res_type AS t, res_id AS i FROM resources WHERE patient_id = {mark} "
+            f"AND deleted = {mark} UNION SELECT ref.target_type AS t, ref.target_id AS i "
+            "FROM search_reference ref JOIN resources owner ON owner.res_type = ref.res_type "
+            f"AND owner.res_id = ref.res_id WHERE owner.patient_id = {mark} "
+            f"AND owner.deleted = {mark} AND ref.target_type IN ({kinds}) AND {own_scope}) "
+            "members ON members.t = r.res_type AND members.i = r.res_id "
+            f"WHERE r.deleted = {mark} AND {row_scope}{since_text}"
         )
-        owner = resources.alias("owner")
-        ref = search_reference.c
-        referenced = (
-            select(ref.target_type.label("t"), ref.target_id.label("i"))
-            .select_from(
-                search_reference.join(
-                    owner, and_(owner.c.res_type == ref.res_type, owner.c.res_id == ref.res_id)
-                )
+        params: list[object] = [
+            patient_id,
+            False,
+            patient_id,
+            False,
+            *EVERYTHING_REFERENCED_TYPES,
+            *own_params,
+            False,
+            *row_params,
+            *([since] if since is not None else []),
+        ]
+        columns = ", ".join(f"v.{column.name}" for column in VERSION_COLUMNS)
+        page_sql = (
+            f"SELECT {columns}, count(*) OVER () AS everything_total {body} "
+            "ORDER BY CASE WHEN r.res_type = 'Patient' THEN 0 ELSE 1 END, r.res_type, r.res_id "
+            f"LIMIT {mark} OFFSET {mark}"
+        )
+        with driver_cursor(self.engine) as run:
+            found = run(
+                "SELECT deleted, version_id FROM resources WHERE res_type = 'Patient' "  # noqa: S608
+                f"AND res_id = {mark} AND version_id > 0",
+                [patient_id],
             )
-            .where(
-                owner.c.patient_id == patient_id,
-                owner.c.deleted.is_(False),
-                ref.target_type.in_(EVERYTHING_REFERENCED_TYPES),
-                scoped(scope, owner.c),
-            )
-        )
-        members = union(compartment, referenced).subquery("members")
-        conditions: list[ColumnElement[bool]] = [_r.deleted.is_(False), scoped(scope, _r)]
-        if since is not None:
-            conditions.append(_r.last_updated >= since)
-        joined = CURRENT.join(members, and_(members.c.t == _r.res_type, members.c.i == _r.res_id))
-        stmt = (
-            select(*VERSION_COLUMNS, func.count().over().label("everything_total"))
-            .select_from(joined)
-            .where(*conditions)
-            .order_by((_r.res_type != literal("Patient")), _r.res_type, _r.res_id)
-            .limit(count + 1)
-            .offset(offset)
-        )
-        restricted = scope is not None and not scope.unrestricted
-        with reading(self.engine) as conn, generic_plans(conn, restricted):
-            patient = conn.execute(
-                select(_r.deleted, _r.version_id).where(
-                    _r.res_type == "Patient", _r.res_id == patient_id, _r.version_id > 0
-                )
-            ).first()
-            live(patient, "Patient", patient_id)
-            rows = conn.execute(stmt).all()
+            live(_Presence(*found[0]) if found else None, "Patient", patient_id)
+            rows = run(page_sql, [*params, count + 1, offset])
             if rows or offset == 0:  # the window count saw every member, before the LIMIT
-                total = int(rows[0].everything_total) if rows else 0
+                total = int(rows[0][-1]) if rows else 0
             else:  # a page past the end: count on its own
-                total = int(
-                    conn.execute(
-                        select(func.count()).select_from(joined).where(*conditions)
-                    ).scalar_one()
-                )
+                total = int(run(f"SELECT count(*) {body}", params)[0][0])
         return SearchPage(
-            matches=[to_stored(r) for r in rows[:count]],
+            matches=[to_stored(StoredRow(*row[:-1])) for row in rows[:count]],
             included=[],
             total=total,
             has_next=len(rows) > count,
