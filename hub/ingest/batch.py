@@ -23,6 +23,7 @@ from hub.ingest.intake import (
     WrittenFile,
     finish_file,
     ingest_file,
+    other_format,
     prepare_file,
     reject,
     safe_filename,
@@ -64,12 +65,12 @@ def ingest_files(
     resources = 0
     for filename, data in files:
         name = safe_filename(filename)
-        try:
-            prepared: PreparedFile | IngestRejected = prepare_file(
-                adapter, data, name, source_system, key, owner
-            )
-        except Exception as exc:  # rejected before any write: keep its bytes now
-            prepared = reject(store, adapter, name, source_system, data, exc)
+        prepared: PreparedFile | IngestRejected | None = other_format(adapter, name, data)
+        if prepared is None:
+            try:
+                prepared = prepare_file(adapter, data, name, source_system, key, owner)
+            except Exception as exc:  # rejected before any write: keep its bytes now
+                prepared = reject(store, adapter, name, source_system, data, exc)
         pending.append((name, data, prepared))
         if isinstance(prepared, PreparedFile):
             resources += len(prepared.translated)

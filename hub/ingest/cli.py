@@ -3,7 +3,8 @@
     hub ingest --adapter NAME PATH...         files or folders; exit code 1 if any is rejected
     hub ingest quarantine list [--all]
     hub ingest quarantine show ID [--raw FILE]
-    hub ingest quarantine replay ID [--source-system ID]
+    hub ingest quarantine replay ID [--source-system ID] [--force]
+    hub ingest quarantine purge --before DATE
 
 For municipal_csv a folder holding manifest.csv, or a zip, is ONE export; a folder without
 one is searched for exports. For the other adapters every file in a folder (recursively,
@@ -13,12 +14,15 @@ hidden files skipped) is one input. The database is HUB_DATABASE_URL.
 from __future__ import annotations
 
 import io
+import logging
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -29,7 +33,7 @@ from typer.core import TyperGroup
 from hub.errors import HubError
 from hub.ingest.batch import ingest_files
 from hub.ingest.intake import IngestRejected, replay
-from hub.ingest.quarantine import QuarantineStore
+from hub.ingest.quarantine import QuarantineStore, ReplayNeedsForce
 from hub.ingest.registry import adapter_names, get_adapter
 from hub.settings import Settings
 from hub.store import open_store
@@ -38,6 +42,8 @@ from hub.store.sql_store import SqlStore
 __all__ = ["ExportInput", "app", "export_inputs", "zip_folder"]
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_LOG = logging.getLogger("hub.ingest")
+_STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 class _LoadByDefault(TyperGroup):
@@ -58,7 +64,7 @@ app = typer.Typer(
     add_completion=False,
 )
 quarantine_app = typer.Typer(
-    name="quarantine", help="Rejected files: list, show, replay.", no_args_is_help=True
+    name="quarantine", help="Rejected files: list, show, replay, purge.", no_args_is_help=True
 )
 app.add_typer(quarantine_app, name="quarantine")
 
@@ -273,13 +279,26 @@ def quarantine_replay(
     source_system: str | None = typer.Option(
         None, "--source-system", help="Sending system's id, if the entry lacks one."
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replay an entry an access rule refused (error code forbidden), under the "
+        "CLI's authority: it may load every care provider's records.",
+    ),
 ) -> None:
     """Load a quarantined file again with the current mappings; marks it replayed on success."""
     with _store() as (store, settings):
         try:
             summary = replay(
-                store, entry_id, secret=settings.patient_id_secret, source_system=source_system
+                store,
+                entry_id,
+                secret=settings.patient_id_secret,
+                source_system=source_system,
+                force=force,
             )
+        except ReplayNeedsForce as exc:
+            typer.echo(exc.message, err=True)
+            raise typer.Exit(code=1) from None
         except IngestRejected as exc:
             typer.echo(
                 f"replay rejected {exc.filename}: {exc.error.code}: {exc.error.message}"
@@ -292,4 +311,47 @@ def quarantine_replay(
     typer.echo(
         f"replayed entry {entry_id} ({summary.file}): created={summary.created} "
         f"updated={summary.updated} unchanged={summary.unchanged}"
+    )
+
+
+def _moment(text: str) -> datetime:
+    """A date (its first moment, Swedish local time) or an ISO date-time (without an
+    offset: Swedish local time)."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=_STOCKHOLM)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            "give a date YYYY-MM-DD or a date-time YYYY-MM-DDTHH:MM[:SS][+HH:MM]"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=_STOCKHOLM)
+
+
+@quarantine_app.command("purge")
+def quarantine_purge(
+    before: str = typer.Option(
+        ...,
+        "--before",
+        help="Delete the entries received before this date (YYYY-MM-DD, Swedish local "
+        "midnight) or date-time; every status.",
+    ),
+) -> None:
+    """Delete quarantine entries (their bytes too) received before DATE; prints how many."""
+    cutoff = _moment(before)
+    with _store() as (store, _settings):
+        try:
+            purged = QuarantineStore(store.engine).purge(cutoff)
+        except HubError as exc:
+            raise _fail(exc.message) from None
+    _LOG.warning(
+        "quarantine purge: %d entr%s received before %s deleted",
+        purged,
+        "y" if purged == 1 else "ies",
+        cutoff.isoformat(timespec="seconds"),
+    )
+    typer.echo(
+        f"purged {purged} quarantine entr{'y' if purged == 1 else 'ies'} received before "
+        f"{cutoff.isoformat(timespec='seconds')}"
     )

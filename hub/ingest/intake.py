@@ -41,9 +41,15 @@ from adapters.model import TranslatedResource, TranslationContext
 from hub.access.writes import ingest_target, lookup_in, owned_id, owned_upload, units_of
 from hub.errors import Conflict, HubError, Issue
 from hub.fhir_dates import instant_from_us, now_us
+from hub.ingest.detect import wrong_adapter_message
 from hub.ingest.directory import DIRECTORY_TYPES, merge_directory
 from hub.ingest.ownership import check_records_owned
-from hub.ingest.quarantine import QuarantineError, QuarantineStore
+from hub.ingest.quarantine import (
+    ACCESS_RULE_CODES,
+    QuarantineError,
+    QuarantineStore,
+    ReplayNeedsForce,
+)
 from hub.ingest.registry import IngestAdapter, get_adapter
 from hub.store.model import WriteContext
 from hub.store.sql_store import SqlStore, UnitOfWork
@@ -60,6 +66,7 @@ __all__ = [
     "finish_file",
     "ingest_file",
     "load_file",
+    "other_format",
     "prepare_file",
     "reject",
     "replay",
@@ -143,7 +150,8 @@ class IngestRejected(HubError):
 
     `status` is 400 (unreadable input), 413 (too large), 422 (readable but semantically
     wrong, or translated into invalid FHIR), 409/503 (store conflict or unavailable) or
-    500 (unexpected). `quarantine_id` names the quarantine entry holding the raw bytes.
+    500 (unexpected). `quarantine_id` names the quarantine entry holding the raw bytes
+    (None for a file in another adapter's format, which is not kept).
     """
 
     def __init__(
@@ -208,14 +216,35 @@ def ingest_file(
 
     `source_system` is used when the export names no sending system itself; the export's
     own (each RIVTA record's sourceSystemHSAId, the manifest's vardgivare_hsaid, MSH-4)
-    wins. UnknownAdapter (404) is raised before anything is read.
+    wins. UnknownAdapter (404) is raised before anything is read, and a file in another
+    adapter's format is refused (400, `other_format`) without keeping its bytes.
     """
     adapter = get_adapter(adapter_name)
     name = safe_filename(filename)
+    refused = other_format(adapter, name, data)
+    if refused is not None:
+        raise refused
     try:
         return load_file(store, adapter, data, name, source_system, secret_bytes(secret), owner)
     except Exception as exc:  # every failure rejects the file: keep its bytes
         raise reject(store, adapter, name, source_system, data, exc) from None
+
+
+def other_format(adapter: IngestAdapter, name: str, data: bytes) -> IngestRejected | None:
+    """The rejection (400, error code wrong-adapter, no quarantine entry) of a file that
+    shows another adapter's format (hub.ingest.detect), naming the adapter that fits;
+    None for a file that may be this adapter's. A replay through the same adapter could
+    never load it, so its bytes are not kept."""
+    message = wrong_adapter_message(adapter.name, data)
+    if message is None:
+        return None
+    return IngestRejected(
+        filename=name,
+        adapter=adapter.name,
+        error=QuarantineError(400, "wrong-adapter", None, message),
+        issue_code="not-supported",
+        quarantine_id=None,
+    )
 
 
 def reject(
@@ -246,16 +275,25 @@ def reject(
 
 
 def replay(
-    store: SqlStore, entry_id: int, *, secret: bytes | str, source_system: str | None = None
+    store: SqlStore,
+    entry_id: int,
+    *,
+    secret: bytes | str,
+    source_system: str | None = None,
+    force: bool = False,
 ) -> IngestSummary:
-    """Load a quarantined file again with the current mappings.
+    """Load a quarantined file again with the current mappings, under the CLI's authority
+    (every care provider's records).
 
     Success marks the entry `replayed`; another rejection keeps it `quarantined` with the
-    newest error and raises IngestRejected naming the same entry.
+    newest error and raises IngestRejected naming the same entry. An entry an access rule
+    refused (ACCESS_RULE_CODES) raises ReplayNeedsForce unless `force`.
     """
     quarantine = QuarantineStore(store.engine)
     entry = quarantine.get(entry_id, with_raw=True)
     assert entry.raw is not None
+    if entry.error_code in ACCESS_RULE_CODES and not force:
+        raise ReplayNeedsForce(entry)
     adapter = get_adapter(entry.adapter)
     system = source_system or entry.source_system
     try:

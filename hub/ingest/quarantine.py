@@ -6,6 +6,10 @@ process's disk is not shared. Entries hold the error's code, location and messag
 messages never carry patient data) and the raw bytes; `status` is `quarantined` until a
 replay succeeds, then `replayed`. A file that was stored but whose records came late (the
 stored state is newer) is kept as `superseded`, with the reason, so it is never lost.
+
+The same bytes rejected again (the same SHA-256 through the same adapter) are one entry:
+the repeat counts in `attempts` and leaves the newest error. `purge` deletes the entries
+received before a moment (`hub ingest quarantine purge --before DATE`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     RowMapping,
+    delete,
     func,
     insert,
     select,
@@ -27,20 +32,39 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import OperationalError
 
-from hub.errors import NotFound, StoreUnavailable
+from hub.errors import Conflict, NotFound, StoreUnavailable
 from hub.store.schema import ingest_quarantine
 
 __all__ = [
+    "ACCESS_RULE_CODES",
     "QuarantineEntry",
     "QuarantineError",
     "QuarantineStatus",
     "QuarantineStore",
+    "ReplayNeedsForce",
     "quarantine_table",
 ]
 
 QuarantineStatus = Literal["quarantined", "replayed", "superseded"]
 
 quarantine_table = ingest_quarantine
+
+ACCESS_RULE_CODES = frozenset({"forbidden"})
+"""Error codes of files refused by an access rule (the loading client may not load those
+records); replaying one needs --force, since the CLI loads every provider's records."""
+
+
+class ReplayNeedsForce(Conflict):
+    """A replay of an entry an access rule refused was asked for without force."""
+
+    def __init__(self, entry: QuarantineEntry) -> None:
+        super().__init__(
+            f"Entry {entry.id} was refused by an access rule (error code {entry.error_code}: "
+            f"{entry.error_message}); a replay loads it under the CLI's authority, which may "
+            "load every care provider's records. Replay with --force to load it anyway."
+        )
+        self.entry_id = entry.id
+        self.error_code = entry.error_code
 
 
 def _now_us() -> int:
@@ -122,7 +146,9 @@ class QuarantineStore:
         error: QuarantineError,
         status: QuarantineStatus = "quarantined",
     ) -> int:
-        """Keep a rejected (or superseded) file; returns the entry id."""
+        """Keep a rejected (or superseded) file; returns the entry id. A quarantined file
+        whose bytes an entry of the same adapter already holds is that entry, its attempts
+        counted up and its error the newest."""
         values = {
             "adapter": adapter,
             "filename": filename[:255],
@@ -140,10 +166,49 @@ class QuarantineStore:
             "replayed_at": None,
         }
         with self._begin() as conn:
+            if status == "quarantined":
+                repeated = self._same_bytes(conn, adapter, sha256)
+                if repeated is not None:
+                    conn.execute(
+                        update(quarantine_table)
+                        .where(quarantine_table.c.id == repeated)
+                        .values(
+                            http_status=error.http_status,
+                            error_code=error.code[:64],
+                            error_location=error.location,
+                            error_message=error.message,
+                            attempts=quarantine_table.c.attempts + 1,
+                        )
+                    )
+                    return repeated
             result = conn.execute(insert(quarantine_table).values(**values))
             key = result.inserted_primary_key
         assert key is not None
         return int(key[0])
+
+    @staticmethod
+    def _same_bytes(conn: Connection, adapter: str, sha256: str) -> int | None:
+        stmt = (
+            select(quarantine_table.c.id)
+            .where(
+                quarantine_table.c.status == "quarantined",
+                quarantine_table.c.adapter == adapter,
+                quarantine_table.c.sha256 == sha256,
+            )
+            .order_by(quarantine_table.c.id)
+            .limit(1)
+        )
+        found = conn.execute(stmt).scalar()
+        return int(found) if found is not None else None
+
+    def purge(self, before: datetime) -> int:
+        """Delete every entry (any status) received before `before`; returns how many."""
+        cutoff = int(before.timestamp() * 1_000_000)
+        with self._begin() as conn:
+            result = conn.execute(
+                delete(quarantine_table).where(quarantine_table.c.received_at < cutoff)
+            )
+        return int(result.rowcount or 0)
 
     def find(self, sha256: str, *, status: QuarantineStatus) -> int | None:
         """The oldest entry holding a file with this hash and status, if any."""

@@ -1,8 +1,10 @@
 """POST /ingest/{adapter}: load one raw export over HTTP.
 
-The body is the file as it is (any content type: XML, a zip, an HL7 message), at most
-HUB_MAX_BODY_BYTES (413 otherwise). The file name comes from the `filename` query
-parameter, else from Content-Disposition, else `upload`. `source_system` is needed only
+The body is the file as it is (any content type: XML, a zip, an HL7 message), or a
+multipart/form-data upload of one or more files (each file part one export, loaded on
+its own, all or nothing), at most HUB_MAX_BODY_BYTES in all (413 otherwise). The file
+name comes from the `filename` query parameter (a file part: its own file name), else
+from Content-Disposition, else `upload`. `source_system` is needed only
 when the export names no sending system itself. Answers:
 
 - 200 `{"file", "adapter", "source_system", "sha256", "resources", "created", "updated",
@@ -11,8 +13,16 @@ when the export names no sending system itself. Answers:
   per sender (source system, care provider, care unit) with its counts;
 - 400 / 413 / 422 OperationOutcome naming the file and the line or element path when
   rejected (nothing stored, the bytes quarantined; the second issue names the entry);
+- for multipart/form-data: 200 `{"files": [...], "stored", "rejected"}`, one item per file
+  part in order: its summary plus `"status": 200`, or `{"file", "adapter", "status",
+  "outcome"}` with the refusal's status and OperationOutcome (as a FHIR batch answers per
+  entry); 400 when the body holds no file part;
+- 400 OperationOutcome naming the adapter that fits, for a file in another adapter's
+  format (nothing stored, nothing kept);
 - 404 OperationOutcome for an unknown adapter;
-- 401 without a valid bearer token when the app authenticates (HUB_AUTH=on).
+- 401 without a valid bearer token when the app authenticates (HUB_AUTH=on); 403 for a
+  token of a client that is not a writing system client, or that has no care_provider
+  claim (deny by default: it loads nothing).
 """
 
 from __future__ import annotations
@@ -25,13 +35,19 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.types import Message
 
-from hub.errors import Forbidden
+from hub.auth import Principal
+from hub.errors import Forbidden, HubError, InvalidRequest
 from hub.fhir_api.http import fhir_base_url, read_limited_body
+from hub.fhir_api.outcome import error_outcome
 from hub.ingest.intake import ingest_file, safe_filename
 from hub.ingest.registry import get_adapter
+from hub.settings import Settings
 
-__all__ = ["router"]
+__all__ = ["loader_care_provider", "router"]
 
 router = APIRouter(prefix="/ingest", tags=["Ingest"])
 
@@ -49,11 +65,83 @@ def _disposition_filename(header: str | None) -> str | None:
     return plain.group(1).strip() if plain else None
 
 
+MAX_FORM_FILES = 100
+"""Files one multipart upload may hold."""
+
+
+def _is_multipart(content_type: str | None) -> bool:
+    return (content_type or "").split(";", 1)[0].strip().lower() == "multipart/form-data"
+
+
+async def _form_files(request: Request, data: bytes) -> tuple[list[tuple[str, bytes]], str | None]:
+    """The file parts of a multipart/form-data body (name, bytes), in order, and the
+    optional `source_system` text field; 400 for a body that holds no file part."""
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": data, "more_body": False}
+
+    form_request = Request(request.scope, receive)
+    try:
+        form = await form_request.form(max_files=MAX_FORM_FILES, max_fields=20)
+    except MultiPartException as exc:
+        raise InvalidRequest(
+            f"The multipart/form-data body cannot be read: {exc.message}"
+        ) from None
+    try:
+        files: list[tuple[str, bytes]] = []
+        source_system: str | None = None
+        for field, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                files.append((safe_filename(value.filename), await value.read()))
+            elif field == "source_system" and value.strip():
+                source_system = value.strip()[:255]
+    finally:
+        await form.close()
+    if not files:
+        raise InvalidRequest(
+            "The multipart/form-data body holds no file part; send each export as a file "
+            "part (or the raw bytes of one export as the body)"
+        )
+    return files, source_system
+
+
+async def _load_one(
+    request: Request,
+    adapter: str,
+    name: str,
+    data: bytes,
+    source_system: str | None,
+    owner: str | None,
+) -> dict[str, object]:
+    """One file of a multipart upload, all or nothing: its summary with status 200, or
+    its status and OperationOutcome when it was refused (the other files go on)."""
+    settings = request.app.state.settings
+    try:
+        summary = await run_in_threadpool(
+            ingest_file,
+            request.app.state.store,
+            adapter,
+            data,
+            name,
+            source_system=source_system,
+            secret=settings.patient_id_secret,
+            owner=owner,
+        )
+    except HubError as exc:
+        return {
+            "file": name,
+            "adapter": adapter,
+            "status": exc.status,
+            "outcome": error_outcome(exc),
+        }
+    return {"status": 200, **summary.as_dict()}
+
+
 def _authenticate(request: Request) -> str | None:
     """The care provider whose records the uploading client may load; 401 without a valid
-    bearer token and 403 for a token that is not a system client allowed to write
-    (HUB_AUTH=on). None (any provider) when auth is off and for the system clients that
-    HUB_INGEST_AGGREGATOR_CLIENTS names."""
+    bearer token and 403 for a token that is not a system client allowed to write, or
+    that names no care provider (HUB_AUTH=on). None (any provider) when auth is off and
+    for the system clients that HUB_INGEST_AGGREGATOR_CLIENTS names."""
     authenticator = getattr(request.app.state, "authenticator", None)
     if authenticator is None:
         return None
@@ -63,9 +151,21 @@ def _authenticate(request: Request) -> str | None:
     request.app.state.assignments.verify(principal)
     if principal.kind != "system" or not principal.can_write("CarePlan"):
         raise Forbidden("Loading exports needs a system client token with write scopes")
-    if principal.subject in request.app.state.settings.ingest_aggregator_clients:
+    return loader_care_provider(principal, request.app.state.settings)
+
+
+def loader_care_provider(principal: Principal, settings: Settings) -> str | None:
+    """The care provider an authenticated system client loads for; None for the clients
+    HUB_INGEST_AGGREGATOR_CLIENTS names. A client without the care_provider claim loads
+    nothing (403 naming the claim), aggregator or not: deny by default."""
+    if principal.care_provider is None:
+        raise Forbidden(
+            "Loading exports needs the token claim care_provider (the client's care "
+            "provider HSA-id); this token has none, so it loads nothing"
+        )
+    if principal.subject in settings.ingest_aggregator_clients:
         return None
-    return str(principal.care_provider)
+    return principal.care_provider
 
 
 @router.post(
@@ -83,6 +183,15 @@ async def ingest(
     get_adapter(adapter)
     settings = request.app.state.settings
     data = await read_limited_body(request, settings.max_body_bytes)
+    if _is_multipart(request.headers.get("content-type")):
+        files, form_source = await _form_files(request, data)
+        results = [
+            await _load_one(request, adapter, name, raw, source_system or form_source, owner)
+            for name, raw in files
+        ]
+        stored = sum(1 for result in results if result["status"] == 200)
+        body = {"files": results, "stored": stored, "rejected": len(results) - stored}
+        return Response(content=orjson.dumps(body), media_type="application/json")
     name = safe_filename(
         filename or _disposition_filename(request.headers.get("content-disposition"))
     )
