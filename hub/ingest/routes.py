@@ -35,16 +35,14 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException
-from starlette.types import Message
 
 from hub.auth import Principal
-from hub.errors import Forbidden, HubError, InvalidRequest
+from hub.errors import Forbidden, HubError
 from hub.fhir_api.http import fhir_base_url, read_limited_body
 from hub.fhir_api.outcome import error_outcome
-from hub.ingest.intake import ingest_file, safe_filename
+from hub.ingest.intake import IngestSummary, ingest_file, safe_filename
 from hub.ingest.registry import get_adapter
+from hub.ingest.uploads import form_files, is_multipart
 from hub.settings import Settings
 
 __all__ = ["loader_care_provider", "router"]
@@ -65,44 +63,25 @@ def _disposition_filename(header: str | None) -> str | None:
     return plain.group(1).strip() if plain else None
 
 
-MAX_FORM_FILES = 100
-"""Files one multipart upload may hold."""
-
-
-def _is_multipart(content_type: str | None) -> bool:
-    return (content_type or "").split(";", 1)[0].strip().lower() == "multipart/form-data"
-
-
-async def _form_files(request: Request, data: bytes) -> tuple[list[tuple[str, bytes]], str | None]:
-    """The file parts of a multipart/form-data body (name, bytes), in order, and the
-    optional `source_system` text field; 400 for a body that holds no file part."""
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": data, "more_body": False}
-
-    form_request = Request(request.scope, receive)
-    try:
-        form = await form_request.form(max_files=MAX_FORM_FILES, max_fields=20)
-    except MultiPartException as exc:
-        raise InvalidRequest(
-            f"The multipart/form-data body cannot be read: {exc.message}"
-        ) from None
-    try:
-        files: list[tuple[str, bytes]] = []
-        source_system: str | None = None
-        for field, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                files.append((safe_filename(value.filename), await value.read()))
-            elif field == "source_system" and value.strip():
-                source_system = value.strip()[:255]
-    finally:
-        await form.close()
-    if not files:
-        raise InvalidRequest(
-            "The multipart/form-data body holds no file part; send each export as a file "
-            "part (or the raw bytes of one export as the body)"
-        )
-    return files, source_system
+async def _load(
+    request: Request,
+    adapter: str,
+    name: str,
+    data: bytes,
+    source_system: str | None,
+    owner: str | None,
+) -> IngestSummary:
+    """One file through `ingest_file`, off the event loop."""
+    return await run_in_threadpool(
+        ingest_file,
+        request.app.state.store,
+        adapter,
+        data,
+        name,
+        source_system=source_system,
+        secret=request.app.state.settings.patient_id_secret,
+        owner=owner,
+    )
 
 
 async def _load_one(
@@ -115,18 +94,8 @@ async def _load_one(
 ) -> dict[str, object]:
     """One file of a multipart upload, all or nothing: its summary with status 200, or
     its status and OperationOutcome when it was refused (the other files go on)."""
-    settings = request.app.state.settings
     try:
-        summary = await run_in_threadpool(
-            ingest_file,
-            request.app.state.store,
-            adapter,
-            data,
-            name,
-            source_system=source_system,
-            secret=settings.patient_id_secret,
-            owner=owner,
-        )
+        summary = await _load(request, adapter, name, data, source_system, owner)
     except HubError as exc:
         return {
             "file": name,
@@ -183,8 +152,8 @@ async def ingest(
     get_adapter(adapter)
     settings = request.app.state.settings
     data = await read_limited_body(request, settings.max_body_bytes)
-    if _is_multipart(request.headers.get("content-type")):
-        files, form_source = await _form_files(request, data)
+    if is_multipart(request.headers.get("content-type")):
+        files, form_source = await form_files(request.scope, data)
         results = [
             await _load_one(request, adapter, name, raw, source_system or form_source, owner)
             for name, raw in files
@@ -195,14 +164,5 @@ async def ingest(
     name = safe_filename(
         filename or _disposition_filename(request.headers.get("content-disposition"))
     )
-    summary = await run_in_threadpool(
-        ingest_file,
-        request.app.state.store,
-        adapter,
-        data,
-        name,
-        source_system=source_system,
-        secret=settings.patient_id_secret,
-        owner=owner,
-    )
+    summary = await _load(request, adapter, name, data, source_system, owner)
     return Response(content=orjson.dumps(summary.as_dict()), media_type="application/json")
