@@ -19,16 +19,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.app import create_app
-from hub.auth import SigningKey, generate_signing_key, mint_token
-from hub.settings import Settings
+from hub.auth import SigningKey, generate_signing_key
 from hub.store.sql_store import SqlStore
-
-AUDIENCE = "http://testserver/fhir"
-ISSUER = "urn:test-issuer"
-HSA = "urn:oid:1.2.752.129.2.1.4.1"
-R, RV, RW = "SE2321000164-0000", "SE2321000164-7381", "SE2321000164-7382"
-M, MH, MT = "SE2120002122-0000", "SE2120002122-1001", "SE2120002122-1002"
-PNR = "http://electronichealth.se/identifier/personnummer"
+from tests.auth_support import HSA, MH, MT, PNR, RV, RW, M, R, authenticating_settings, bearer
 
 
 @dataclass
@@ -45,17 +38,8 @@ class Hub:
         care_unit: str | None = None,
         role: str | None = None,
     ) -> dict[str, str]:
-        token = mint_token(
-            self.key,
-            issuer=ISSUER,
-            audience=AUDIENCE,
-            subject=subject,
-            scopes=scopes.split(),
-            care_unit=care_unit,
-            care_provider=care_provider,
-            role=role,
-        )
-        return {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+        headers = bearer(self.key, subject, scopes, care_provider, care_unit, role)
+        return headers | {"Content-Type": "application/fhir+json"}
 
     @property
     def region_system(self) -> dict[str, str]:
@@ -163,15 +147,7 @@ def consent(
 @pytest.fixture
 def hub(store: SqlStore, tmp_path: Path) -> Iterator[Hub]:
     key = generate_signing_key(tmp_path / "signing.pem", tmp_path / "jwks.json")
-    settings = Settings(
-        database_url="sqlite://unused",
-        auth="on",
-        jwks_path=str(tmp_path / "jwks.json"),
-        token_revocation_path=str(tmp_path / "revoked-tokens.json"),
-        token_issuer=ISSUER,
-        token_audience=AUDIENCE,
-        audit_key_path=str(tmp_path / "audit-ed25519.pem"),
-    )
+    settings = authenticating_settings(tmp_path)
     with TestClient(create_app(settings, store=store), base_url="http://testserver") as client:
         yield Hub(client, key, store)
 

@@ -24,7 +24,8 @@ from hub.ingest.ownership import check_records_owned, may_load
 from hub.ingest.registry import IngestAdapter
 from hub.ingest.routes import loader_care_provider
 from hub.settings import Settings
-from tests.access.conftest import AUDIENCE, ISSUER, MH, PNR, Hub, M, R
+from tests.access.conftest import MH, PNR, Hub, M, R
+from tests.auth_support import AUDIENCE, ISSUER
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 CAREPLAN = GOLDEN / "rivta_careplans" / "01_sip_region_kommun" / "input.xml"

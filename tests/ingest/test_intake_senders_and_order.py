@@ -21,22 +21,20 @@ from sqlalchemy import select
 
 from adapters.ids import resource_id, source_uri
 from hub.app import create_app
-from hub.auth import generate_signing_key, mint_token
+from hub.auth import SigningKey, generate_signing_key
 from hub.ingest import IngestRejected, QuarantineStore, ingest_file
 from hub.ingest.intake import SOURCE_TIME_EXTENSION
 from hub.settings import Settings
 from hub.store.schema import resources
 from hub.store.sql_store import SqlStore
+from tests.auth_support import MH, RV, RW, M, R, authenticating_settings, bearer
 from tests.ingest.conftest import GOLDEN, SECRET, RowCounts
 from tests.ingest.rivta_answers import PlanRecord, Sender, care_contacts_answer, care_plans_answer
 
-R, RV, RW = "SE2321000164-0000", "SE2321000164-7381", "SE2321000164-7382"
-M, MH = "SE2120002122-0000", "SE2120002122-1001"
 SYSTEM_A = Sender("SE2321000164-S0A1", R, RV)
 SYSTEM_B = Sender("SE2321000164-S0B1", R, RW)
 SYSTEM_C = Sender("SE2120002122-S0C1", M, MH)
 AGGREGATOR = "SE5565594230-AGG1"
-ISSUER, AUDIENCE = "urn:test-issuer", "http://testserver/fhir"
 
 AGGREGATED = [
     PlanRecord("PLAN-1", SYSTEM_A, plan_type="VP"),
@@ -152,42 +150,25 @@ def test_an_empty_answer_over_http_answers_200_with_zero_counts(ingest_client: T
 
 
 @pytest.fixture
-def authenticated(sqlite_store: SqlStore, tmp_path: Path) -> Iterator[tuple[TestClient, object]]:
+def authenticated(
+    sqlite_store: SqlStore, tmp_path: Path
+) -> Iterator[tuple[TestClient, SigningKey]]:
     key = generate_signing_key(tmp_path / "signing.pem", tmp_path / "jwks.json")
-    settings = Settings(
-        database_url="sqlite://unused",
-        auth="on",
-        jwks_path=str(tmp_path / "jwks.json"),
-        token_revocation_path=str(tmp_path / "revoked.json"),
-        token_issuer=ISSUER,
-        token_audience=AUDIENCE,
-        audit_key_path=str(tmp_path / "audit-ed25519.pem"),
-        patient_id_secret=SECRET.decode(),
-        ingest_aggregator_clients=[AGGREGATOR],
+    settings = authenticating_settings(
+        tmp_path, patient_id_secret=SECRET.decode(), ingest_aggregator_clients=[AGGREGATOR]
     )
     with TestClient(create_app(settings, store=sqlite_store), base_url="http://testserver") as c:
         yield c, key
 
 
-def _token(key: object, subject: str, provider: str, unit: str, scopes: str) -> dict[str, str]:
-    token = mint_token(
-        key,  # type: ignore[arg-type]
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        subject=subject,
-        scopes=scopes.split(),
-        care_unit=unit,
-        care_provider=provider,
-    )
-    return {"Authorization": f"Bearer {token}"}
-
-
 def test_only_an_aggregator_client_loads_other_providers_records_and_readers_see_their_own(
-    authenticated: tuple[TestClient, object], sqlite_store: SqlStore, row_counts_sqlite: RowCounts
+    authenticated: tuple[TestClient, SigningKey],
+    sqlite_store: SqlStore,
+    row_counts_sqlite: RowCounts,
 ):
     client, key = authenticated
     answer = care_plans_answer(AGGREGATED)
-    municipal = _token(key, "SE2120002122-S001", M, MH, "system/*.*")
+    municipal = bearer(key, "SE2120002122-S001", "system/*.*", M, MH)
     refused = client.post(
         "/ingest/rivta_careplans?filename=a.xml", content=answer, headers=municipal
     )
@@ -202,7 +183,7 @@ def test_only_an_aggregator_client_loads_other_providers_records_and_readers_see
     )
     assert loaded_own.status_code == 200, loaded_own.text
 
-    aggregator = _token(key, AGGREGATOR, "SE5565594230-0000", "SE5565594230-0001", "system/*.*")
+    aggregator = bearer(key, AGGREGATOR, "system/*.*", "SE5565594230-0000", "SE5565594230-0001")
     loaded = client.post(
         "/ingest/rivta_careplans?filename=a.xml", content=answer, headers=aggregator
     )
@@ -210,11 +191,11 @@ def test_only_an_aggregator_client_loads_other_providers_records_and_readers_see
     assert loaded.json()["created"] > 0
     assert len(loaded.json()["sources"]) == 3
 
-    region = _token(key, "SE2321000164-S001", R, RW, "system/*.read")
+    region = bearer(key, "SE2321000164-S001", "system/*.read", R, RW)
     seen = client.get("/fhir/CarePlan", headers=region).json()
     sources = {e["resource"]["meta"]["source"] for e in seen.get("entry", [])}
     assert sources == {source_uri(SYSTEM_A.system), source_uri(SYSTEM_B.system)}
-    municipal_read = _token(key, "SE2120002122-S002", M, MH, "system/*.read")
+    municipal_read = bearer(key, "SE2120002122-S002", "system/*.read", M, MH)
     seen = client.get("/fhir/CarePlan", headers=municipal_read).json()
     assert {e["resource"]["meta"]["source"] for e in seen.get("entry", [])} == {
         source_uri(SYSTEM_C.system)

@@ -22,19 +22,14 @@ from fastapi.testclient import TestClient
 from adapters.identity import parse_person_identity
 from adapters.ids import patient_id
 from hub.app import create_app
-from hub.auth import SigningKey, generate_signing_key, mint_token
+from hub.auth import SigningKey, generate_signing_key
 from hub.demo.exports import MUNICIPALITIES, Person, demo_people
 from hub.demo.load import load_demo
 from hub.fhir_dates import STOCKHOLM
-from hub.settings import Settings
 from hub.store import open_store
+from tests.auth_support import MH, RV, RW, M, R, authenticating_settings, bearer
 
-AUDIENCE = "http://testserver/fhir"
-ISSUER = "urn:test-issuer"
 SECRET = "overview-test-secret"
-PNR = "http://electronichealth.se/identifier/personnummer"
-R, RV, RW = "SE2321000164-0000", "SE2321000164-7381", "SE2321000164-7382"
-M, MH = "SE2120002122-0000", "SE2120002122-1001"
 PATIENTS = 12
 
 
@@ -70,16 +65,7 @@ class DemoHub:
     def headers(
         self, subject: str, scopes: str, provider: str | None, unit: str | None
     ) -> dict[str, str]:
-        token = mint_token(
-            self.key,
-            issuer=ISSUER,
-            audience=AUDIENCE,
-            subject=subject,
-            scopes=scopes.split(),
-            care_unit=unit,
-            care_provider=provider,
-        )
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(self.key, subject, scopes, provider, unit)
 
     @property
     def nurse(self) -> dict[str, str]:
@@ -109,15 +95,8 @@ class DemoHub:
 def demo(demo_db: Path, tmp_path: Path) -> Iterator[DemoHub]:
     shutil.copy(demo_db, tmp_path / "hub.db")
     key = generate_signing_key(tmp_path / "signing.pem", tmp_path / "jwks.json")
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        auth="on",
-        jwks_path=str(tmp_path / "jwks.json"),
-        token_revocation_path=str(tmp_path / "revoked.json"),
-        token_issuer=ISSUER,
-        token_audience=AUDIENCE,
-        audit_key_path=str(tmp_path / "audit.pem"),
-        patient_id_secret=SECRET,
+    settings = authenticating_settings(
+        tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}", patient_id_secret=SECRET
     )
     app = create_app(settings)
     with TestClient(app, base_url="http://testserver") as client:
