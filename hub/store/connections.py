@@ -51,38 +51,59 @@ def reading(engine: Engine) -> Iterator[Connection]:
         yield conn.execution_options(**read_options(engine.dialect.name))
 
 
+def _rows(raw: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        return [tuple(row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def _autocommit(engine: Engine, raw: Any) -> bool:
+    """Switch a pooled psycopg connection to autocommit; whether it was switched (and
+    must be switched back before it returns to the pool)."""
+    driver: Any = raw.driver_connection
+    if engine.dialect.name == "postgresql" and not driver.autocommit:
+        driver.autocommit = True
+        return True
+    return False
+
+
+def _autocommit_off(raw: Any) -> None:
+    driver: Any = raw.driver_connection
+    driver.autocommit = False
+
+
 @contextmanager
 def driver_cursor(engine: Engine) -> Iterator[Run]:
     """Compiled SELECTs on one pooled DBAPI connection in autocommit: one round trip each,
     no statement building, no BEGIN/ROLLBACK bracket. Yields run(sql, params)."""
     with driver_errors_mapped():
         raw = engine.raw_connection()
-    driver: Any = raw.driver_connection
-    autocommit = engine.dialect.name == "postgresql" and not driver.autocommit
-
-    def run(sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-        cursor = raw.cursor()
+        switched = False
         try:
-            cursor.execute(sql, tuple(params))
-            return [tuple(row) for row in cursor.fetchall()]
+            switched = _autocommit(engine, raw)
+            yield lambda sql, params: _rows(raw, sql, params)
         finally:
-            cursor.close()
-
-    try:
-        if autocommit:
-            driver.autocommit = True
-        with driver_errors_mapped():
-            yield run
-    finally:
-        if autocommit:
-            driver.autocommit = False
-        raw.close()
+            if switched:
+                _autocommit_off(raw)
+            raw.close()
 
 
 def fetch_one(engine: Engine, sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
-    """One compiled SELECT (see `driver_cursor`); its first row or None."""
-    with driver_cursor(engine) as run:
-        found = run(sql, params)
+    """One compiled SELECT as `driver_cursor` runs it (written out: the hot path of a
+    read by id); its first row or None."""
+    with driver_errors_mapped():
+        raw = engine.raw_connection()
+        switched = False
+        try:
+            switched = _autocommit(engine, raw)
+            found = _rows(raw, sql, params)
+        finally:
+            if switched:
+                _autocommit_off(raw)
+            raw.close()
     return found[0] if found else None
 
 

@@ -21,8 +21,9 @@ Messages never carry the driver's text: it can quote the values that were sent.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Literal
 
 import psycopg
 from sqlalchemy.exc import DBAPIError
@@ -83,11 +84,29 @@ def hub_error_for(error: BaseException) -> HubError:
     return StoreUnavailable(REJECTED)
 
 
-@contextmanager
-def driver_errors_mapped() -> Iterator[None]:
+class _DriverErrorsMapped:
+    """The context manager of `driver_errors_mapped` (a class: it sits on every read)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Literal[False]:
+        if error is not None and isinstance(error, DRIVER_ERRORS):
+            raise hub_error_for(error) from None
+        return False
+
+
+_MAPPED = _DriverErrorsMapped()
+
+
+def driver_errors_mapped() -> AbstractContextManager[None]:
     """Raise the mapped HubError in place of a driver error met inside the block (without
     the driver's error as its cause: its text may quote stored values)."""
-    try:
-        yield
-    except DRIVER_ERRORS as error:
-        raise hub_error_for(error) from None
+    return _MAPPED

@@ -71,17 +71,16 @@ class StoreReads:
         self, resource_type: str, resource_id: str, scope: ReadScope | None = None
     ) -> StoredResource:
         """The current version; NotFound if never stored or hidden, Gone if deleted."""
-        key = {"res_type": resource_type, "res_id": resource_id}
         if scope is None or scope.unrestricted:
             newest = statements.read_newest(self.dialect)
-            found = fetch_one(self.engine, newest.sql, newest.values(key))
+            found = fetch_one(self.engine, newest.sql, newest.bind(resource_type, resource_id))
         else:
             current = statements.read_current(self.dialect)
             condition, params = scope.sql_text(statements.SCOPE_ALIAS, self._mark)
             found = fetch_one(
                 self.engine,
                 " AND ".join((current.sql, condition)),
-                (*current.values(key), *params),
+                (*current.bind(resource_type, resource_id), *params),
             )
         row = None if found is None else StoredRow(*found)
         return to_stored(live(row, resource_type, resource_id))
@@ -115,11 +114,7 @@ class StoreReads:
         a row about a patient, that patient's `patient_version`, in one query (one
         snapshot): what a guarded read needs before its scoped read."""
         statement = statements.security_and_version(self.dialect)
-        found = fetch_one(
-            self.engine,
-            statement.sql,
-            statement.values({"res_type": resource_type, "res_id": resource_id}),
-        )
+        found = fetch_one(self.engine, statement.sql, statement.bind(resource_type, resource_id))
         if found is None:
             return None, None
         row = to_stored(StoredRow(*found[:10]))
@@ -283,7 +278,9 @@ class StoreReads:
         """Changes whenever anything about the patient is written or an emergency grant is
         made: (latest write, number of resources, latest grant), one indexed query."""
         statement = statements.patient_version(self.dialect)
-        found = fetch_one(self.engine, statement.sql, statement.values({"patient_id": patient_id}))
+        found = fetch_one(
+            self.engine, statement.sql, statement.bind(patient_id, patient_id, patient_id)
+        )
         latest, count, granted = found or (None, None, None)
         return int(latest or 0), int(count or 0), int(granted or 0)
 

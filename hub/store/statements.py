@@ -24,7 +24,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
-    literal,
+    literal_column,
     null,
     select,
 )
@@ -117,24 +117,32 @@ _POSITIONAL: dict[str, Dialect] = {
 
 @dataclass(frozen=True)
 class DriverStatement:
-    """DBAPI text of a Core statement for one dialect: its bound parameters' names in
-    placeholder order, and the values of those the statement fixes itself (a LIMIT)."""
+    """DBAPI text of a Core statement for one dialect: the names of the caller's parameters
+    in placeholder order, then the values of those the statement fixes itself (a LIMIT),
+    whose placeholders come last."""
 
     sql: str
     names: tuple[str, ...]
-    fixed: Mapping[str, object]
+    tail: tuple[object, ...]
+
+    def bind(self, *values: object) -> tuple[object, ...]:
+        """The DBAPI parameters: `values` of `names`, in that order."""
+        return values + self.tail
 
     def values(self, values: Mapping[str, object]) -> tuple[object, ...]:
-        """The DBAPI parameters: `values` (name -> value) in placeholder order."""
-        fixed = self.fixed
-        return tuple(values[name] if name in values else fixed[name] for name in self.names)
+        """The DBAPI parameters: `values` (name -> value) of `names`."""
+        return tuple(values[name] for name in self.names) + self.tail
 
 
 def _compile(statement: Select[Any] | Insert, dialect: str) -> DriverStatement:
-    """Named parameters are `bindparam(name, None)`; literals keep their values as fixed."""
+    """The caller's parameters are `bindparam(name, None)`; literals keep their values."""
     compiled = statement.compile(dialect=_POSITIONAL[dialect])
-    fixed = {name: value for name, value in compiled.params.items() if value is not None}
-    return DriverStatement(str(compiled), tuple(compiled.positiontup or ()), fixed)
+    order = tuple(compiled.positiontup or ())
+    given = tuple(name for name in order if compiled.params[name] is None)
+    tail = order[len(given) :]
+    if order[: len(given)] != given:
+        raise ValueError("a fixed value's placeholder comes before a parameter's")
+    return DriverStatement(str(compiled), given, tuple(compiled.params[n] for n in tail))
 
 
 def _live_current(r: Any, v: Any) -> ColumnElement[bool]:
@@ -198,12 +206,12 @@ def security_and_version(dialect: str) -> DriverStatement:
         r.c.last_updated,
         r.c.deleted,
         null(),
-        literal("PUT"),
+        literal_column("'PUT'"),
         r.c.patient_id,
         r.c.care_provider,
         r.c.care_unit,
         *_patient_version_columns(r.c.patient_id),
-    ).where(*_by_key(r.c), r.c.version_id > 0)
+    ).where(*_by_key(r.c), r.c.version_id > literal_column("0"))
     return _compile(stmt, dialect)
 
 

@@ -22,11 +22,11 @@ NAMED = {
 @pytest.mark.parametrize("build", list(NAMED), ids=[f.__name__ for f in NAMED])
 def test_each_hot_statement_binds_its_named_values_and_fixes_the_rest(dialect, build):
     statement = build(dialect)
-    assert set(statement.names) - set(statement.fixed) == NAMED[build]
+    assert set(statement.names) == NAMED[build]
     mark = "?" if dialect == "sqlite" else "%s"
-    assert statement.sql.count(mark) == len(statement.names)
     values = statement.values(dict.fromkeys(NAMED[build], "x"))
-    assert len(values) == len(statement.names)
+    assert statement.sql.count(mark) == len(values) == len(statement.names + statement.tail)
+    assert values[: len(statement.names)] == ("x",) * len(statement.names)
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
@@ -48,6 +48,14 @@ def test_the_batch_insert_takes_every_column_in_table_order(dialect, table):
     statement = statements.batch_insert(table, dialect)
     assert statement.names == tuple(column.name for column in table.columns)
     assert statement.sql.startswith(f"INSERT INTO {table.name} (")
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_bind_puts_the_callers_values_before_the_fixed_ones(dialect):
+    newest = statements.read_newest(dialect)
+    assert newest.names == ("res_type", "res_id")
+    assert newest.bind("Patient", "p1")[:2] == ("Patient", "p1")
+    assert newest.bind("Patient", "p1")[2:] == newest.tail and 1 in newest.tail
 
 
 def test_the_connection_pragmas_set_the_backstop_checkpoint():
