@@ -75,7 +75,7 @@ def test_workers_share_the_database_and_stop_with_their_parent(
         condition = {"If-None-Exist": "identifier=urn:test:plans|one-only"}
 
         def create(_: int) -> int:
-            with httpx.Client(timeout=30.0) as client:  # a new connection: any worker
+            with httpx.Client(timeout=90.0) as client:  # a new connection: any worker
                 answer = client.post(f"{base}/CarePlan", json=plan, headers=headers | condition)
                 return answer.status_code
 
