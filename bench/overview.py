@@ -267,6 +267,7 @@ def run_large(
             ready_path="/fhir/metadata",
             port=port,
             profile=prof,
+            timeout=900,
         ) as served:
             measured = _measure(served, token, chosen, requests)
             measured["work_list"] = _work_list(served, token, work_lists)

@@ -675,19 +675,19 @@ class Access:
         )
         return [pid for pid in candidates if self.decision(pid).visible_sources]
 
-    def search_patients(self, query: SearchQuery, patient_ids: Sequence[str]) -> SearchPage:
-        """One search over several patients' data (a unit's work list): every match is
-        visible under this reader's decision for its own patient, and nothing of any other
-        patient is. Audited as a search for every patient it returned data of."""
-        self.require_search(query.resource_type)
+    def patients_resources(
+        self, resource_type: str, patient_ids: Sequence[str]
+    ) -> list[StoredResource]:
+        """The current resources of one type of several patients (a unit's work list), in
+        one indexed query: every row is visible under this reader's decision for its own
+        patient, and nothing of any other patient is. Audited as a search for every
+        patient it returned data of."""
+        self.require_search(resource_type)
         if self.principal is not None and self.principal.kind != "user":
             raise Forbidden("A search over several patients is for a user")
-        scope = self.scope(patient_ids)
-        page = self.store.search(query, scope)
-        touched = [r.patient_id for r in page.matches]
-        touched += [r.id for r in page.matches if r.resource_type == "Patient"]
-        self.record("search", [p for p in touched if p])
-        return page
+        found = self.store.patients_current(resource_type, patient_ids, self.scope(patient_ids))
+        self.record("search", [r.patient_id for r in found if r.patient_id])
+        return found
 
     def access_log(self, patient_id: str) -> list[AuditRecord]:
         """The patient's log extract as a care provider hands it out (PDL 4 kap. 9 §): the

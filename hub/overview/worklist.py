@@ -4,9 +4,9 @@
 relationship with (`Access.unit_patients`), the plans are checked as the overview checks
 them: a plan whose follow-up date falls within N days or has passed, a SIP without a
 follow-up date, and a medical care plan missing past its deadline. The data comes from a
-few indexed searches over all those patients at once (`Access.search_patients`: their
-CarePlans, EpisodesOfCare and Patients, each under the reader's decision for that patient,
-audited per patient), never from reading each patient's record in full.
+few indexed queries over all those patients at once (`Access.patients_resources`: their
+Patients, CarePlans and EpisodesOfCare, each row under the reader's decision for its
+patient, audited per patient), never from reading each patient's record in full.
 """
 
 from __future__ import annotations
@@ -23,16 +23,13 @@ from hub.overview import definitions as d
 from hub.overview.model import Overview, build_plans
 from hub.overview.record import Held, PatientRecord
 from hub.search.parameters import SearchParameterRegistry
-from hub.search.query import parse_search
-from hub.store.model import StoredResource
 
 __all__ = ["WorkItem", "follow_up_due", "work_list_bundle"]
 
 MAX_WITHIN_DAYS = 365
-PATIENTS_PER_SEARCH = 250
-"""Patients per search (the reference list and the scope's grants grow with it)."""
+PATIENTS_PER_SEARCH = 500
+"""Patients per query (the id list and the scope's grants grow with it)."""
 PLAN_TYPES = ("CarePlan", "EpisodeOfCare")
-_PAGE = 2000
 
 
 @dataclass(frozen=True)
@@ -84,47 +81,17 @@ def _items(overview: Overview, patient: dict[str, Any], horizon: date) -> list[W
     return items
 
 
-def _search_all(
-    access: Access,
-    registry: SearchParameterRegistry,
-    resource_type: str,
-    params: list[tuple[str, str]],
-    patients: list[str],
-) -> list[StoredResource]:
-    """Every match of one search over `patients`, page by page."""
-    found: list[StoredResource] = []
-    offset = 0
-    while True:
-        query = parse_search(
-            resource_type,
-            [*params, ("_count", str(_PAGE)), ("_offset", str(offset))],
-            registry,
-            max_count=_PAGE,
-        )
-        page = access.search_patients(query, patients)
-        found += page.matches
-        if not page.has_next:
-            return found
-        offset += _PAGE
-
-
-def _records(
-    access: Access, registry: SearchParameterRegistry, patient_ids: list[str]
-) -> list[PatientRecord]:
-    """The patients with their visible CarePlans and EpisodesOfCare, a few searches per
-    PATIENTS_PER_SEARCH patients."""
+def _records(access: Access, patient_ids: list[str]) -> list[PatientRecord]:
+    """The patients with their visible CarePlans and EpisodesOfCare: one indexed query per
+    type and PATIENTS_PER_SEARCH patients."""
     records: dict[str, PatientRecord] = {}
     for first in range(0, len(patient_ids), PATIENTS_PER_SEARCH):
         chunk = patient_ids[first : first + PATIENTS_PER_SEARCH]
-        for stored in _search_all(access, registry, "Patient", [("_id", ",".join(chunk))], chunk):
+        for stored in access.patients_resources("Patient", chunk):
             records[stored.id] = PatientRecord(patient=orjson.loads(stored.content or b"{}"))
-        references = ",".join(f"Patient/{p}" for p in chunk if p in records)
-        if not references:
-            continue
+        found = [p for p in chunk if p in records]
         for resource_type in PLAN_TYPES:
-            for stored in _search_all(
-                access, registry, resource_type, [("patient", references)], chunk
-            ):
+            for stored in access.patients_resources(resource_type, found):
                 record = records.get(stored.patient_id or "")
                 if record is not None:
                     held = Held(
@@ -142,7 +109,7 @@ def follow_up_due(
     """Every flagged follow-up of the reader's unit, most urgent first."""
     horizon = now.astimezone(STOCKHOLM).date() + timedelta(days=within_days)
     found: list[WorkItem] = []
-    for record in _records(access, registry, access.unit_patients()):
+    for record in _records(access, access.unit_patients()):
         record.notice = access.decision(str(record.patient["id"])).notice
         found += _items(build_plans(record, now), record.patient, horizon)
     order = {"medical-care-plan-missing": 0, "overdue": 1, "missing": 2, "due": 3}

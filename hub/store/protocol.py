@@ -84,6 +84,10 @@ class Store(Protocol):
 
     def patients_with_blocks(self) -> list[str]: ...
 
+    def patients_current(
+        self, resource_type: str, patient_ids: Sequence[str], scope: ReadScope | None = None
+    ) -> list[StoredResource]: ...
+
     def patients_with_unit_data(
         self,
         care_unit: str,

@@ -32,6 +32,7 @@ STORE_READS = frozenset(
         "patient_version",
         "patient_access_inputs",
         "patients_with_unit_data",
+        "patients_current",
         # UnitOfWork reads
         "current",
         "matching_ids",
