@@ -43,6 +43,7 @@ SEARCHES: tuple[tuple[str, dict[str, str]], ...] = (
     ("Encounter", {"subject": "{id}", "_revinclude": "CarePlan:encounter"}),
     ("Observation", {"subject": "Patient/{id}", "_total": "accurate"}),
     ("Patient", {"_id": "{id}", "_revinclude": "CarePlan:patient", "_total": "accurate"}),
+    ("Patient", {"_id": "{id}", "_include": "Patient:link:RelatedPerson"}),
     ("Patient", {"_id": "{id}", "_has:CarePlan:patient:category": "VP", "_total": "accurate"}),
     ("Patient", {"_id": "{id}", "_has:Encounter:patient:service-provider": "Organization/rw"}),
     ("Patient", {"_id": "{id}", "_has:Encounter:patient:_has:CarePlan:encounter:status": "active"}),
@@ -250,7 +251,32 @@ def test_a_notice_names_no_provider_unit_or_count_and_is_absent_when_data_is_sho
         assert not re.search(r"\d", re.sub(r"\d+ kap\. \d+ §", "", text)), text  # no count
     # A search that names no patient still says to name one; a system client is told nothing.
     assert notices(scenario.get(scenario.physician, "CarePlan")) == [PATIENT_NEEDED]
-    assert notices(scenario.get(scenario.region_system, "CarePlan", patient="other")) == []
+    for system, patient_id in (
+        (scenario.region_system, "other"),
+        (scenario.municipal_system, "other"),
+    ):
+        assert notices(scenario.get(system, "CarePlan", patient=patient_id)) == []
+        assert notices(scenario.get(system, "Encounter", patient=patient_id)) == []
+
+
+def test_a_patient_search_that_names_no_single_patient_is_not_explained(scenario: Hub) -> None:
+    """Includes of the matched Patients' data need no named patient (nothing to explain),
+    and two numbers name no single patient even when only one of them is stored."""
+    for params in (
+        {"identifier": f"{TOLVAN_PNR},{NEVER_PNR}", "_revinclude": "CarePlan:patient"},
+        {"identifier": f"{PNR}|{TOLVAN_PNR},{PNR}|{NEVER_PNR}", "_revinclude": "CarePlan:patient"},
+        {"_id": "tolvan,other", "_revinclude": "CarePlan:patient"},
+    ):
+        for reader in (scenario.physician, scenario.nurse):
+            answer = scenario.get(reader, "Patient", **params)
+            assert notices(answer) == [], params
+    seen = scenario.get(
+        scenario.nurse, "Patient", _id="tolvan,other", _revinclude="CarePlan:patient"
+    )
+    included = {
+        e["resource"]["id"] for e in seen.json()["entry"] if e["search"]["mode"] == "include"
+    }
+    assert included == {"sip"}
 
 
 def test_a_search_naming_a_patient_is_audited_under_that_patient_even_if_never_stored(
