@@ -1,6 +1,7 @@
 """Resources per second through each adapter: parse, translate, validate, and full ingest.
 
     python -m bench.adapters [--patients 10000] [--postgres URL | --no-postgres]
+                             [--invariants-off]
 
 Generates the demo exports (hub.demo.exports) for N patients, then per adapter measures,
 in one run over the same files: parse only; parse + translate; fhir.resources (R4B)
@@ -11,8 +12,10 @@ fresh PostgreSQL schema. Rates are translated resources per second; the ratios p
 ingest against parse-only and against validation-only, and parse+translate against
 validation-only (the most full ingest could reach, since it parses and translates too).
 The validator's definitions are read before the timing (a running hub has them), and each
-database's load starts with no remembered invariant verdicts. The machine load (uptime)
-is printed before and after. Not part of the test suite.
+database's load starts with no remembered invariant verdicts. With --invariants-off the
+loads are repeated into fresh databases with HUB_VALIDATE_INVARIANTS=off (the bulk-load
+setting: fhir.resources and the hub's structure checks, no base FHIRPath invariants).
+The machine load (uptime) is printed before and after. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -36,14 +39,18 @@ from hub.demo.exports import ADT_FACILITY, REGION_PROVIDER, write_demo_exports
 from hub.ingest import IngestRejected
 from hub.ingest.batch import ingest_files
 from hub.ingest.registry import ADAPTERS
+from hub.settings import Settings
 from hub.store import open_store
 from hub.store.sql_store import SqlStore
 from hub.validation.invariants import forget_verdicts
+from hub.validation.on_write import configure
 from hub.validation.resources import validate_resource
 from mappings.loader import CodeTable, MappedCode, TargetCoding, load_table
 from mappings.systems import HSA_SYSTEM
 
 SECRET = b"bench-secret"
+INVARIANTS_OFF = " inv-off"
+"""Label suffix of the loads with HUB_VALIDATE_INVARIANTS=off (the setting for bulk loads)."""
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -121,8 +128,9 @@ def _measure(adapter_name: str, files: list[tuple[str, bytes]], stores: dict[str
             load_all(store, adapter_name, files, SECRET)
 
         forget_verdicts()  # each database's load starts without remembered verdicts
-
+        configure(Settings(validate_invariants="off" if label.endswith(INVARIANTS_OFF) else "on"))
         seconds[f"ingest {label}"] = _timed(ingest)
+    configure(Settings())
     return Row(adapter_name, len(files), len(resources), seconds)
 
 
@@ -132,6 +140,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--invariants-off",
+        action="store_true",
+        help="also load into fresh databases with HUB_VALIDATE_INVARIANTS=off",
+    )
     args = parser.parse_args()
     print(f"load before: {_load()}")
     if _register_demo_ward():
@@ -143,13 +156,20 @@ def main() -> None:
         print(
             f"{args.patients} patients: {len(exports)} files in {time.perf_counter() - start:.1f} s"
         )
-        stores = {"sqlite": open_store(f"sqlite:///{folder / 'bench.db'}")}
-        schema = None
+        variants = ["", INVARIANTS_OFF] if args.invariants_off else [""]
+        stores = {
+            f"sqlite{variant}": open_store(f"sqlite:///{folder / f'bench{variant}.db'}")
+            for variant in variants
+        }
+        schemas = []
         if not args.no_postgres:
-            schema = f"bench_{uuid.uuid4().hex[:10]}"
-            with psycopg.connect(args.postgres, autocommit=True) as conn:
-                conn.execute(f'CREATE SCHEMA "{schema}"')
-            stores["postgresql"] = open_store(f"{args.postgres}?options=-csearch_path%3D{schema}")
+            for variant in variants:
+                schema = f"bench_{uuid.uuid4().hex[:10]}"
+                with psycopg.connect(args.postgres, autocommit=True) as conn:
+                    conn.execute(f'CREATE SCHEMA "{schema}"')
+                schemas.append(schema)
+                url = f"{args.postgres}?options=-csearch_path%3D{schema}"
+                stores[f"postgresql{variant}"] = open_store(url)
         try:
             rows = []
             for adapter_name in ADAPTERS:
@@ -158,7 +178,7 @@ def main() -> None:
         finally:
             for store in stores.values():
                 store.close()
-            if schema is not None:
+            for schema in schemas:
                 with psycopg.connect(args.postgres, autocommit=True) as conn:
                     conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
     _report(rows, list(stores))
@@ -174,9 +194,9 @@ def _load() -> str:
 def _report(rows: list[Row], databases: list[str]) -> None:
     keys = ["parse", "parse+translate", "validate", *(f"ingest {db}" for db in databases)]
     print("\nresources per second (translated resources / wall time)")
-    print(f"{'adapter':20} {'files':>6} {'resources':>9} " + " ".join(f"{k:>17}" for k in keys))
+    print(f"{'adapter':20} {'files':>6} {'resources':>9} " + " ".join(f"{k:>25}" for k in keys))
     for row in rows:
-        rates = " ".join(f"{row.rate(k):17,.0f}" for k in keys)
+        rates = " ".join(f"{row.rate(k):25,.0f}" for k in keys)
         print(f"{row.adapter:20} {row.files:6} {row.resources:9} {rates}")
     print("\nfull ingest as a share of parse-only and of fhir.resources validation-only")
     for row in rows:

@@ -8,8 +8,11 @@ SAVEPOINT, with its own Provenance, in the order given, so a file sees the files
 it. A file whose writes fail rolls back to its savepoint alone; after the batch commits it
 is loaded again in a transaction of its own through `ingest_file`, which stores it or
 quarantines it with the answer a single load gives. If the commit itself fails, every
-file of the batch is loaded alone that way. A commit per batch instead of per file is what
-makes small files (one HL7 v2 message, three resources) cheap to load.
+file of the batch is loaded alone that way. New resources are written with the other rows
+instead of being claimed one by one (`UnitOfWork.claim_new`): a resource another writer
+created meanwhile fails its file's savepoint, and the file's own load then updates it.
+A commit per batch instead of per file is what makes small files (one HL7 v2 message,
+three resources) cheap to load.
 """
 
 from __future__ import annotations
@@ -112,6 +115,7 @@ def _write_batch(store: SqlStore, batch: list[PreparedFile]) -> dict[int, Writte
         return written
     try:
         with store.unit_of_work() as work:
+            work.claim_new = False  # a concurrent creator fails its file's savepoint only
             for prepared in batch:
                 try:
                     with work.savepoint():

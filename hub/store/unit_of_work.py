@@ -88,6 +88,12 @@ class UnitOfWork:
         self._base_url = base_url or store.base_url
         self._known: dict[tuple[str, str], StoredResource | None] = {}
         self._batch = BatchWriter(conn, store.dialect)
+        self.claim_new = True
+        """Where writers run at once (PostgreSQL): claim each new resource at its write
+        (INSERT ... ON CONFLICT DO NOTHING, one round trip each), so that a concurrent
+        creator turns it into an update. False queues new resources with the other rows: a
+        concurrent creator then fails the transaction, or the savepoint around the write,
+        with a conflict (batched intake, which loads such a file again on its own)."""
 
     # -- the connection and the queued rows ---------------------------------------------------
 
@@ -421,7 +427,13 @@ class UnitOfWork:
             if if_match is not None:  # nothing to match: as a read of it would answer
                 raise missing(resource_type, resource_id)
             created = self._write_version(
-                resource, resource_id, 1, ctx, None, "PUT", claim=self._store.concurrent_writers
+                resource,
+                resource_id,
+                1,
+                ctx,
+                None,
+                "PUT",
+                claim=self._store.concurrent_writers and self.claim_new,
             )
             if created is not None:
                 return WriteOutcome("created", created)

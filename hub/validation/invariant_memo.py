@@ -76,19 +76,21 @@ def reads_of(expression: str) -> Reads | None:
     )
 
 
+@cache
+def _reads_key(names: frozenset[str], key: str) -> bool:
+    """Whether an element key is one of the names, a choice of one (`valueString` for
+    `value`) or the primitive extension of one (`_value`)."""
+    bare = key[1:] if key.startswith("_") else key
+    return bare in names or any(
+        bare.startswith(name) and bare[len(name) : len(name) + 1].isupper() for name in names
+    )
+
+
 def _project(node: Any, names: frozenset[str]) -> Any:
-    """The node's entries whose key is one of the names, a choice of one (`valueString`
-    for `value`) or the primitive extension of one (`_value`); a non-object as it is."""
+    """The node's entries whose key the names read (`_reads_key`); a non-object as it is."""
     if not isinstance(node, dict):
         return node
-    out = {}
-    for key, value in node.items():
-        bare = key[1:] if key.startswith("_") else key
-        if bare in names or any(
-            bare.startswith(name) and bare[len(name) : len(name) + 1].isupper() for name in names
-        ):
-            out[key] = value
-    return out
+    return {key: value for key, value in node.items() if _reads_key(names, key)}
 
 
 def memo_key(
