@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         "and regions. FHIR base: /fhir",
         version="0.1.0",
         lifespan=lifespan,
+        openapi_url=None,
         docs_url=None,
         redoc_url=None,
     )

@@ -4,7 +4,7 @@ database answers and every migration is applied) and /metrics (Prometheus text f
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,7 +23,12 @@ def health() -> JSONResponse:
 @router.get(
     "/ready",
     summary="Readiness: the database answers and its migrations are applied",
-    responses={503: {"description": "Not ready; `checks` says which check failed"}},
+    responses={
+        503: {
+            "description": "Not ready; `checks` says which check failed",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
 )
 def ready(request: Request) -> JSONResponse:
     store = getattr(request.app.state, "store", None)
@@ -43,7 +48,12 @@ def ready(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics (no patient data in any label)")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (no patient data in any label)",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def metrics(request: Request) -> Response:
     registry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
