@@ -101,3 +101,15 @@ def test_docs_pages_use_local_assets(client: TestClient):
         assert "cdn" not in html.lower() and "fonts.googleapis" not in html
     assert client.get("/docs-assets/swagger/swagger-ui-bundle.js").status_code == 200
     assert client.get("/docs-assets/redoc/redoc.standalone.js").status_code == 200
+
+
+def test_the_viewers_load_one_part_with_the_components_it_uses(client: TestClient):
+    part = client.get("/openapi.json", params={"tag": "CarePlan"}).json()
+    assert {tag["name"] for tag in part["tags"]} == {"CarePlan"}
+    assert set(part["paths"]) >= {"/fhir/CarePlan", "/fhir/CarePlan/{id}"}
+    assert not any(path.startswith("/fhir/Patient") for path in part["paths"])
+    assert "CarePlan" in part["components"]["schemas"]
+    assert "Observation" not in part["components"]["schemas"]
+    assert client.get("/openapi.json", params={"tag": "Nothing"}).status_code == 404
+    assert "/openapi.json?tag=Patient" in client.get("/docs").text
+    assert "/openapi.json?tag=System" in client.get("/redoc", params={"tag": "System"}).text
