@@ -34,6 +34,12 @@ CONNECTION_PRAGMAS = (
     "PRAGMA cache_size=-65536",
     "PRAGMA temp_store=MEMORY",
     "PRAGMA wal_autocheckpoint=10000",  # BACKSTOP_PAGES
+    # LIKE compares bytes, as PostgreSQL's LIKE does. String search indexes and searches
+    # the normalised (case-folded) text, so its prefix matches answer the same; uri
+    # :above/:below become case-sensitive as URIs are; and SQLite can then take a prefix
+    # LIKE as a range of the (res_type, param, code) index instead of reading every row
+    # of the parameter (a chained `subject.family=` grew with the Patients before).
+    "PRAGMA case_sensitive_like=ON",
 )
 """Run on every new connection (PRAGMA takes no bound parameters)."""
 BEGIN_STATEMENTS = {

@@ -171,6 +171,13 @@ def test_uri_exact_below_and_above(data: SqlStore) -> None:
     assert ids(data, "ValueSet", ("url:not", "http://other.org/ValueSet/c")) == ["vs1", "vs2"]
 
 
+def test_uri_below_and_above_are_case_sensitive_on_both_databases(data: SqlStore) -> None:
+    """URIs compare as written (RFC 3986 paths are case-sensitive): SQLite's LIKE folded
+    ASCII case by default, so the same search answered differently from PostgreSQL."""
+    assert ids(data, "ValueSet", ("url:below", "http://Example.org/fhir")) == []
+    assert ids(data, "ValueSet", ("url:above", "http://example.org/FHIR/ValueSet/a/b")) == []
+
+
 def test_token_text_of_type_not_and_missing(data: SqlStore) -> None:
     assert ids(data, "Condition", ("code:text", "diabetes")) == ["c1"]
     assert ids(data, "Observation", ("code:text", "body")) == ["h180", "lb", "w100", "w72"]

@@ -282,3 +282,17 @@ def test_everything_returns_the_compartment_and_referenced_directory_resources(
     rest = plans.everything("asa", count=10, offset=2)
     assert first.has_next and not rest.has_next
     assert {r.id for r in first.matches} | {r.id for r in rest.matches} == {r[1] for r in found}
+
+
+def test_sqlite_takes_a_string_prefix_as_an_index_range(sqlite_store: SqlStore) -> None:
+    """A prefix search (string, chained `subject.family=`) reads the index range of its
+    prefix, not every row of the parameter: the cost grows with the result, not the table."""
+    prefix_like = (
+        "EXPLAIN QUERY PLAN SELECT res_id FROM search_string "
+        "WHERE res_type = 'Patient' AND param = 'family' AND value_norm LIKE 'probe%' ESCAPE '\\'"
+    )
+    with sqlite_store.engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(prefix_like))
+        folded = conn.exec_driver_sql("SELECT 'A' LIKE 'a'").scalar_one()
+    assert "value_norm>? AND value_norm<?" in plan, plan
+    assert folded == 0
