@@ -135,30 +135,10 @@ def _measure(served: ServedApp, token: str, patients: list[str], requests: int) 
 def run(kind: str, patients: int, requests: int, postgres_url: str) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="hub-bench-overview-"))
     try:
-        signing = generate_signing_key(folder / "signing.pem", folder / "jwks.json")
-        load_or_create_audit_key(folder / "audit.pem")
-        token = mint_token(
-            signing,
-            issuer=ISSUER,
-            audience=AUDIENCE,
-            subject=NURSE[0],
-            scopes=["user/*.read"],
-            care_provider=NURSE[1],
-            care_unit=NURSE[2],
-            lifetime=timedelta(hours=4),
-        )
+        token = _nurse_token(folder)
         with fresh(kind, postgres_url) as database:
             loaded = _load(database.url, folder, patients)
-            env = {
-                "HUB_DATABASE_URL": database.url,
-                "HUB_AUTH": "on",
-                "HUB_PATIENT_ID_SECRET": SECRET,
-                "HUB_AUDIT_KEY_PATH": str(folder / "audit.pem"),
-                "HUB_JWKS_PATH": str(folder / "jwks.json"),
-                "HUB_TOKEN_ISSUER": ISSUER,
-                "HUB_TOKEN_AUDIENCE": AUDIENCE,
-                "HUB_TOKEN_REVOCATION_PATH": str(folder / "revoked.json"),
-            }
+            env = _server_env(database.url, folder)
             residents = [
                 patient_id(parse_person_identity(p.number), SECRET.encode())
                 for p in demo_people(patients, 0)
