@@ -125,12 +125,7 @@ def build(url: str, resources: int) -> dict[str, Any]:
         batch: list[tuple[dict[str, Any], WriteContext]] = [
             (r, PROBE_CONTEXT) for r in probe_resources()
         ]
-        seen: set[tuple[str, str]] = set()
         for record in iter_demo_records(patients=patients):
-            key = (record.resource["resourceType"], record.resource["id"])
-            if key in seen:
-                continue  # a generated personnummer drawn twice: one Patient
-            seen.add(key)
             batch.append((record.resource, record.context))
             if len(batch) >= BATCH:
                 written += _write(store, batch)

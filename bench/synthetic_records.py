@@ -1,7 +1,8 @@
 """Synthetic Swedish FHIR records for the benchmarks: one region, two municipalities.
 
 Everything is invented: names are common Swedish names, personnummer are generated with a
-valid check digit for birth dates in the 1930s-1940s; ids are deterministic. (`hub demo`
+valid check digit for birth dates in 1920-1959, one distinct number per patient
+(personnummer_for); ids are deterministic. (`hub demo`
 makes its data differently: as source exports loaded through the adapters, see
 hub/demo/exports.py.)
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from adapters.identity import PERSONNUMMER_SYSTEM, luhn_check_digit, parse_person_identity
@@ -104,16 +106,30 @@ def _ref(resource_type: str, source_id: str, display: str | None = None) -> dict
     return reference
 
 
-def _personnummer(rng: random.Random, female: bool) -> str:
-    while True:
-        year, month, day = rng.randint(1930, 1948), rng.randint(1, 12), rng.randint(1, 28)
-        serial = rng.randint(10, 99) * 10 + (
-            rng.choice([0, 2, 4, 6, 8]) if female else rng.choice([1, 3, 5, 7, 9])
-        )
-        nine = f"{year % 100:02d}{month:02d}{day:02d}{serial:03d}"
-        value = f"{year}{month:02d}{day:02d}{serial:03d}{luhn_check_digit(nine)}"
-        parse_person_identity(value)
-        return value
+BIRTH_START = date(1920, 1, 1)
+BIRTH_DAYS = (date(1960, 1, 1) - BIRTH_START).days
+"""Birth dates run over 1920-1959 (home-care patients are mostly 65 and older)."""
+_DAY_STRIDE = 7_919
+"""A prime that does not divide BIRTH_DAYS: consecutive patients get dates far apart."""
+SERIALS_PER_DAY = 450
+"""Birth numbers NNX per date and sex: NN in 10-99, X one of the sex's five digits."""
+MAX_PATIENTS = BIRTH_DAYS * SERIALS_PER_DAY
+"""How many distinct personnummer personnummer_for gives (about 6.6 million)."""
+
+
+def personnummer_for(index: int, female: bool) -> str:
+    """The personnummer of patient number `index` (0, 1, ...): distinct for every index
+    below MAX_PATIENTS whatever the sex, with a valid date and check digit. The index picks
+    a birth date (stepping through the dates of 1920-1959) and a serial NN; the sex picks
+    the last digit of the birth number (odd: man, even: woman, DOMAIN.md section 6)."""
+    if not 0 <= index < MAX_PATIENTS:
+        raise ValueError(f"personnummer_for covers patients 0 to {MAX_PATIENTS - 1}")
+    day = (index * _DAY_STRIDE) % BIRTH_DAYS
+    slot = index // BIRTH_DAYS
+    born = BIRTH_START + timedelta(days=day)
+    serial = (10 + slot // 5) * 10 + 2 * (slot % 5) + (0 if female else 1)
+    nine = f"{born:%y%m%d}{serial:03d}"
+    return f"{born:%Y%m%d}{serial:03d}{luhn_check_digit(nine)}"
 
 
 def _organizations() -> list[DemoRecord]:
@@ -185,7 +201,7 @@ def _staff() -> list[DemoRecord]:
 
 def _patient_records(rng: random.Random, index: int, secret: bytes) -> list[DemoRecord]:
     female = rng.random() < 0.6
-    pnr = _personnummer(rng, female)
+    pnr = personnummer_for(index, female)
     pid = patient_id(parse_person_identity(pnr), secret)
     given = rng.choice(GIVEN_F if female else GIVEN_M)
     family = rng.choice(FAMILY)
