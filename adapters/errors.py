@@ -10,6 +10,7 @@
     │   └── MissingElement           "missing-element"
     ├── InvalidValue               a single value has the wrong form (either stage)
     │   ├── InvalidIdentifier        "invalid-identifier" (personnummer, samordningsnummer, ...)
+    │   │   └── CenturyNotWritten        ten digits without '-' or '+': the century is open
     │   └── InvalidTimestamp         "invalid-timestamp"
     └── TranslateError             parsed records could not become FHIR
         └── UnmappedCode             "unmapped-code" (names table, code system and code)
@@ -26,6 +27,7 @@ from typing import Self
 
 __all__ = [
     "AdapterError",
+    "CenturyNotWritten",
     "ForbiddenEntity",
     "InputTooLarge",
     "InvalidIdentifier",
@@ -119,6 +121,11 @@ class InvalidIdentifier(InvalidValue):
     """A person identifier fails its format, date or check-digit test (never echoed)."""
 
     default_code = "invalid-identifier"
+
+
+class CenturyNotWritten(InvalidIdentifier):
+    """Ten digits without a separator: the century is not written, and only the separator
+    ('-' under 100 years of age, '+' from 100) could tell it (DOMAIN.md section 6)."""
 
 
 class InvalidTimestamp(InvalidValue):

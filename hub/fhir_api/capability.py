@@ -53,7 +53,7 @@ PATIENT_OPERATIONS = (
         "name": "overview",
         "definition": OVERVIEW_OPERATION,
         "documentation": "The unified patient overview as a document Bundle (also "
-        "Patient/$overview?identifier=SYSTEM|VALUE); definition in fhir/overview/",
+        "Patient/$overview?identifier=[SYSTEM|]VALUE); definition in fhir/overview/",
     },
     {
         "name": "summary",

@@ -453,7 +453,8 @@ def _patient_paths() -> dict[str, dict[str, Any]]:
         "name": "identifier",
         "in": "query",
         "required": True,
-        "description": "SYSTEM|VALUE: a personnummer or samordningsnummer",
+        "description": "[SYSTEM|]VALUE: a personnummer or samordningsnummer "
+        "(19121212-1212, 191212121212, 121212-1212, 121212+1212)",
         "schema": {"type": "string"},
     }
     document = _responses(_ok("A document Bundle", bundle), (*_COMMON_ERRORS, 409))

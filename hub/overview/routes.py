@@ -1,13 +1,15 @@
 """FHIR operations of the overview: $overview, $summary (IPS) and $follow-up-due.
 
-    GET /fhir/Patient/{id}/$overview           GET /fhir/Patient/$overview?identifier=S|V
-    GET /fhir/Patient/{id}/$summary            GET /fhir/Patient/$summary?identifier=S|V
+    GET /fhir/Patient/{id}/$overview           GET /fhir/Patient/$overview?identifier=[S|]V
+    GET /fhir/Patient/{id}/$summary            GET /fhir/Patient/$summary?identifier=[S|]V
     GET /fhir/$follow-up-due?within=7
     GET /fhir/OperationDefinition/{id}           the two definitions above (no token needed)
 
 Every read goes through the request's `Access` (hub/access/guard.py): audited and filtered
 by the PDL decision. A person identifier must be a personnummer or samordningsnummer with a
-valid check digit; it is never echoed in an error.
+valid date and check digit, in any form people write it (adapters.identity:
+YYYYMMDD-NNNC, YYYYMMDDNNNC, YYMMDD-NNNC, YYMMDD+NNNC), under its system or none (the
+number's kind names it); it is never echoed in an error.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from adapters.errors import AdapterError
-from adapters.identity import identity_from_fhir
+from adapters.identity import person_identity_as_written
 from hub.access.guard import Access
 from hub.errors import Conflict, InvalidRequest, NotFound, UnknownSearchParameter
 from hub.fhir_api.http import lenient, pretty, render_body, response_media_type
@@ -41,14 +43,16 @@ _COMMON = frozenset({"_format", "_pretty"})
 Render = Callable[[Overview, PatientRecord, str], dict[str, Any]]
 
 
-def find_patient(access: Access, registry: Any, system: str, value: str) -> str:
-    """The id of the one Patient with this personnummer/samordningsnummer (404 if none)."""
+def find_patient(access: Access, registry: Any, system: str | None, value: str) -> str:
+    """The id of the one Patient with this personnummer/samordningsnummer, written in any
+    of its forms, under its system or none (404 if none)."""
     try:
-        identity = identity_from_fhir(system, value)
-    except AdapterError:
+        identity = person_identity_as_written(system, value)
+    except AdapterError as error:
         raise InvalidRequest(
-            "identifier must be SYSTEM|VALUE with a personnummer or samordningsnummer "
-            "(12 digits, valid date and check digit)",
+            "identifier must be a personnummer or samordningsnummer (YYYYMMDD-NNNC, "
+            "YYYYMMDDNNNC or YYMMDD-NNNC, '+' instead of '-' from age 100), optionally "
+            f"after its system and '|': {error.message}",
             expression="identifier",
         ) from None
     query = parse_search(
@@ -93,10 +97,10 @@ def _answer(request: Request, ctx: ApiContext, patient_id: str, render: Render) 
 def _by_identifier(request: Request, ctx: Context, render: Render) -> Response:
     params = _check_query(request, _COMMON | {"identifier"})
     raw = params.get("identifier")
-    if not raw or "|" not in raw:
-        raise InvalidRequest("identifier=SYSTEM|VALUE is required", expression="identifier")
-    system, _, value = raw.partition("|")
-    patient_id = find_patient(ctx.access, ctx.registry, system, value)
+    if not raw:
+        raise InvalidRequest("identifier=[SYSTEM|]VALUE is required", expression="identifier")
+    system, _, value = raw.rpartition("|")
+    patient_id = find_patient(ctx.access, ctx.registry, system or None, value)
     return _answer(request, ctx, patient_id, render)
 
 

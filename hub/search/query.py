@@ -22,9 +22,11 @@ from hub.errors import InvalidRequest, UnknownSearchParameter
 from hub.fhir_dates import InvalidDate, date_range
 from hub.search.parameters import SearchParameter, SearchParameterRegistry
 from hub.search.person_numbers import (
-    INVALID_WARNING,
     PERSON_NUMBER_SYSTEMS,
-    canonical_person_number,
+    WARNINGS,
+    PersonNumberReading,
+    Problem,
+    read_person_number,
 )
 from hub.search.units import UCUM, canonical_unit
 from hub.validation.terminology import ancestors, descendants, expand
@@ -233,58 +235,65 @@ def _token(raw: str) -> TokenValue:
     return TokenValue(system=system, code=code or None)
 
 
-def _person_number_values(values: list[Value]) -> list[Value]:
+def _identifies(name: str) -> bool:
+    """Whether a token parameter holds identifiers (`identifier`, `ref:identifier`), whose
+    values without a system may be person numbers."""
+    return name == "identifier" or name.endswith(":identifier")
+
+
+def _reading(value: Value, identifies: bool) -> PersonNumberReading | None:
+    if not isinstance(value, TokenValue) or value.code is None or value.no_system:
+        return None
+    if value.system is None and not identifies:
+        return None
+    return read_person_number(value.system, value.code)
+
+
+def _person_number_values(values: list[Value], identifies: bool) -> list[Value]:
     """Person-number tokens in their stored twelve digits, under the canonical system and its
-    urn:oid alias; an invalid number is kept as written (it matches nothing)."""
+    urn:oid alias (or under any system when none was given to an identifier parameter); an
+    invalid number is kept as written."""
     out: list[Value] = []
     for value in values:
-        canonical = _valid_person_number(value)
-        if canonical is None or not isinstance(value, TokenValue) or value.system is None:
+        reading = _reading(value, identifies)
+        if reading is None or reading.canonical is None or not isinstance(value, TokenValue):
             out.append(value)
+        elif value.system is None:
+            out.append(TokenValue(None, reading.canonical))
         else:
             out.extend(
-                TokenValue(system, canonical) for system in PERSON_NUMBER_SYSTEMS[value.system]
+                TokenValue(system, reading.canonical)
+                for system in PERSON_NUMBER_SYSTEMS[value.system]
             )
     return out
 
 
-def _valid_person_number(value: Value) -> str | None:
-    if (
-        isinstance(value, TokenValue)
-        and value.system in PERSON_NUMBER_SYSTEMS
-        and value.code is not None
-    ):
-        return canonical_person_number(value.system, value.code)
-    return None
-
-
-def _invalid_person_number(value: Value) -> bool:
-    return (
-        isinstance(value, TokenValue)
-        and value.system in PERSON_NUMBER_SYSTEMS
-        and value.code is not None
-        and canonical_person_number(value.system, value.code) is None
-    )
-
-
-def _holds_invalid_person_number(criterion: Criterion) -> bool:
-    """Whether a token value under a person-number system fails its date or check digit,
-    anywhere in the criterion: its own values, every link of a chain or `_has` (at any
-    depth) and every component of a composite."""
-    return (
-        (criterion.kind == "token" and any(map(_invalid_person_number, criterion.values)))
-        or any(_holds_invalid_person_number(link.criterion) for link in criterion.links)
-        or any(_holds_invalid_person_number(part) for parts in criterion.parts for part in parts)
-    )
+def _person_number_problems(criterion: Criterion) -> set[Problem]:
+    """The person-number problems of the criterion's token values, anywhere in it: its own
+    values, every link of a chain or `_has` (at any depth) and every component of a
+    composite."""
+    found: set[Problem] = set()
+    if criterion.kind == "token":
+        identifies = _identifies(criterion.name)
+        for value in criterion.values:
+            reading = _reading(value, identifies)
+            if reading is not None and reading.problem is not None:
+                found.add(reading.problem)
+    for link in criterion.links:
+        found |= _person_number_problems(link.criterion)
+    for parts in criterion.parts:
+        for part in parts:
+            found |= _person_number_problems(part)
+    return found
 
 
 def person_number_warnings(criteria: Iterable[Criterion]) -> tuple[str, ...]:
-    """One warning per parameter (named as the client wrote it, never with its value)
-    that holds a person number failing its date or check digit."""
+    """One warning per parameter and problem (named as the client wrote it, never with its
+    value) for a person number failing its date or check digit or missing its century."""
     return tuple(
-        INVALID_WARNING.format(name=criterion.written or criterion.name)
+        WARNINGS[problem].format(name=criterion.written or criterion.name)
         for criterion in criteria
-        if _holds_invalid_person_number(criterion)
+        for problem in sorted(_person_number_problems(criterion))
     )
 
 
@@ -569,7 +578,7 @@ def _criterion(
         )
     values = [_value(param, modifier, item, base_url, code) for item in _nonempty(code, name, raw)]
     if param.type == "token":
-        values = _person_number_values(values)  # 19121212-1212, 1212121212 -> 191212121212
+        values = _person_number_values(values, _identifies(code))  # 19121212-1212 -> 12 digits
     kind = param.type
     if kind == "uri" and modifier not in ("below", "above"):
         kind = "token"  # uris are kept in the token rows (system NULL)
@@ -670,7 +679,7 @@ def _indexed_token(code: str, modifier: str, name: str, raw: str) -> Criterion:
             values.append(TokenValue(f"{pieces[0]}|{pieces[1]}", pieces[2]))
         else:
             values.append(_token(item))
-    values = _person_number_values(values)
+    values = _person_number_values(values, identifies=True)
     return Criterion(name=f"{code}:{modifier}", kind="token", modifier=None, values=tuple(values))
 
 

@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from adapters.errors import AdapterError
+from adapters.errors import AdapterError, CenturyNotWritten
 from adapters.identity import parse_person_identity
 from consent.records import consent_actor, privacy_consent
 from hub.access.emergency import open_emergency_access
@@ -81,7 +81,7 @@ def _pnr(value: str) -> str:
 _TEMPLATES.filters["system"] = _system
 _TEMPLATES.filters["pnr"] = _pnr
 _TEMPLATES.globals["notice_text"] = notice_text
-_PNR_LIKE = re.compile(r"^\s*\d{6,8}[-+]?\d{4}\s*$")
+_PNR_LIKE = re.compile(r"^\s*\d{6,8}\s*[-+]?\s*\d{4}\s*$")
 _MAX_FORM = 4096
 _HSA = HSA_SYSTEM
 HEADERS = {
@@ -277,6 +277,11 @@ def search(request: Request, q: str = "") -> Response:
         if _PNR_LIKE.match(query):
             try:
                 identity = parse_person_identity(query.replace(" ", ""))
+            except CenturyNotWritten:
+                message = (
+                    "Skriv personnumret med århundrade (ÅÅÅÅMMDD-NNNN) eller med skiljetecken "
+                    "(ÅÅMMDD-NNNN, + i stället för - från 100 år)."
+                )
             except AdapterError:
                 message = (
                     "Personnumret är inte giltigt: datumet eller kontrollsiffran stämmer inte."

@@ -1,7 +1,8 @@
 """Identifier search with a personnummer or samordningsnummer as people write it: dashed,
-ten digits, `+` past 100 years, urn:oid systems; a failing check digit gets a warning. The
-same holds for every token parameter under a person-number system wherever it stands: in
-a chain, in `_has`, behind `:identifier`."""
+ten digits with their separator, `+` past 100 years, urn:oid systems, or no system at all;
+a failing check digit, or ten digits whose century is open, gets a warning. The same holds
+for every token parameter under a person-number system wherever it stands: in a chain, in
+`_has`, behind `:identifier`; and for $overview?identifier=."""
 
 from __future__ import annotations
 
@@ -48,8 +49,8 @@ def test_written_forms_find_the_patient_on_both_databases(any_client: TestClient
     forms = {
         f"{PNR_SYSTEM}|{ASA[:8]}-{ASA[8:]}": "asa",  # YYYYMMDD-NNNC
         f"{PNR_SYSTEM}|{ASA[2:8]}-{ASA[8:]}": "asa",  # YYMMDD-NNNC
-        f"{PNR_SYSTEM}|{ASA[2:]}": "asa",  # ten digits
         f"{PNR_SYSTEM}|121212+1212": "tolvan",  # + : aged 100 or more
+        f"{PNR_SYSTEM}|19121212+1212": "tolvan",
         f"{PNR_SYSTEM}|{TOLVAN}": "tolvan",
         f"{PNR_OID}|{ASA[2:8]}-{ASA[8:]}": "asa",
         f"{SAM_SYSTEM}|121272+1219": "sam",
@@ -67,9 +68,10 @@ def test_century_follows_the_separator() -> None:
     assert canonical_person_number(PNR_SYSTEM, "121212-1212", today=today) == "201212121212"
     assert canonical_person_number(PNR_SYSTEM, "121212+1212", today=today) == TOLVAN
     born_tomorrow_1926 = personnummer("19261208", "123")
-    assert canonical_person_number(PNR_SYSTEM, born_tomorrow_1926[2:], today=today) == (
-        born_tomorrow_1926
-    )
+    written = f"{born_tomorrow_1926[2:8]}-{born_tomorrow_1926[8:]}"
+    assert canonical_person_number(PNR_SYSTEM, written, today=today) == born_tomorrow_1926
+    # Ten digits without a separator leave the century open.
+    assert canonical_person_number(PNR_SYSTEM, born_tomorrow_1926[2:], today=today) is None
     # A samordningsnummer under the personnummer system is not one of its numbers.
     assert canonical_person_number(PNR_SYSTEM, SAMORDNING, today=today) is None
 
@@ -78,7 +80,7 @@ def test_bad_check_digit_or_date_warns_without_echoing_the_number(any_client: Te
     _patients(any_client)
     bad = wrong_check_digit(ASA)
     no_date = "19800230-0028"
-    for value in (f"{bad[:8]}-{bad[8:]}", bad[2:], no_date):
+    for value in (f"{bad[:8]}-{bad[8:]}", f"{bad[2:8]}-{bad[8:]}", no_date, "20121212+1212"):
         response = any_client.get("/fhir/Patient", params={"identifier": f"{PNR_SYSTEM}|{value}"})
         assert response.status_code == 200, response.text
         bundle = response.json()
@@ -101,7 +103,7 @@ def test_chains_has_and_identifier_references_read_person_numbers_alike(
     by_reference = care_plan(who["asa"])
     by_reference["subject"]["identifier"] = {"system": PNR_SYSTEM, "value": ASA}
     plan_by_identifier = create(any_client, by_reference)["id"]
-    dashed, ten = f"{ASA[:8]}-{ASA[8:]}", ASA[2:]
+    dashed, ten = f"{ASA[:8]}-{ASA[8:]}", f"{ASA[2:8]}-{ASA[8:]}"
     searches = [
         ("CarePlan", "subject:Patient.identifier", {plan, plan_by_identifier}),
         ("CarePlan", "patient.identifier", {plan, plan_by_identifier}),
@@ -146,3 +148,100 @@ def test_a_bad_person_number_in_a_chain_or_has_warns_naming_the_parameter(
     # A valid number in the same chain says nothing.
     fine = search(any_client, "Encounter", {"patient.identifier": f"{PNR_SYSTEM}|{ASA}"})
     assert _outcome_entries(fine) == []
+
+
+def test_identifier_search_without_a_system_reads_the_written_forms(
+    any_client: TestClient,
+) -> None:
+    who = _patients(any_client)
+    forms = {
+        f"{ASA[:8]}-{ASA[8:]}": "asa",
+        f"{ASA[2:8]}-{ASA[8:]}": "asa",
+        ASA: "asa",
+        "19121212-1212": "tolvan",
+        "121212+1212": "tolvan",
+        "19121212+1212": "tolvan",
+        "121272+1219": "sam",
+        f"|{ASA}": None,  # no system at all (`|value`): nothing holds it without one
+    }
+    for value, name in forms.items():
+        bundle = search(any_client, "Patient", {"identifier": value})
+        assert match_ids(bundle) == ({who[name]} if name else set()), value
+        assert _outcome_entries(bundle) == [], value
+
+
+def test_ten_digits_without_a_separator_warn_that_the_century_is_open(
+    any_client: TestClient,
+) -> None:
+    _patients(any_client)
+    for value in (f"{PNR_SYSTEM}|{ASA[2:]}", ASA[2:], f"{SAM_OID}|1212721219"):
+        bundle = search(any_client, "Patient", {"identifier": value})
+        assert match_ids(bundle) == set(), value
+        [entry] = _outcome_entries(bundle)
+        [issue] = entry["resource"]["issue"]
+        assert issue["severity"] == "warning"
+        assert "century" in issue["diagnostics"], issue["diagnostics"]
+        assert ASA[2:] not in str(entry) and "1212721219" not in str(entry)
+
+
+def test_a_bad_number_without_a_system_is_searched_as_written_with_a_warning(
+    any_client: TestClient,
+) -> None:
+    _patients(any_client)
+    bad = wrong_check_digit(ASA)
+    for value in (f"{bad[:8]}-{bad[8:]}", f"{bad[2:8]}-{bad[8:]}"):
+        bundle = search(any_client, "Patient", {"identifier": value})
+        assert match_ids(bundle) == set()
+        [entry] = _outcome_entries(bundle)
+        [issue] = entry["resource"]["issue"]
+        assert issue["severity"] == "warning"
+        assert "check digit" in issue["diagnostics"]
+        for piece in (value, bad, bad[2:]):
+            assert piece not in str(entry)
+    # Twelve bare digits may be any system's identifier: searched as written, no warning.
+    assert _outcome_entries(search(any_client, "Patient", {"identifier": bad})) == []
+
+
+def test_overview_by_identifier_takes_the_written_forms_with_or_without_a_system(
+    any_client: TestClient,
+) -> None:
+    who = _patients(any_client)
+    for value, name in (
+        (f"{PNR_SYSTEM}|{ASA}", "asa"),
+        (f"{PNR_SYSTEM}|{ASA[:8]}-{ASA[8:]}", "asa"),
+        (f"{PNR_OID}|{ASA[2:8]}-{ASA[8:]}", "asa"),
+        (f"{ASA[:8]}-{ASA[8:]}", "asa"),
+        ("121212+1212", "tolvan"),
+        ("19121272-1219", "sam"),
+        (f"{SAM_SYSTEM}|{SAMORDNING}", "sam"),
+    ):
+        response = any_client.get("/fhir/Patient/$overview", params={"identifier": value})
+        assert response.status_code == 200, (value, response.text)
+        patients = [
+            e["resource"]["id"]
+            for e in response.json()["entry"]
+            if e["resource"]["resourceType"] == "Patient"
+        ]
+        assert patients == [who[name]], value
+
+
+def test_overview_by_identifier_refuses_bad_numbers_without_echoing_them(
+    any_client: TestClient,
+) -> None:
+    _patients(any_client)
+    bad = wrong_check_digit(ASA)
+    for value, reason in (
+        (f"{bad[:8]}-{bad[8:]}", "check digit"),
+        (f"{PNR_SYSTEM}|{bad}", "check digit"),
+        (ASA[2:], "century"),
+        (f"{PNR_SYSTEM}|{SAMORDNING}", "samordningsnummer"),
+        ("20121212+1212", "'+'"),
+    ):
+        response = any_client.get("/fhir/Patient/$overview", params={"identifier": value})
+        assert response.status_code == 400, value
+        [issue] = response.json()["issue"]
+        assert issue["expression"] == ["identifier"]
+        assert reason in issue["diagnostics"], (value, issue["diagnostics"])
+        number = value.rpartition("|")[2]
+        for piece in (number, number.replace("-", ""), number[-4:]):
+            assert piece not in response.text, value

@@ -63,6 +63,12 @@ def test_search_by_personnummer_and_name(demo: DemoHub) -> None:
     )
     assert found.status_code == 303
     assert found.headers["location"] == f"/patient/{pid(0)}"
+    for written in (f"{number[2:8]}-{number[8:]}", f"{number[:8]} {number[8:]}", number):
+        again = demo.client.get("/sok", params={"q": written}, follow_redirects=False)
+        assert again.headers["location"] == f"/patient/{pid(0)}", written
+    open_century = demo.client.get("/sok", params={"q": number[2:]})
+    assert "med århundrade" in open_century.text
+    assert number[2:] not in open_century.text.replace(f'value="{number[2:]}"', "")
     wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
     bad = demo.client.get("/sok", params={"q": wrong})
     assert "Personnumret är inte giltigt" in bad.text

@@ -4,13 +4,14 @@ from datetime import date
 
 import pytest
 
-from adapters.errors import AdapterError, InvalidIdentifier
+from adapters.errors import AdapterError, CenturyNotWritten, InvalidIdentifier
 from adapters.identity import (
     PERSONNUMMER_SYSTEM,
     SAMORDNINGSNUMMER_SYSTEM,
     identity_from_fhir,
     luhn_check_digit,
     parse_person_identity,
+    person_identity_as_written,
 )
 
 
@@ -59,7 +60,7 @@ def test_a_birthday_later_this_year_belongs_to_the_previous_century() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["191212121213", "19120230-1234", "191213721213", "1912121212", "19121212+1212", "abc", ""],
+    ["191212121213", "19120230-1234", "191213721213", "1912121212", "20121212+1212", "abc", ""],
 )
 def test_invalid_numbers_are_rejected_without_echoing_them(text: str) -> None:
     with pytest.raises(InvalidIdentifier) as caught:
@@ -94,3 +95,40 @@ def test_identity_from_fhir_refuses_unknown_systems() -> None:
 
 def test_the_repr_of_an_identity_hides_the_number() -> None:
     assert "191212121212" not in repr(parse_person_identity("191212121212"))
+
+
+def test_twelve_digits_with_plus_are_read_when_the_person_is_one_hundred_or_more() -> None:
+    reference = date(2026, 12, 7)
+    assert parse_person_identity("19121212+1212", reference_date=reference).value == (
+        "191212121212"
+    )
+    nine = "261207123"
+    hundred_today = f"19{nine[:6]}+{nine[6:]}{luhn_check_digit(nine)}"
+    assert parse_person_identity(hundred_today, reference_date=reference).value.startswith(
+        "19261207"
+    )
+    nine = "261208123"
+    hundred_tomorrow = f"19{nine[:6]}+{nine[6:]}{luhn_check_digit(nine)}"
+    with pytest.raises(InvalidIdentifier, match="younger"):
+        parse_person_identity(hundred_tomorrow, reference_date=reference)
+
+
+def test_ten_digits_without_a_separator_leave_the_century_open() -> None:
+    with pytest.raises(CenturyNotWritten) as caught:
+        parse_person_identity("1212121212")
+    assert caught.value.code == "invalid-identifier"
+    assert "century" in caught.value.message
+    assert "1212" not in caught.value.message
+
+
+def test_written_forms_under_a_system_or_none() -> None:
+    reference = date(2026, 12, 7)
+    for system in (None, PERSONNUMMER_SYSTEM, "urn:oid:1.2.752.129.2.1.3.1"):
+        for text in ("19121212-1212", "121212+1212", "191212121212", "19121212+1212"):
+            identity = person_identity_as_written(system, text, reference_date=reference)
+            assert identity.value == "191212121212"
+    assert person_identity_as_written(None, "19121272-1219").system == SAMORDNINGSNUMMER_SYSTEM
+    with pytest.raises(InvalidIdentifier, match="its system says"):
+        person_identity_as_written(SAMORDNINGSNUMMER_SYSTEM, "19121212-1212")
+    with pytest.raises(InvalidIdentifier, match="not a Swedish person identifier"):
+        person_identity_as_written("urn:oid:1.2.3", "19121212-1212")
