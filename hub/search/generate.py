@@ -5,13 +5,18 @@
     fhir/r4/search-parameters.json.gz            the specification's SearchParameters
     fhir/r4/compartmentdefinition-patient.json.gz the Patient CompartmentDefinition
     fhir/r4/profiles-resources.json.gz           the resource StructureDefinitions
+    fhir/r4/profiles-types.json.gz               the data type StructureDefinitions
     fhir/search-parameters-hub.json              the hub's own additions (small)
     fhir/search-parameter-corrections.json       cited corrections of published components
 
 and writes one JSON file that the hub loads at start: the resource types it serves (every
 R4 type that the fhir.resources R4B models can validate), the search parameters of each
 type with the union parts of its expression that belong to that type, the choice elements
-(`value[x]`) those expressions reach, and the patient compartment. Source files, their
+(`value[x]`) those expressions reach, and the patient compartment. A date, number or
+quantity parameter whose expression reaches at most one element in any resource (every
+element on its path has a maximum cardinality of 1 in the StructureDefinitions) is marked
+`"singleValued": true`: the query compiler tests ANDed ranges of such a parameter on one
+index row (hub.search.sql). Source files, their
 sha256 and the FHIR version are recorded in it; a test regenerates it and compares, so the
 generated file never drifts from its sources.
 """
@@ -39,6 +44,11 @@ COMMON_BASES = ("Resource", "DomainResource")
 """Parameters defined on every resource: copied to each type."""
 
 _NAME = re.compile(r"\b([A-Z][A-Za-z]+)\.")
+_OF_TYPE = re.compile(r"\.ofType\([A-Za-z]+\)")
+_PATH = re.compile(r"^[A-Z][A-Za-z]*(\.[a-z][A-Za-z]*)+$")
+
+RANGE_TYPES = frozenset({"date", "number", "quantity"})
+"""Parameter types whose cardinality the generator records (`singleValued`)."""
 
 
 def _read_gz(name: str) -> tuple[Any, str]:
@@ -90,6 +100,57 @@ def _choice_elements(profiles: dict[str, Any], types: set[str]) -> dict[str, lis
     return choices
 
 
+ElementMaxima = dict[str, tuple[str, tuple[str, ...]]]
+"""`Type.path.element` (a choice element without its `[x]`) -> (max cardinality, type codes),
+for every element of the resource and data type StructureDefinitions."""
+
+
+def _element_maxima(*bundles: dict[str, Any]) -> ElementMaxima:
+    found: ElementMaxima = {}
+    for bundle in bundles:
+        for entry in bundle["entry"]:
+            sd = entry["resource"]
+            if sd["resourceType"] != "StructureDefinition" or sd.get("derivation") == "constraint":
+                continue
+            for element in sd.get("snapshot", {}).get("element", []):
+                path = element["path"].removesuffix("[x]")
+                codes = tuple(t["code"] for t in element.get("type", []))
+                found.setdefault(path, (str(element.get("max", "*")), codes))
+    return found
+
+
+def _element_of(base: str, part: str, maxima: ElementMaxima) -> str | None:
+    """The element a union part reaches (`Encounter.period`) when it reaches at most one
+    in any resource: every element on the path has max 1 (a data type's elements are
+    looked up in that type). None when it may reach several, or the part is beyond this
+    simple reading (where(), indexes, functions other than ofType)."""
+    path = _OF_TYPE.sub("", part).strip().strip("()").strip()
+    if not _PATH.match(path):
+        return None
+    head, *names = path.split(".")
+    if head not in (base, *COMMON_BASES):
+        return None
+    context, reached = base, base
+    for position, name in enumerate(names):
+        context, reached = f"{context}.{name}", f"{reached}.{name}"
+        found = maxima.get(context)
+        if found is None or found[0] not in ("0", "1"):
+            return None
+        codes = found[1]
+        if position < len(names) - 1 and codes not in (("BackboneElement",), ("Element",)):
+            if len(codes) != 1:
+                return None
+            context = codes[0]  # continue in the data type's own definition
+    return reached
+
+
+def _single_valued(base: str, parts: list[str], maxima: ElementMaxima) -> bool:
+    """Whether every union part reaches at most one element and all reach the same one
+    (`Condition.onset.ofType(dateTime) | Condition.onset.ofType(Period)`)."""
+    reached = {_element_of(base, part, maxima) for part in parts}
+    return len(reached) == 1 and None not in reached
+
+
 def _parts_for(base: str, expression: str) -> list[str]:
     """The union parts of a multi-base expression that start at `base`."""
     parts = []
@@ -118,6 +179,8 @@ def generate() -> dict[str, Any]:
     searches, searches_sha = _read_gz("search-parameters.json.gz")
     compartment, compartment_sha = _read_gz("compartmentdefinition-patient.json.gz")
     profiles, profiles_sha = _read_gz("profiles-resources.json.gz")
+    data_types, data_types_sha = _read_gz("profiles-types.json.gz")
+    maxima = _element_maxima(profiles, data_types)
     hub_raw = HUB_ADDITIONS.read_bytes()
     hub_bundle = json.loads(hub_raw)
     corrections_raw = CORRECTIONS.read_bytes()
@@ -160,6 +223,8 @@ def generate() -> dict[str, Any]:
                     "url": definition["url"],
                     "source": source,
                 }
+                if definition["type"] in RANGE_TYPES and _single_valued(base, parts, maxima):
+                    item["singleValued"] = True
                 if definition.get("target"):
                     item["target"] = sorted(definition["target"])
                 if definition.get("component"):
@@ -194,6 +259,7 @@ def generate() -> dict[str, Any]:
                 "sha256": compartment_sha,
             },
             "profiles": {"file": "r4/profiles-resources.json.gz", "sha256": profiles_sha},
+            "dataTypes": {"file": "r4/profiles-types.json.gz", "sha256": data_types_sha},
             "hubAdditions": {
                 "file": "search-parameters-hub.json",
                 "sha256": hashlib.sha256(hub_raw).hexdigest(),

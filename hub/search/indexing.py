@@ -126,6 +126,8 @@ def _quantities(value: Any) -> list[tuple[str | None, str | None, float, float]]
         if lo is None and hi is None:
             return []
         unit = low if lo is not None else high
+        if lo is not None and hi is not None and lo > hi:  # rng-2 forbids it; keep low <= high
+            lo, hi = hi, lo
         return [
             (
                 unit.get("system"),
@@ -174,7 +176,9 @@ def _dates(value: Any) -> tuple[int, int] | None:
         if isinstance(value, dict) and ("start" in value or "end" in value):
             low = date_range(value["start"])[0] if "start" in value else MIN_US
             high = date_range(value["end"])[1] if "end" in value else MAX_US
-            return low, high
+            # low <= high on every row (hub.search.sql's index bounds rely on it): a
+            # Period ending before it starts (per-1 forbids it) is kept as the span between
+            return min(low, high), max(low, high)
     except InvalidDate:
         return None
     return None

@@ -83,6 +83,10 @@ class SearchParameter:
     expression: str = ""
     composite_parts: tuple[CompositePart, ...] = ()
     """For a composite parameter: where its repetitions are and its components in them."""
+    single_valued: bool = False
+    """A date, number or quantity parameter that reaches at most one element in any
+    resource (`singleValued` in fhir/search-index.json, from the StructureDefinitions'
+    cardinalities), so a resource has at most one index row of it."""
 
     @cached_property
     def root_keys(self) -> frozenset[str] | None:
@@ -347,6 +351,7 @@ def load_registry(path: Path | None = None) -> SearchParameterRegistry:
             components=tuple(c[0] for c in item.get("component", ())),
             expression=item["expression"],
             composite_parts=composite_parts,
+            single_valued=bool(item.get("singleValued")),
         )
     for base, params in by_type.items():
         for code, param in list(params.items()):

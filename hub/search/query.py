@@ -150,6 +150,9 @@ class Criterion:
     parts: tuple[tuple[Criterion, ...], ...] = ()
     """For a composite parameter: per value (alternatives, OR), the criteria of its
     components (AND), matched within one repetition of the composite's element."""
+    single_valued: bool = False
+    """A date, number or quantity parameter with at most one index row per resource
+    (SearchParameter.single_valued): ANDed criteria of it may be tested on one row."""
 
 
 @dataclass(frozen=True)
@@ -589,6 +592,7 @@ def _criterion(
         modifier=modifier,
         values=tuple(values),
         rows=rows_of(param),
+        single_valued=param.single_valued,
     )
 
 

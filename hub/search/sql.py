@@ -3,6 +3,16 @@
 Every value is a bound parameter. Each criterion becomes `res_id IN (SELECT res_id FROM
 search_x WHERE ...)`, so the database uses the (res_type, param, value) indexes.
 
+Criteria on one date, number or quantity parameter that reaches at most one element per
+resource (Criterion.single_valued) are tested together on one index row: `date=ge..&date=le..`
+on Encounter.period is one subquery with both ends. Each range criterion also implies a
+range of one value column (`ge` a lower bound on `high`, `le` an upper bound on `low`, as
+low <= high on every row); with an `estimate` (the store's connection, SQLite, whose planner
+keeps no value statistics) the narrowest such range found by a capped count drives the
+search and every other criterion is probed per match, so a search costs what its result
+costs and not what the table holds. Repeating elements keep one subquery per criterion, as
+FHIR lets different values satisfy each.
+
 Chained and `_has` criteria are subqueries over search_reference whose other end is a
 subquery over the resources rows of the linked type, and the reader's ReadScope applies to
 those rows at every link: a chain never passes through a row the reader may not see, so it
@@ -11,6 +21,7 @@ cannot reveal one by what it matches or counts. Deleted rows never match a link.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -371,6 +382,221 @@ def _matched_rows(table: Any, criterion: Criterion, correlated: bool) -> ColumnE
     return or_(*groups)
 
 
+RANGE_KINDS = ("date", "number", "quantity")
+ESTIMATE_CAP = 1000
+"""Index entries a capped count reads to size a range (hub.store.searching): a range with
+fewer drives the search; with none under it, the criteria are intersected as before."""
+
+Estimate = Callable[[Select[Any]], int]
+"""Runs a count statement on the search's connection."""
+
+Bound = int | float | None
+Ranges = dict[str, tuple[Bound, Bound]]
+"""Value column ("low" or "high") -> (lowest, highest) value its matching rows can hold."""
+
+
+@dataclass(frozen=True)
+class IndexRange:
+    """The rows of a range criterion lie in lower <= column <= upper (None: open)."""
+
+    column: str
+    lower: Bound
+    upper: Bound
+
+
+def _value_ranges(value: object) -> Ranges:
+    """The value-column ranges every index row matching `value` lies in. They hold because
+    low <= high on every row (hub.search.indexing keeps it so)."""
+    if isinstance(value, DateValue):
+        lo, hi = value.low, value.high
+        by_prefix: dict[str, Ranges] = {
+            "eq": {"low": (lo, hi), "high": (lo, hi)},
+            "gt": {"high": (hi, None)},
+            "ge": {"high": (lo, None)},
+            "sa": {"low": (hi, None)},
+            "lt": {"low": (None, lo)},
+            "le": {"low": (None, hi)},
+            "eb": {"high": (None, lo)},
+        }
+        return by_prefix.get(value.prefix, {})
+    if isinstance(value, NumberValue):
+        v, margin = value.value, abs(value.value) * 0.1
+        number_ranges: dict[str, Ranges] = {
+            "eq": {"low": (value.low, value.high), "high": (value.low, value.high)},
+            "ap": {"low": (v - margin, v + margin), "high": (v - margin, v + margin)},
+            "gt": {"high": (v, None)},
+            "ge": {"high": (v, None)},
+            "sa": {"low": (v, None)},
+            "lt": {"low": (None, v)},
+            "le": {"low": (None, v)},
+            "eb": {"high": (None, v)},
+        }
+        return number_ranges.get(value.prefix, {})
+    return {}
+
+
+def _loosest(a: Bound, b: Bound, pick: Callable[[Any, Any], Any]) -> Bound:
+    return None if a is None or b is None else pick(a, b)
+
+
+def _tightest(a: Bound, b: Bound, pick: Callable[[Any, Any], Any]) -> Bound:
+    return b if a is None else a if b is None else pick(a, b)
+
+
+def _criterion_ranges(criterion: Criterion) -> Ranges:
+    """What every one of the criterion's values (alternatives) implies."""
+    ranges: Ranges | None = None
+    for value in _range_values(criterion):
+        implied = _value_ranges(value)
+        if ranges is None:
+            ranges = implied
+            continue
+        ranges = {
+            column: (
+                _loosest(ranges[column][0], implied[column][0], min),
+                _loosest(ranges[column][1], implied[column][1], max),
+            )
+            for column in ranges.keys() & implied.keys()
+        }
+    return {c: r for c, r in (ranges or {}).items() if r != (None, None)}
+
+
+def index_ranges(group: tuple[Criterion, ...]) -> list[IndexRange]:
+    """The value-column ranges the rows matching all of `group` (on one row) lie in."""
+    ranges: Ranges = {}
+    for criterion in group:
+        for column, (lower, upper) in _criterion_ranges(criterion).items():
+            known = ranges.get(column, (None, None))
+            ranges[column] = (_tightest(known[0], lower, max), _tightest(known[1], upper, min))
+    return [IndexRange(column, lower, upper) for column, (lower, upper) in sorted(ranges.items())]
+
+
+def _rows_key(criterion: Criterion) -> tuple[str, str] | None:
+    """(table kind, param) of the index rows a plain range criterion reads, when all its
+    values read the same rows: the parameter's own, or for quantities in a UCUM unit the
+    table converts, its `:ucum` rows. None for any other criterion."""
+    if criterion.kind not in RANGE_KINDS or criterion.modifier is not None or criterion.rows:
+        return None
+    converted = {isinstance(v, NumberValue) and v.canonical is not None for v in criterion.values}
+    if len(converted) != 1:
+        return None
+    suffix = CANONICAL_SUFFIX if converted == {True} else ""
+    return criterion.kind, criterion.name + suffix
+
+
+def _range_values(criterion: Criterion) -> list[object]:
+    return [
+        v.canonical if isinstance(v, NumberValue) and v.canonical else v for v in criterion.values
+    ]
+
+
+def criterion_groups(criteria: tuple[Criterion, ...]) -> list[tuple[Criterion, ...]]:
+    """The criteria in order, those of one single-valued range parameter (reading the same
+    rows) gathered into one group, tested on one index row; every other criterion alone."""
+    groups: list[list[Criterion]] = []
+    by_rows: dict[tuple[str, str], list[Criterion]] = {}
+    for criterion in criteria:
+        key = _rows_key(criterion) if criterion.single_valued else None
+        if key is not None and key in by_rows:
+            by_rows[key].append(criterion)
+            continue
+        group = [criterion]
+        groups.append(group)
+        if key is not None:
+            by_rows[key] = group
+    return [tuple(group) for group in groups]
+
+
+def _range_terms(column: Any, index_range: IndexRange) -> list[ColumnElement[bool]]:
+    terms: list[ColumnElement[bool]] = []
+    if index_range.lower is not None:
+        terms.append(column >= index_range.lower)
+    if index_range.upper is not None:
+        terms.append(column <= index_range.upper)
+    return terms
+
+
+def _range_rows(
+    resource_type: str, group: tuple[Criterion, ...], drive: IndexRange | None
+) -> tuple[Any, list[ColumnElement[bool]]]:
+    """The index table and the row conditions of `group` on one row, without the owner."""
+    kind, param = _rows_key(group[0]) or ("", "")
+    table = _TABLE_FOR_KIND[kind]
+    # With a driving range only that range can use an index; without one, every implied
+    # range is there for the planner to choose (PostgreSQL keeps value statistics).
+    columns = _table_columns(table, correlated=drive is not None)
+    ranges = [drive] if drive is not None else index_ranges(group)
+    conditions = [
+        table.c.res_type == resource_type,
+        table.c.param == param,
+        *[
+            or_(*[_value_condition(None, v, columns) for v in _range_values(criterion)])
+            for criterion in group
+        ],
+        *[term for r in ranges for term in _range_terms(table.c[r.column], r)],
+    ]
+    return table, conditions
+
+
+def _range_condition(
+    resource_type: str,
+    group: tuple[Criterion, ...],
+    rc: Any,
+    correlated: bool,
+    drive: IndexRange | None,
+) -> ColumnElement[bool]:
+    """A group of range criteria tested on one index row (or one criterion that drives)."""
+    if correlated:
+        kind, param = _rows_key(group[0]) or ("", "")
+        table = _TABLE_FOR_KIND[kind]
+        columns = _table_columns(table, correlated=True)
+        return exists().where(
+            table.c.res_type == rc.res_type,
+            table.c.res_id == rc.res_id,
+            table.c.param == param,
+            *[
+                or_(*[_value_condition(None, v, columns) for v in _range_values(criterion)])
+                for criterion in group
+            ],
+        )
+    table, conditions = _range_rows(resource_type, group, drive)
+    return rc.res_id.in_(select(table.c.res_id).where(*conditions))
+
+
+def _estimate_statement(
+    resource_type: str, group: tuple[Criterion, ...], index_range: IndexRange
+) -> Select[Any]:
+    """Count the index entries in `index_range` of the group's rows, at most ESTIMATE_CAP
+    (read from the value index alone)."""
+    kind, param = _rows_key(group[0]) or ("", "")
+    table = _TABLE_FOR_KIND[kind]
+    entries = (
+        select(literal(1))
+        .where(
+            table.c.res_type == resource_type,
+            table.c.param == param,
+            *_range_terms(table.c[index_range.column], index_range),
+        )
+        .limit(ESTIMATE_CAP)
+    )
+    return select(func.count()).select_from(entries.subquery())
+
+
+def _range_driver(
+    resource_type: str, groups: list[tuple[Criterion, ...]], estimate: Estimate
+) -> tuple[tuple[Criterion, ...], IndexRange] | None:
+    """The group and value-column range with the fewest index entries, under the cap."""
+    best: tuple[int, tuple[Criterion, ...], IndexRange] | None = None
+    for group in groups:
+        if _rows_key(group[0]) is None:
+            continue
+        for index_range in index_ranges(group):
+            found = estimate(_estimate_statement(resource_type, group, index_range))
+            if found < ESTIMATE_CAP and (best is None or found < best[0]):
+                best = (found, group, index_range)
+    return None if best is None else (best[1], best[2])
+
+
 def _selective(criterion: Criterion) -> bool:
     """Criteria that usually match few resources: ids, references, identifiers, and chains
     that end in one of those."""
@@ -383,20 +609,35 @@ def _selective(criterion: Criterion) -> bool:
     )
 
 
-def where_clauses(query: SearchQuery, scope: ReadScope | None) -> list[ColumnElement[bool]]:
+def where_clauses(
+    query: SearchQuery, scope: ReadScope | None, estimate: Estimate | None = None
+) -> list[ColumnElement[bool]]:
     """The filter of a search: type, not deleted, what `scope` shows (None: everything,
-    for internal use), and every criterion (AND), whose chain links `scope` filters too."""
+    for internal use), and every criterion (AND), whose chain links `scope` filters too.
+    With `estimate`, a range criterion can drive when no selective one does."""
     rc = resources.c
     clauses: list[ColumnElement[bool]] = [rc.res_type == query.resource_type, rc.deleted.is_(False)]
     if scope is not None:
         clauses.append(scope.condition(rc, query.resource_type))
-    driver = next((c for c in query.criteria if _selective(c)), None)
-    clauses.extend(
-        _criterion_condition(
-            query.resource_type, c, rc, scope, correlated=driver is not None and c is not driver
-        )
-        for c in query.criteria
+    groups = criterion_groups(query.criteria)
+    driver: tuple[Criterion, ...] | None = next(
+        (g for g in groups if len(g) == 1 and _selective(g[0])), None
     )
+    drive: IndexRange | None = None
+    if driver is None and estimate is not None:
+        driver, drive = _range_driver(query.resource_type, groups, estimate) or (None, None)
+    for group in groups:
+        correlated = driver is not None and group is not driver
+        if len(group) > 1 or (group is driver and drive is not None):
+            clauses.append(
+                _range_condition(
+                    query.resource_type, group, rc, correlated, drive if group is driver else None
+                )
+            )
+        else:
+            clauses.append(
+                _criterion_condition(query.resource_type, group[0], rc, scope, correlated)
+            )
     return clauses
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Select, func, select, true
 
 from hub.access.scope import ReadScope
 from hub.search.query import SearchQuery
-from hub.search.sql import order_by, param_is, where_clauses
+from hub.search.sql import Estimate, order_by, param_is, where_clauses
 from hub.store.model import SearchPage, StoredResource
 from hub.store.schema import resources, search_reference
 from hub.store.statements import CURRENT, VERSION_COLUMNS, to_stored
@@ -59,11 +59,21 @@ def fetch_current(
     return found
 
 
+def _estimator(conn: Connection) -> Estimate | None:
+    """SQLite's planner keeps no statistics of values (its sqlite_stat1 counts rows per
+    index prefix), so it cannot tell `low <= March 1901` (20 rows) from `high >= March
+    1901` (every row): a capped count on the connection tells it. PostgreSQL's histograms
+    do (None: the planner chooses)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    return lambda stmt: int(conn.execute(stmt).scalar_one())
+
+
 def search_page(
     conn: Connection, query: SearchQuery, scope: ReadScope | None, max_include: int
 ) -> SearchPage:
     """One page of matches, its total when asked or known, and its included resources."""
-    clauses = where_clauses(query, scope)
+    clauses = where_clauses(query, scope, _estimator(conn))
     total: int | None = None
     if query.summary_count or query.count == 0 or query.total in ("accurate", "estimate"):
         total = int(
