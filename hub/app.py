@@ -17,6 +17,7 @@ from hub.access.emergency import GrantStore
 from hub.access.guard import DecisionCache
 from hub.audit.log import AuditLog, AuditWriteError, load_or_create_audit_key
 from hub.fhir_api.authentication import Authenticator
+from hub.fhir_api.capability import capability_statements
 from hub.fhir_api.error_handlers import install_error_handlers
 from hub.fhir_api.http import RejectNulCharacters
 from hub.fhir_api.openapi import install_docs
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         attach_access_services(app, settings)
         app.state.read_store = _open_replica(settings)
         app.state.read_executor = _read_executor(settings)  # a new one each time it starts
+        capability_statements(app.state.registry).warm()  # once per process
         if settings.auth == "off":
             warning = (
                 "WARNING: HUB_AUTH=off: no authentication and no PDL filter; every "

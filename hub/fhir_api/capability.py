@@ -1,5 +1,13 @@
 """The CapabilityStatement, built from fhir/ data and from what the server implements.
 
+It depends only on the definitions (the search parameter registry) and the FHIR base URL,
+so it is built once per process (at app start-up, CapabilityStatements.warm) with a
+placeholder where the base URL goes, and each rendering a client asks for (JSON or XML,
+`_pretty`, `_summary`, `_elements`) is made once and kept (at most RENDERINGS of them);
+an answer is the kept bytes with the request's base URL put in, with an ETag that is a
+digest of the statement (the same in every process that serves the same one) and a
+Last-Modified of when this process built it. An If-None-Match that holds the ETag gets 304.
+
 R4 has no structured element for chaining on a CapabilityStatement (DSTU2's searchParam.chain
 moved to SearchParameter.chain), so chained parameters and `_has` are declared in words: in
 each reference parameter's `documentation` (the types it chains to) and in each resource's
@@ -8,12 +16,20 @@ each reference parameter's `documentation` (the types it chains to) and in each 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from email.utils import formatdate
 from importlib.metadata import PackageNotFoundError, version
+from time import time
 from typing import Any
+from xml.sax.saxutils import escape
 
 import orjson
 
+from hub.fhir_api.http import FHIR_XML, render_body
 from hub.overview.definitions import (
     FOLLOW_UP_OPERATION,
     IPS_SUMMARY_OPERATION,
@@ -21,6 +37,7 @@ from hub.overview.definitions import (
 )
 from hub.search.parameters import FHIR_DATA_DIR, SearchParameter, SearchParameterRegistry
 from hub.search.query import MAX_LINKS
+from hub.search.subsetting import Subset, subset_from
 
 TYPE_INTERACTIONS = (
     "read",
@@ -113,9 +130,6 @@ def _software_version() -> str:
         return version("care-record-hub")
     except PackageNotFoundError:
         return "0.0.0"
-
-
-_CACHE: dict[tuple[str, int], bytes] = {}
 
 
 def _param_documentation(param: SearchParameter, registry: SearchParameterRegistry) -> str:
@@ -216,9 +230,119 @@ def _capability_bytes(base_url: str, registry: SearchParameterRegistry) -> bytes
     return orjson.dumps(statement)
 
 
+BASE_URL_PLACEHOLDER = "urn:hub:capability-base-url"
+"""Stands where the base URL goes until an answer puts the request's in."""
+RENDERINGS = 32
+"""Renderings kept per process (JSON, XML, pretty, each _summary/_elements asked for)."""
+BASE_URLS = 8
+"""Answers kept per rendering, one per base URL (the Host a request came with)."""
+
+
+@dataclass(frozen=True)
+class CapabilityAnswer:
+    body: bytes
+    etag: str
+    last_modified: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"ETag": self.etag, "Last-Modified": self.last_modified}
+
+
+@dataclass
+class _Rendering:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    body: bytes | None = None
+    answers: dict[str, CapabilityAnswer] = field(default_factory=dict)
+
+
+class CapabilityStatements:
+    """The statement of one registry, built once, and its renderings."""
+
+    def __init__(self, registry: SearchParameterRegistry) -> None:
+        self.registry = registry
+        self._lock = threading.Lock()
+        self._statement: bytes | None = None
+        self._digest = ""
+        self._built = ""
+        self._renderings: OrderedDict[tuple[str, bool, Subset | None], _Rendering] = OrderedDict()
+
+    def warm(self) -> None:
+        """Build the statement now (about a second) unless this process has it."""
+        self._template()
+
+    def _template(self) -> bytes:
+        with self._lock:
+            if self._statement is None:
+                statement = _capability_bytes(BASE_URL_PLACEHOLDER, self.registry)
+                self._digest = hashlib.sha256(statement).hexdigest()
+                self._built = formatdate(time(), usegmt=True)
+                self._statement = statement
+            return self._statement
+
+    def _rendering(self, media_type: str, pretty: bool, subset: Subset | None) -> _Rendering:
+        template = self._template()
+        key = (media_type, pretty, subset)
+        with self._lock:
+            rendering = self._renderings.get(key)
+            if rendering is None:
+                rendering = self._renderings[key] = _Rendering()
+                while len(self._renderings) > RENDERINGS:
+                    self._renderings.popitem(last=False)
+            else:
+                self._renderings.move_to_end(key)
+        with rendering.lock:  # one build per rendering; concurrent askers wait for it
+            if rendering.body is None:
+                body = template if subset is None else subset.apply(template)
+                rendering.body = render_body(body, media_type, pretty)
+        return rendering
+
+    def answer(
+        self,
+        base_url: str,
+        *,
+        media_type: str = "application/fhir+json",
+        pretty: bool = False,
+        params: list[tuple[str, str]] | None = None,
+    ) -> CapabilityAnswer:
+        """The statement for `base_url` as `media_type`, cut by `_summary`/`_elements`."""
+        subset = subset_from("CapabilityStatement", params or [])
+        rendering = self._rendering(media_type, pretty, subset)
+        answer = rendering.answers.get(base_url)
+        if answer is None:
+            xml = media_type == FHIR_XML
+            written = escape(base_url, {'"': "&quot;"}) if xml else _in_json(base_url)
+            etag = hashlib.sha256(f"{self._digest} {base_url}".encode()).hexdigest()[:32]
+            answer = CapabilityAnswer(
+                body=(rendering.body or b"").replace(
+                    BASE_URL_PLACEHOLDER.encode(), written.encode()
+                ),
+                etag=f'W/"{etag}"',
+                last_modified=self._built,
+            )
+            if len(rendering.answers) >= BASE_URLS:
+                rendering.answers.clear()
+            rendering.answers[base_url] = answer
+        return answer
+
+
+def _in_json(text: str) -> str:
+    return orjson.dumps(text).decode()[1:-1]
+
+
+_STATEMENTS: dict[int, CapabilityStatements] = {}
+_STATEMENTS_LOCK = threading.Lock()
+
+
+def capability_statements(registry: SearchParameterRegistry) -> CapabilityStatements:
+    """The process's statements of `registry` (every app of the process shares them)."""
+    with _STATEMENTS_LOCK:
+        found = _STATEMENTS.get(id(registry))
+        if found is None or found.registry is not registry:
+            found = _STATEMENTS[id(registry)] = CapabilityStatements(registry)
+        return found
+
+
 def capability_statement(base_url: str, registry: SearchParameterRegistry) -> bytes:
-    """The statement as JSON bytes, built once per base URL and registry."""
-    key = (base_url, id(registry))
-    if key not in _CACHE:
-        _CACHE[key] = _capability_bytes(base_url, registry)
-    return _CACHE[key]
+    """The whole statement as compact JSON bytes (a batch entry's GET metadata)."""
+    return capability_statements(registry).answer(base_url).body

@@ -575,11 +575,24 @@ def _system_paths() -> dict[str, dict[str, Any]]:
                 "CapabilityStatement (no token needed)",
                 "capabilities",
                 tag,
-                format_refs,
-                _responses(
-                    _ok("The CapabilityStatement", schema_ref("CapabilityStatement")),
-                    (406, 415),
-                ),
+                [
+                    _ref("_summary"),
+                    _ref("_elements"),
+                    *format_refs,
+                    {
+                        "name": "If-None-Match",
+                        "in": "header",
+                        "description": "The ETag of a statement held: 304 if it is still this",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                {
+                    **_responses(
+                        _ok("The CapabilityStatement", schema_ref("CapabilityStatement")),
+                        (400, 406, 415),
+                    ),
+                    "304": {"description": "Not modified: the ETag of If-None-Match"},
+                },
                 secured=False,
             )
         },

@@ -26,6 +26,7 @@ from hub.auth import Principal
 from hub.errors import UnsupportedMediaType
 from hub.fhir_api import interactions
 from hub.fhir_api.bundles import process_bundle
+from hub.fhir_api.capability import capability_statements
 from hub.fhir_api.http import (
     accepts_replica_lag,
     fhir_base_url,
@@ -103,14 +104,8 @@ async def read_context(request: Request) -> ApiContext:
     return _context(request, principal, replica=accepts_replica_lag(request))
 
 
-async def open_context(request: Request) -> ApiContext:
-    """The context of /fhir/metadata, which needs no token."""
-    return _context(request, None)
-
-
 Context = Annotated[ApiContext, Depends(api_context)]
 ReadContext = Annotated[ApiContext, Depends(read_context)]
-OpenContext = Annotated[ApiContext, Depends(open_context)]
 
 
 def _query(request: Request) -> list[tuple[str, str]]:
@@ -181,8 +176,29 @@ async def read_by_id(resource_type: str, resource_id: str, request: Request) -> 
 
 
 @router.get("/metadata", summary="CapabilityStatement (no token needed)")
-def capabilities(request: Request, ctx: OpenContext) -> Response:
-    return _answer(request, ctx, _fhir_request(request, ["metadata"]))
+async def capabilities(request: Request) -> Response:
+    """The process's statement, built at start-up; each rendering (format, _pretty,
+    _summary, _elements) is made once (hub.fhir_api.capability)."""
+    media_type = response_media_type(request)
+    statements = capability_statements(request.app.state.registry)
+    answer = await run_in_threadpool(
+        functools.partial(
+            statements.answer,
+            fhir_base_url(request),
+            media_type=media_type,
+            pretty=pretty(request),
+            params=_query(request),
+        )
+    )
+    if {answer.etag, "*"} & _etags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=answer.headers)
+    return Response(content=answer.body, media_type=media_type, headers=answer.headers)
+
+
+def _etags(header: str) -> set[str]:
+    """The entity tags of an If-None-Match header, each as a weak tag (W/"...")."""
+    tags = {part.strip() for part in header.split(",") if part.strip()}
+    return {tag if tag.startswith("W/") or tag == "*" else f"W/{tag}" for tag in tags}
 
 
 @router.post("", summary="Transaction or batch bundle")

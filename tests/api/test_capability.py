@@ -124,3 +124,85 @@ def test_the_root_serves_the_clinician_page(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert '<html lang="sv">' in response.text
+
+
+def test_the_statement_is_built_once_per_process_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from hub import app as app_module
+    from hub.fhir_api import capability
+    from hub.settings import Settings
+
+    built: list[str] = []
+    real = capability._capability_bytes
+
+    def counting(base_url: str, registry: object) -> bytes:
+        built.append(base_url)
+        return real(base_url, registry)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(capability, "_capability_bytes", counting)
+    monkeypatch.setattr(capability, "_STATEMENTS", {})
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", auth="off")
+    for _ in range(2):  # two apps of one process share it
+        with TestClient(app_module.create_app(settings)) as client:
+            assert len(built) == 1  # built while starting, before any request
+            for query in ("", "?_pretty=true", "?_summary=true", "?_elements=rest"):
+                assert client.get("/fhir/metadata" + query).status_code == 200
+            other_host = client.get("/fhir/metadata", headers={"host": "hub.example:8443"})
+            assert other_host.json()["implementation"]["url"] == "http://hub.example:8443/fhir"
+    assert len(built) == 1
+
+
+def test_each_rendering_is_made_once_and_served_as_stored(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.fhir_api import capability
+
+    monkeypatch.setattr(capability, "_STATEMENTS", {})
+    rendered: list[tuple[str, bool]] = []
+    real = capability.render_body
+
+    def counting(body: bytes, media_type: str, pretty: bool = False) -> bytes:
+        rendered.append((media_type, pretty))
+        return real(body, media_type, pretty)
+
+    monkeypatch.setattr(capability, "render_body", counting)
+    first = client.get("/fhir/metadata", params={"_format": "xml"})
+    again = client.get("/fhir/metadata", params={"_format": "xml"})
+    assert first.status_code == again.status_code == 200
+    assert first.headers["content-type"].startswith("application/fhir+xml")
+    assert first.content == again.content
+    assert b'<url value="http://testserver/fhir"/>' in first.content
+    pretty = [client.get("/fhir/metadata", params={"_pretty": "true"}) for _ in range(2)]
+    assert pretty[0].content == pretty[1].content
+    assert pretty[0].json() == client.get("/fhir/metadata").json()
+    assert rendered.count(("application/fhir+xml", False)) == 1
+    assert rendered.count(("application/fhir+json", True)) == 1
+
+
+def test_summary_and_elements_cut_the_statement(client: TestClient) -> None:
+    whole = client.get("/fhir/metadata").json()
+    cut = client.get("/fhir/metadata", params={"_elements": "fhirVersion,format"}).json()
+    assert cut["fhirVersion"] == whole["fhirVersion"]
+    assert cut["format"] == whole["format"]
+    assert "rest" not in cut and "rest" in whole
+    assert "SUBSETTED" in str(cut["meta"])
+    assert client.get("/fhir/metadata", params={"_summary": "nonsense"}).status_code == 400
+
+
+def test_metadata_carries_an_etag_and_answers_304_to_a_matching_if_none_match(
+    client: TestClient,
+) -> None:
+    first = client.get("/fhir/metadata")
+    etag = first.headers["etag"]
+    assert etag.startswith('W/"')
+    assert first.headers["last-modified"].endswith("GMT")
+    assert client.get("/fhir/metadata").headers["etag"] == etag
+    unchanged = client.get("/fhir/metadata", headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+    assert unchanged.headers["etag"] == etag
+    other = client.get("/fhir/metadata", headers={"If-None-Match": 'W/"other"'})
+    assert other.status_code == 200
+    elsewhere = client.get("/fhir/metadata", headers={"host": "hub.example"})
+    assert elsewhere.headers["etag"] != etag  # another base URL is another statement
