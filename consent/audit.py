@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from hashlib import sha256
 from typing import Any, Literal
 
 import orjson
@@ -206,8 +207,9 @@ def chain_with_json(
     (``orjson.dumps(record.to_dict(), OPT_SORT_KEYS)``, made once here for the store).
 
     The one place a record gets its sequence, ``prev_hash`` and hash. Each record's dict
-    is built once: hashed without ``hash``, then dumped again with it. The entries of one
-    request share one timestamp, whose text is made once."""
+    is built and dumped once: the stored JSON is the hashed bytes with the ``hash`` member
+    put in its sorted place (``_with_hash``). The entries of one request share one
+    timestamp, whose text is made once."""
     head = EMPTY_CHAIN if previous is None else previous
     sequence = head.sequence
     prev_hash = head.hash if head.sequence else GENESIS_HASH
@@ -218,9 +220,10 @@ def chain_with_json(
         if entry.timestamp is not moment:
             moment, moment_text = entry.timestamp, _utc_text(entry.timestamp)
         sequence += 1
-        data = _fields(entry, sequence, moment_text, prev_hash)
-        digest = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        data["hash"] = digest
+        canonical = orjson.dumps(
+            _fields(entry, sequence, moment_text, prev_hash), option=orjson.OPT_SORT_KEYS
+        )
+        digest = sha256(canonical).hexdigest()
         record = AuditRecord(
             sequence,
             entry.timestamp,
@@ -241,9 +244,23 @@ def chain_with_json(
             prev_hash,
             digest,
         )
-        out.append((record, orjson.dumps(data, option=orjson.OPT_SORT_KEYS)))
+        out.append((record, _with_hash(canonical, digest)))
         prev_hash = digest
     return out
+
+
+_HASH_FOLLOWS = b',"hidden_providers":'
+"""The member after ``hash`` in sorted order: ``hash`` sorts between ``emergency`` and
+``hidden_providers``. These bytes occur once in canonical bytes: inside a JSON string a
+quote is escaped, so a value can never hold ``"hidden_providers":``."""
+
+
+def _with_hash(canonical: bytes, digest: str) -> bytes:
+    """``canonical`` (sorted keys, without ``hash``) with ``"hash":digest`` in its sorted
+    place: byte for byte ``orjson.dumps(record.to_dict(), OPT_SORT_KEYS)``, without
+    dumping the record a second time."""
+    at = canonical.index(_HASH_FOLLOWS)
+    return b"".join((canonical[:at], b',"hash":"', digest.encode("ascii"), b'"', canonical[at:]))
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:

@@ -379,6 +379,28 @@ class Access:
             emergency=False,
         )
 
+    def _entries(self, patient_ids: list[str], action: str) -> list[AccessEntry]:
+        """``_entry`` of each patient. A system client's entries differ only in the
+        patient (a search page's twenty), so their shared fields are worked out once."""
+        principal = self.principal
+        if principal is None or principal.kind != "system" or len(patient_ids) < 2:
+            return [self._entry(pid, action) for pid in patient_ids]
+        shared = (
+            self.now,
+            self.request_id,
+            action,
+            principal.subject,
+            principal.kind,
+            principal.care_unit,
+            principal.care_provider,
+            principal.role,
+        )
+        shown = (principal.care_provider,) if principal.care_provider else ()
+        reason = self._system_reason()
+        return [
+            AccessEntry(*shared, pid, shown, (), "permit", reason, False) for pid in patient_ids
+        ]
+
     def _system_reason(self) -> str:
         if self.provider_integration:
             return "provider integration: every row of its own care provider"
@@ -390,7 +412,7 @@ class Access:
         entries are held until the transaction has ended (`unit_of_work`)."""
         if self.principal is None or self.audit is None:
             return
-        entries = [self._entry(pid, action) for pid in dict.fromkeys(patient_ids) if pid]
+        entries = self._entries([pid for pid in dict.fromkeys(patient_ids) if pid], action)
         if not entries:
             return
         if self._held is not None:  # once per action and patient in a transaction

@@ -121,6 +121,17 @@ def _create_block_index(conn: Connection) -> None:
     rebuild_block_index(conn)
 
 
+UNREAD_AUDIT_INDEXES = ("ix_audit_subject_time", "ix_audit_emergency_time")
+"""Migration 10 drops these: no query of the access log reads them (the extract reads
+the patient index, the follow-up the time index and filters the day's records)."""
+
+
+def _drop_unread_audit_indexes(conn: Connection) -> None:
+    """Every audit append updated two indexes no query read."""
+    for name in UNREAD_AUDIT_INDEXES:
+        conn.execute(text("DROP INDEX IF EXISTS " + name))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "resources, versions, search indexes, conditional locks", _create_initial_schema),
     Migration(2, "access log: records, checkpoints, head", _create_audit_tables),
@@ -135,6 +146,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "number and quantity search index", _create_quantity_index),
     Migration(8, "composite search index, one row per repetition", _create_composite_index),
     Migration(9, "index of the Consents that may hold a block", _create_block_index),
+    Migration(10, "no access-log indexes that no query reads", _drop_unread_audit_indexes),
 )
 _PG_LOCK_KEY = 7_231_944_118
 

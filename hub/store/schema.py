@@ -278,8 +278,9 @@ audit_records = Table(
 )
 Index("ix_audit_patient", audit_records.c.patient_id, audit_records.c.sequence)
 Index("ix_audit_time", audit_records.c.timestamp_us)
-Index("ix_audit_subject_time", audit_records.c.subject, audit_records.c.timestamp_us)
-Index("ix_audit_emergency_time", audit_records.c.emergency, audit_records.c.timestamp_us)
+# The patient's extract reads ix_audit_patient, the follow-up's day ix_audit_time. Migration
+# 10 dropped (subject, time) and (emergency, time): no query read them, and every append
+# paid for them.
 
 audit_checkpoints = Table(
     "audit_checkpoints",

@@ -108,3 +108,26 @@ def test_a_conditional_match_under_consent_is_audited_with_the_decision(scenario
     record = [r for r in log.records(patient_id="tolvan") if r.action == "conditional-create"][-1]
     assert record.subject == NURSE
     assert R in record.shown_providers
+
+
+def test_a_system_clients_search_logs_each_patient_as_its_read_by_id_does(
+    scenario: Hub,
+) -> None:
+    """A system client's entries of one search are built from shared fields at once; each
+    must say what the entry of a read of that one patient says (but for the request)."""
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    headers = scenario.municipal_system
+    assert scenario.get(headers, "Patient/tolvan").status_code == 200
+    page = scenario.get(headers, "Patient", _id="tolvan,other").json()
+    assert {e["resource"]["id"] for e in page["entry"]} == {"tolvan", "other"}
+    own = {"request_id", "timestamp", "action", "sequence", "prev_hash", "hash"}
+    for patient in ("tolvan", "other"):
+        records = log.records(patient_id=patient)
+        searched = [r for r in records if r.action == "search"][-1]
+        assert searched.patient_id == patient
+        assert searched.shown_providers == (M,)
+        assert searched.decision == "permit"
+    read = [r for r in log.records(patient_id="tolvan") if r.action == "read"][-1]
+    searched = [r for r in log.records(patient_id="tolvan") if r.action == "search"][-1]
+    same = {k: v for k, v in read.to_dict().items() if k not in own}
+    assert {k: v for k, v in searched.to_dict().items() if k not in own} == same

@@ -339,3 +339,34 @@ def test_later_migrations_add_the_audit_tables_to_a_version_1_database(
         assert log.verify().ok
     finally:
         engine.dispose()
+
+
+def test_migration_10_drops_the_audit_indexes_no_query_reads(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database made before migration 10 has the (subject, time) and (emergency, time)
+    indexes; migrating drops them and keeps the extract's and the follow-up's."""
+    engine = _engine(database_url)
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:9])
+            migrations.migrate(engine)
+        with engine.begin() as conn:  # as migration 2 made them before migration 10
+            conn.exec_driver_sql(
+                "CREATE INDEX ix_audit_subject_time ON audit_records (subject, timestamp_us)"
+            )
+            conn.exec_driver_sql(
+                "CREATE INDEX ix_audit_emergency_time ON audit_records (emergency, timestamp_us)"
+            )
+        before = {ix["name"] for ix in inspect(engine).get_indexes("audit_records")}
+        assert set(migrations.UNREAD_AUDIT_INDEXES) <= before
+        assert migrations.migrate(engine) == [10]
+        after = {ix["name"] for ix in inspect(engine).get_indexes("audit_records")}
+        assert after & set(migrations.UNREAD_AUDIT_INDEXES) == set()
+        assert {"ix_audit_patient", "ix_audit_time"} <= after
+        log = AuditLog(engine, KEY, checkpoint_interval=10)
+        log.append_many(entry(number) for number in range(1, 13))
+        assert log.verify(KEY.public_key()).ok
+        assert [r.sequence for r in log.extract("pat-1")] == [1, 4, 7, 10]
+    finally:
+        engine.dispose()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from consent import AccessEntry, AuditRecord, chain, checkpoints_for, next_record, verify
-from consent.audit import GENESIS_HASH, Checkpoint, record_hash
+from consent.audit import GENESIS_HASH, Checkpoint, chain_with_json, record_hash
 
 KEY = Ed25519PrivateKey.generate()
 START = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
@@ -201,3 +202,31 @@ def test_problem_details_never_carry_record_content() -> None:
 def test_naive_timestamps_are_refused() -> None:
     with pytest.raises(ValueError):
         next_record(None, replace(entry(1), timestamp=datetime(2025, 1, 1)))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain",
+        'a "quoted" reason',
+        '","hidden_providers":["x"],"hash":"0',
+        "back\\slash and ünïcödé",
+        '"hidden_providers":',
+    ],
+)
+def test_the_stored_json_is_the_sorted_dump_of_the_record_with_its_hash(text: str) -> None:
+    """chain_with_json puts the hash into the hashed bytes instead of dumping twice: the
+    result must be byte for byte the sorted dump of to_dict, whatever the values hold."""
+    tricky = replace(
+        entry(1),
+        reason=text,
+        decision=text,
+        care_provider=text,
+        basis=(text,),
+        hidden_providers=(text,),
+        request_id=text,
+    )
+    for record, stored in chain_with_json([entry(0), tricky, entry(2)]):
+        assert stored == orjson.dumps(record.to_dict(), option=orjson.OPT_SORT_KEYS)
+        assert AuditRecord.from_dict(orjson.loads(stored)) == record
+        assert record_hash(record) == record.hash
