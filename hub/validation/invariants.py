@@ -6,12 +6,22 @@ work). An invariant holds only when its expression yields exactly `true`; an emp
 have a @value or children") is checked by the walker directly (an empty string, object or
 array), as it sits on every element and its FHIRPath form would be evaluated millions of
 times for the same answer.
+
+A few invariants sit on elements that every resource has many of (ref-1 on each Reference,
+dom-3 on each resource, per-1 on each Period, cpl-3 on each CarePlan activity) and were
+most of the evaluation time of a bulk load. `SHORTCUTS` answers their common cases
+directly (a reference that is not local, a resource without contained resources, a period
+missing an end or with two dates of one form, an activity without detail or reference);
+anything else goes to fhirpathpy. tests/validation/test_invariant_shortcuts.py
+checks that each answer equals fhirpathpy's.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -30,6 +40,98 @@ Compiled = Callable[[Any, Mapping[str, Any]], Any]
 MEMO_LIMIT = 200_000
 """Verdicts remembered at most (hub.validation.invariant_memo); the memo starts over then."""
 _verdicts: dict[bytes, bool | str] = {}
+
+
+_DAY = r"([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_PERIOD_FORMS = (
+    re.compile(_DAY),
+    re.compile(
+        _DAY + r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](Z|[+-](?:0[0-9]|1[0-3]):[0-5][0-9])"
+    ),
+)
+
+
+def _absent(item: dict[str, Any], name: str) -> bool:
+    """Neither a value nor a primitive extension of the element is there."""
+    return name not in item and "_" + name not in item
+
+
+def _local_reference_only(item: Any, container: Any) -> bool | None:
+    """ref-1: a reference that does not start with '#' (or no reference) holds."""
+    if not isinstance(item, dict):
+        return None
+    reference = item.get("reference")
+    if isinstance(reference, str) and not reference.startswith("#"):
+        return True
+    if _absent(item, "reference"):
+        return True
+    return None
+
+
+def _no_contained(item: Any, container: Any) -> bool | None:
+    """dom-3 on a resource without contained resources: nothing to be unmatched."""
+    if isinstance(item, dict) and _absent(item, "contained"):
+        return True
+    return None
+
+
+def _period_in_order(item: Any, container: Any) -> bool | None:
+    """per-1: no start or no end holds; two dates, or two dateTimes to the second with the
+    same offset, compare as text."""
+    if not isinstance(item, dict):
+        return None
+    if _absent(item, "start") or _absent(item, "end"):
+        return True
+    start, end = item.get("start"), item.get("end")
+    if not isinstance(start, str) or not isinstance(end, str):
+        return None
+    if "_start" in item or "_end" in item:
+        return None
+    for form in _PERIOD_FORMS:
+        first, second = form.fullmatch(start), form.fullmatch(end)
+        if first is not None and second is not None:
+            if first.groups()[3:] != second.groups()[3:]:
+                return None  # different offsets: the engine converts
+            if not (_real_day(first.groups()) and _real_day(second.groups())):
+                return None
+            return start <= end
+    return None
+
+
+def _detail_or_reference(item: Any, container: Any) -> bool | None:
+    """cpl-3 on a CarePlan activity: it holds unless both detail and reference are there."""
+    if not isinstance(item, dict):
+        return None
+    detail, reference = item.get("detail"), item.get("reference")
+    if detail is None or reference is None:
+        return "detail" not in item or "reference" not in item or None
+    if isinstance(detail, dict) and isinstance(reference, dict) and detail and reference:
+        return False
+    return None
+
+
+def _real_day(groups: tuple[str | Any, ...]) -> bool:
+    try:
+        date(int(groups[0]), int(groups[1]), int(groups[2]))
+    except ValueError:
+        return False
+    return True
+
+
+SHORTCUTS: dict[str, Callable[[Any, Any], bool | None]] = {
+    "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
+    "%rootResource.contained.id.trace('ids'))": _local_reference_only,
+    "contained.where((('#'+id in (%resource.descendants().reference | "
+    "%resource.descendants().as(canonical) | %resource.descendants().as(uri) | "
+    "%resource.descendants().as(url))) or descendants().where(reference = '#').exists() or "
+    "descendants().where(as(canonical) = '#').exists() or "
+    "descendants().where(as(canonical) = '#').exists()).not()).trace('unmatched', id).empty()": (
+        _no_contained
+    ),
+    "start.hasValue().not() or end.hasValue().not() or (start <= end)": _period_in_order,
+    "detail.empty() or reference.empty()": _detail_or_reference,
+}
+"""Published expression -> a direct answer for its common cases (None: ask fhirpathpy)."""
 
 
 def forget_verdicts() -> None:
@@ -109,6 +211,11 @@ def holds(
     `type_path` names the item's type for the engine (a data type such as "Period", or a
     backbone path such as "Patient.contact"); None when the item is the resource. `root` is
     %resource; `container` is %rootResource (the resource a contained one sits in)."""
+    shortcut = SHORTCUTS.get(expression)
+    if shortcut is not None:
+        answer = shortcut(item, container)
+        if answer is not None:
+            return answer
     fn = _compiled(expression)
     if isinstance(fn, str):
         return fn

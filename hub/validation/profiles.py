@@ -32,6 +32,7 @@ from hub.errors import RULE_SYSTEM
 from hub.validation import invariants
 from hub.validation.definitions import CORE_PREFIX, definitions
 from hub.validation.structure import (
+    Constraint,
     DefinitionError,
     Node,
     Structure,
@@ -150,6 +151,80 @@ def _keys(children: dict[str, Node]) -> dict[str, tuple[Node, str]]:
     return keys
 
 
+@dataclass(frozen=True)
+class _ObjectPlan:
+    """What the walk needs of one element definition read as one type, prepared once:
+    the JSON keys it allows, its children with their required elements and slices, and
+    its invariants with the type the FHIRPath engine is told."""
+
+    children: dict[str, Node]
+    keys: dict[str, tuple[Node, str]]
+    required: tuple[tuple[Node, tuple[Node, ...]], ...]
+    rules: tuple[Constraint, ...]
+    type_path: str | None
+
+
+_PLANS: dict[tuple[int, int, str, bool], tuple[Node, Structure, _ObjectPlan]] = {}
+
+
+def _object_plan(node: Node, structure: Structure, type_code: str, is_root: bool) -> _ObjectPlan:
+    """The plan of `node` read as `type_code` inside `structure`, built on first use (the
+    definitions are cached for the life of the process, so their ids stay valid)."""
+    key = (id(node), id(structure), type_code, is_root)
+    cached = _PLANS.get(key)
+    if cached is not None and cached[0] is node and cached[1] is structure:
+        return cached[2]
+    children = _children(node, structure, type_code, is_root)
+    required = tuple(
+        (child, found)
+        for child in children.values()
+        if (found := tuple(n for n in (child, *child.slices) if n.min > 0))
+    )
+    plan = _ObjectPlan(
+        children, _keys(children), required, *_constraints_of(node, type_code, is_root)
+    )
+    _PLANS[key] = (node, structure, plan)
+    return plan
+
+
+@cache
+def _constraints_of(
+    node: Node, type_code: str, is_root: bool
+) -> tuple[tuple[Constraint, ...], str | None]:
+    """The node's invariants plus those of its data type, and the engine's type name."""
+    rules = list(node.constraints)
+    if not is_root and type_code not in ABSTRACT_CONTAINERS:
+        type_structure = core_structure(type_code)
+        if type_structure is not None:
+            keys = {c.key for c in rules}
+            rules += [c for c in type_structure.root.constraints if c.key not in keys]
+    rules = [rule for rule in rules if rule.key not in invariants.NATIVE_KEYS]
+    if is_root and definitions().is_resource_type(type_code):
+        type_path = None
+    elif type_code in ABSTRACT_CONTAINERS:
+        type_path = node.path
+    else:
+        type_path = type_code
+    return tuple(rules), type_path
+
+
+_KINDS: dict[str, str] = {}
+
+
+def _kind(type_code: str) -> str:
+    """ "resource", "primitive" or "complex": how the walk treats a value of the type."""
+    kind = _KINDS.get(type_code)
+    if kind is None:
+        if type_code in RESOURCE_TYPES or definitions().is_resource_type(type_code):
+            kind = "resource"
+        elif _is_primitive(type_code):
+            kind = "primitive"
+        else:
+            kind = "complex"
+        _KINDS[type_code] = kind
+    return kind
+
+
 # -- values ---------------------------------------------------------------------------------
 
 
@@ -220,8 +295,8 @@ class Walker:
         if not obj:
             self.run.add("error", "structure", path, "ele-1", "Empty elements are not allowed")
             return
-        children = _children(node, structure, type_code, is_root)
-        keys = _keys(children)
+        plan = _object_plan(node, structure, type_code, is_root)
+        keys = plan.keys
         present: dict[int, tuple[Node, str, str]] = {}
         for key, value in obj.items():
             if is_root and key == "resourceType":
@@ -259,41 +334,37 @@ class Walker:
                 )
             present[id(found)] = (found, tcode, key)
             self.values(value, obj.get("_" + key), found, tcode, structure, f"{path}.{key}", root)
-        for child in children.values():
+        for child, required_nodes in plan.required:
             if id(child) in present:
                 continue
-            for required in [child, *child.slices]:
-                if required.min > 0:
-                    self.run.add(
-                        "error",
-                        "required",
-                        f"{path}.{child.name.replace('[x]', '')}",
-                        f"min:{required.id}",
-                        f"{required.id} is required ({required.min}..{required.max_text})",
-                    )
+            for required in required_nodes:
+                self.run.add(
+                    "error",
+                    "required",
+                    f"{path}.{child.name.replace('[x]', '')}",
+                    f"min:{required.id}",
+                    f"{required.id} is required ({required.min}..{required.max_text})",
+                )
         if self.run.options.invariants:
-            self.constraints(obj, node, type_code, path, root, is_root)
+            self.constraints(obj, node, type_code, path, root, is_root, plan)
 
     def constraints(
-        self, obj: Any, node: Node, type_code: str, path: str, root: Any, is_root: bool
+        self,
+        obj: Any,
+        node: Node,
+        type_code: str,
+        path: str,
+        root: Any,
+        is_root: bool,
+        plan: _ObjectPlan | None = None,
     ) -> None:
-        rules = list(node.constraints)
-        if not is_root and type_code not in ABSTRACT_CONTAINERS:
-            type_structure = core_structure(type_code)
-            if type_structure is not None:
-                keys = {c.key for c in rules}
-                rules += [c for c in type_structure.root.constraints if c.key not in keys]
+        if plan is not None:
+            rules, type_path = plan.rules, plan.type_path
+        else:
+            rules, type_path = _constraints_of(node, type_code, is_root)
         if not rules:
             return
-        if is_root and definitions().is_resource_type(type_code):
-            type_path = None
-        elif type_code in ABSTRACT_CONTAINERS:
-            type_path = node.path
-        else:
-            type_path = type_code
         for rule in rules:
-            if rule.key in invariants.NATIVE_KEYS:
-                continue
             if rule.is_base and not self.run.options.base_invariants:
                 continue
             result = invariants.holds(
@@ -364,7 +435,12 @@ class Walker:
                 )
                 return
             items, extras = [value], [companion]
-        count = sum(1 for v, c in zip(items, extras, strict=True) if v is not None or c is not None)
+        if companion is None:
+            count = len(items) - items.count(None)
+        else:
+            count = sum(
+                1 for v, c in zip(items, extras, strict=True) if v is not None or c is not None
+            )
         if node.max is not None and count > node.max:
             self.run.add(
                 "error",
@@ -381,6 +457,9 @@ class Walker:
                 f"min:{node.id}",
                 f"{node.id} needs at least {node.min} ({node.min}..{node.max_text})",
             )
+        if not repeating and not node.slices:
+            self.item(value, companion, node, type_code, structure, path, root)
+            return
         targets = self.slice_targets(items, node, path) if node.slices else [node] * len(items)
         for index, (item, extra) in enumerate(zip(items, extras, strict=True)):
             item_path = f"{path}[{index}]" if repeating else path
@@ -396,11 +475,12 @@ class Walker:
         path: str,
         root: Any,
     ) -> None:
-        if type_code in RESOURCE_TYPES or definitions().is_resource_type(type_code):
+        kind = _kind(type_code)
+        if kind == "resource":
             if item is not None:
                 self.contained_resource(item, path, node.path.endswith(".contained"))
             return
-        if _is_primitive(type_code):
+        if kind == "primitive":
             if item is not None:
                 self.primitive(item, node, type_code, path)
             if extra is not None:

@@ -5,10 +5,16 @@ Every failure becomes an InvalidRequest (400: not parseable as FHIR) or Unproces
 (422: valid FHIR that breaks a hub rule, such as a personnummer with a wrong check digit),
 with one issue per problem and a FHIRPath expression naming the element. Messages never
 carry the submitted values.
+
+A resource that passed is remembered by a digest of its content (keys sorted) and the
+invariant setting, so the same content written again in this process (a directory record
+that many files repeat, an export loaded twice) is not checked again: the checks depend on
+nothing but the content and the definitions, which do not change while the process runs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
 from typing import Any
@@ -21,7 +27,8 @@ from adapters.errors import InvalidIdentifier
 from adapters.identity import identity_from_fhir
 from hub.errors import InvalidRequest, Issue, NotFound, Unprocessable
 from hub.search.parameters import FHIR_DATA_DIR, default_registry
-from hub.validation.on_write import write_issues
+from hub.validation.invariants import forget_verdicts as _forget_invariant_verdicts
+from hub.validation.on_write import base_invariants_on, write_issues
 
 PERSON_IDENTIFIER_SYSTEMS = frozenset(
     {
@@ -32,6 +39,30 @@ PERSON_IDENTIFIER_SYSTEMS = frozenset(
     }
 )
 MAX_ISSUES = 20
+
+VALIDATED_LIMIT = 200_000
+"""Digests of valid resources remembered at most; the set starts over then."""
+_validated: set[bytes] = set()
+
+
+def forget_verdicts() -> None:
+    """Forget every remembered verdict: valid resources and invariant verdicts
+    (benchmarks start each measured load from nothing)."""
+    _validated.clear()
+    _forget_invariant_verdicts()
+
+
+def _content_key(resource: dict[str, Any]) -> bytes | None:
+    """The digest a valid resource is remembered by; None when it cannot be taken (content
+    orjson cannot write, or a null, which orjson would also write for NaN)."""
+    try:
+        text = orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    if b"null" in text:
+        return None
+    flag = b"1" if base_invariants_on() else b"0"
+    return hashlib.blake2b(flag + text, digest_size=20).digest()
 
 
 @cache
@@ -256,6 +287,18 @@ def validate_resource(
         raise InvalidRequest(
             "The resource id must equal the id in the URL", expression=f"{resource_type}.id"
         )
+    key = _content_key(resource)
+    if key is not None and key in _validated:
+        return resource
+    _check(resource, resource_type, maybe_empty)
+    if key is not None:
+        if len(_validated) >= VALIDATED_LIMIT:
+            _validated.clear()
+        _validated.add(key)
+    return resource
+
+
+def _check(resource: dict[str, Any], resource_type: str, maybe_empty: bool) -> None:
     empty: list[str] = []
     if maybe_empty and _has_empty(resource):
         _empty_elements(resource, resource_type, empty)
@@ -276,4 +319,3 @@ def validate_resource(
         if code_issues:
             raise InvalidRequest(code_issues[0].message, issues=rule_issues)
         raise Unprocessable(rule_issues[0].message, issues=rule_issues)
-    return resource

@@ -9,7 +9,7 @@ a code from such a system is "not checked", never taken as valid.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from hub.validation.definitions import definitions
@@ -25,7 +25,7 @@ class Expansion:
     systems: frozenset[str]
     unknown: bool = False
 
-    @property
+    @cached_property
     def bare_codes(self) -> frozenset[str]:
         return frozenset(code for _, code in self.codes)
 
