@@ -232,8 +232,8 @@ def quarantine_list(
             status=None if show_all else "quarantined", limit=limit
         )
     table = Table(title="quarantine")
-    for column in ("id", "received", "adapter", "file", "status", "error", "location"):
-        table.add_column(column)
+    for column in ("id", "received", "adapter", "file", "status", "attempts", "error", "location"):
+        table.add_column(column, justify="right" if column == "attempts" else "left")
     for entry in entries:
         table.add_row(
             str(entry.id),
@@ -241,6 +241,7 @@ def quarantine_list(
             entry.adapter,
             entry.filename,
             entry.status,
+            str(entry.attempts),
             entry.error_code,
             entry.error_location or "",
         )

@@ -8,7 +8,10 @@ replay succeeds, then `replayed`. A file that was stored but whose records came 
 stored state is newer) is kept as `superseded`, with the reason, so it is never lost.
 
 The same bytes rejected again (the same SHA-256 through the same adapter) are one entry:
-the repeat counts in `attempts` and leaves the newest error. `purge` deletes the entries
+the repeat counts in `attempts` and leaves the newest error. A unique index over adapter,
+hash and status (quarantined or superseded; migration 11) keeps it one when two uploads
+of the same bytes arrive at once: the insert is an upsert (INSERT ... ON CONFLICT DO
+UPDATE), on SQLite and PostgreSQL alike. `purge` deletes the entries
 received before a moment (`hub ingest quarantine purge --before DATE`).
 """
 
@@ -18,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import (
     Connection,
@@ -26,14 +29,14 @@ from sqlalchemy import (
     RowMapping,
     delete,
     func,
-    insert,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from hub.errors import Conflict, NotFound, StoreUnavailable
-from hub.store.schema import ingest_quarantine
+from hub.store.schema import KEPT_ONCE, ingest_quarantine
 
 __all__ = [
     "ACCESS_RULE_CODES",
@@ -165,41 +168,31 @@ class QuarantineStore:
             "attempts": 1,
             "replayed_at": None,
         }
-        with self._begin() as conn:
-            if status == "quarantined":
-                repeated = self._same_bytes(conn, adapter, sha256)
-                if repeated is not None:
-                    conn.execute(
-                        update(quarantine_table)
-                        .where(quarantine_table.c.id == repeated)
-                        .values(
-                            http_status=error.http_status,
-                            error_code=error.code[:64],
-                            error_location=error.location,
-                            error_message=error.message,
-                            attempts=quarantine_table.c.attempts + 1,
-                        )
-                    )
-                    return repeated
-            result = conn.execute(insert(quarantine_table).values(**values))
-            key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
-
-    @staticmethod
-    def _same_bytes(conn: Connection, adapter: str, sha256: str) -> int | None:
-        stmt = (
-            select(quarantine_table.c.id)
-            .where(
-                quarantine_table.c.status == "quarantined",
-                quarantine_table.c.adapter == adapter,
-                quarantine_table.c.sha256 == sha256,
-            )
-            .order_by(quarantine_table.c.id)
-            .limit(1)
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(quarantine_table).values(**values)
+        excluded = stmt.excluded
+        repeated: dict[str, Any] = (
+            {
+                "http_status": excluded.http_status,
+                "error_code": excluded.error_code,
+                "error_location": excluded.error_location,
+                "error_message": excluded.error_message,
+                "attempts": quarantine_table.c.attempts + 1,
+            }
+            if status == "quarantined"
+            else {"attempts": quarantine_table.c.attempts}  # superseded: found, not counted
         )
-        found = conn.execute(stmt).scalar()
-        return int(found) if found is not None else None
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[
+                quarantine_table.c.adapter,
+                quarantine_table.c.sha256,
+                quarantine_table.c.status,
+            ],
+            index_where=quarantine_table.c.status.in_(KEPT_ONCE),
+            set_=repeated,
+        ).returning(quarantine_table.c.id)
+        with self._begin() as conn:
+            return int(conn.execute(upsert).scalar_one())
 
     def purge(self, before: datetime) -> int:
         """Delete every entry (any status) received before `before`; returns how many."""

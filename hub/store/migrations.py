@@ -3,7 +3,8 @@
 Each migration has a number, a name and a function of a Connection. The applied numbers
 are recorded in schema_migrations; a database newer than this code refuses to start.
 Migration 1 creates the version-1 tables of schema.py, migration 2 the access-log tables,
-migration 3 the ingest quarantine and the emergency-access grants;
+migration 3 the ingest quarantine and the emergency-access grants, migration 11 its unique
+index of content;
 later schema changes are new migrations with their own DDL, never edits of an applied one.
 """
 
@@ -12,17 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, delete, func, select, text, update
 
 from hub.fhir_dates import now_us
 from hub.store.schema import (
     BLOCK_INDEX_TABLES,
+    KEPT_ONCE,
+    QUARANTINE_CONTENT_INDEX,
     VERSION_1_TABLES,
     VERSION_2_TABLES,
     VERSION_3_TABLES,
     VERSION_7_TABLES,
     VERSION_8_TABLES,
     audit_head,
+    ingest_quarantine,
     metadata,
     schema_migrations,
 )
@@ -132,6 +136,24 @@ def _drop_unread_audit_indexes(conn: Connection) -> None:
         conn.execute(text("DROP INDEX IF EXISTS " + name))
 
 
+def _quarantine_once_per_content(conn: Connection) -> None:
+    """Entries of the same adapter, content hash and status (quarantined or superseded)
+    become the oldest one, their attempts added up; then the unique index that keeps
+    them one."""
+    q = ingest_quarantine
+    groups = conn.execute(
+        select(q.c.adapter, q.c.sha256, q.c.status, func.min(q.c.id), func.sum(q.c.attempts))
+        .where(q.c.status.in_(KEPT_ONCE))
+        .group_by(q.c.adapter, q.c.sha256, q.c.status)
+        .having(func.count() > 1)
+    ).all()
+    for adapter, sha256, status, first, attempts in groups:
+        same = (q.c.adapter == adapter) & (q.c.sha256 == sha256) & (q.c.status == status)
+        conn.execute(delete(q).where(same, q.c.id != first))
+        conn.execute(update(q).where(q.c.id == first).values(attempts=int(attempts)))
+    QUARANTINE_CONTENT_INDEX.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "resources, versions, search indexes, conditional locks", _create_initial_schema),
     Migration(2, "access log: records, checkpoints, head", _create_audit_tables),
@@ -147,6 +169,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "composite search index, one row per repetition", _create_composite_index),
     Migration(9, "index of the Consents that may hold a block", _create_block_index),
     Migration(10, "no access-log indexes that no query reads", _drop_unread_audit_indexes),
+    Migration(
+        11, "one quarantine entry per adapter, content and status", _quarantine_once_per_content
+    ),
 )
 _PG_LOCK_KEY = 7_231_944_118
 

@@ -324,6 +324,19 @@ ingest_quarantine = Table(
     Column("replayed_at", BigInteger),
 )
 Index("ix_ingest_quarantine_status", ingest_quarantine.c.status, ingest_quarantine.c.id)
+KEPT_ONCE = ("quarantined", "superseded")
+"""Statuses whose entries are one per adapter and content hash (replayed ones may repeat)."""
+QUARANTINE_CONTENT_INDEX = Index(
+    "ux_ingest_quarantine_content",
+    ingest_quarantine.c.adapter,
+    ingest_quarantine.c.sha256,
+    ingest_quarantine.c.status,
+    unique=True,
+    sqlite_where=ingest_quarantine.c.status.in_(KEPT_ONCE),
+    postgresql_where=ingest_quarantine.c.status.in_(KEPT_ONCE),
+)
+"""One quarantined (or superseded) entry per adapter and content hash, created by
+migration 11: two uploads of the same bytes at once meet here (hub.ingest.quarantine)."""
 
 emergency_grants = Table(
     "emergency_grants",

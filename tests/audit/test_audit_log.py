@@ -360,7 +360,7 @@ def test_migration_10_drops_the_audit_indexes_no_query_reads(
             )
         before = {ix["name"] for ix in inspect(engine).get_indexes("audit_records")}
         assert set(migrations.UNREAD_AUDIT_INDEXES) <= before
-        assert migrations.migrate(engine) == [10]
+        assert migrations.migrate(engine)[0] == 10  # and any later ones
         after = {ix["name"] for ix in inspect(engine).get_indexes("audit_records")}
         assert after & set(migrations.UNREAD_AUDIT_INDEXES) == set()
         assert {"ix_audit_patient", "ix_audit_time"} <= after
