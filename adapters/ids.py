@@ -12,6 +12,7 @@ import hmac
 import json
 import re
 import uuid
+from functools import lru_cache
 from urllib.parse import quote
 
 from adapters.identity import PersonIdentity
@@ -31,6 +32,7 @@ _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, HUB_NAMING_BASE)
 _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 
 
+@lru_cache(maxsize=65_536)
 def resource_id(source_system: str, resource_type: str, source_id: str) -> str:
     """uuid5 over the three parts (JSON-encoded, so no separator can make two inputs collide)."""
     name = json.dumps([source_system, resource_type, source_id], ensure_ascii=False)
@@ -45,6 +47,7 @@ def patient_id(identity: PersonIdentity, secret: bytes) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
+@lru_cache(maxsize=4_096)
 def source_uri(source_system: str) -> str:
     """meta.source for a source system: a URI as given, else a hub URI naming the id."""
     if _URI_SCHEME.fullmatch(source_system):
@@ -52,6 +55,7 @@ def source_uri(source_system: str) -> str:
     return f"{HUB_NAMING_BASE}/source/{quote(source_system, safe='')}"
 
 
+@lru_cache(maxsize=4_096)
 def record_identifier_system(kind: str, source_system: str) -> str:
     """Identifier.system for record ids unique only within one source system (RIVTA documentId)."""
     return f"{HUB_NAMING_BASE}/{quote(kind, safe='')}/{quote(source_system, safe='')}"

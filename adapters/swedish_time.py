@@ -33,7 +33,17 @@ def local_datetime(value: str) -> datetime:
     if not _TIMESTAMP.fullmatch(value):
         raise InvalidTimestamp("timestamp must be YYYYMMDDhhmmss (years 1900-2099)")
     try:
-        naive = datetime.strptime(value, "%Y%m%d%H%M%S")
+        if value.isascii():  # strptime's answer, without its per-call format parsing
+            naive = datetime(
+                int(value[:4]),
+                int(value[4:6]),
+                int(value[6:8]),
+                int(value[8:10]),
+                int(value[10:12]),
+                int(value[12:14]),
+            )
+        else:
+            naive = datetime.strptime(value, "%Y%m%d%H%M%S")
     except ValueError:
         raise InvalidTimestamp("timestamp names a date or time that does not exist") from None
     # fold=0 picks the first occurrence of a repeated hour. For a missing hour, fold=0 uses

@@ -152,7 +152,32 @@ def _unwrap_soap(root: Element, filename: str) -> Element:
 
 def local_name(element: Element) -> str:
     """The element's name without namespace."""
+    tag = element.tag
+    if isinstance(tag, str):
+        return tag.rpartition("}")[2]
     return etree.QName(element).localname
+
+
+_SIBLINGS: dict[tuple[int, str], tuple[Element, list[Element], dict[int, int]]] = {}
+"""(parent, tag) -> the parent, its children of that tag and each one's position, for the
+few parents whose children were counted last (the records of one response share them)."""
+_SIBLINGS_KEPT = 32
+
+
+def _position(node: Element, parent: Element) -> tuple[int, int]:
+    """The node's 1-based position among its parent's children of its tag, and how many
+    there are. The count of a parent is kept while its records are read (the parsed tree
+    is not changed meanwhile), so reading n records costs n, not n squared."""
+    tag = node.tag
+    key = (id(parent), tag)
+    entry = _SIBLINGS.get(key)
+    if entry is None or entry[0] is not parent or id(node) not in entry[2]:
+        same = list(parent.iterchildren(tag))
+        entry = (parent, same, {id(sibling): index for index, sibling in enumerate(same)})
+        if len(_SIBLINGS) >= _SIBLINGS_KEPT:
+            _SIBLINGS.clear()
+        _SIBLINGS[key] = entry
+    return entry[2][id(node)] + 1, len(entry[1])
 
 
 def xml_path(element: Element) -> str:
@@ -163,9 +188,9 @@ def xml_path(element: Element) -> str:
         name = local_name(node)
         parent = node.getparent()
         if parent is not None:
-            same = [sibling for sibling in parent if sibling.tag == node.tag]
-            if len(same) > 1:
-                name = f"{name}[{same.index(node) + 1}]"
+            position, count = _position(node, parent)
+            if count > 1:
+                name = f"{name}[{position}]"
         parts.append(name)
         node = parent
     return "/" + "/".join(reversed(parts))
@@ -173,7 +198,7 @@ def xml_path(element: Element) -> str:
 
 def children(parent: Element, namespace: str, name: str) -> list[Element]:
     """All direct children with this namespace and local name, in document order."""
-    return list(parent.iterfind(f"{{{namespace}}}{name}"))
+    return list(parent.iterchildren(f"{{{namespace}}}{name}"))
 
 
 def child(parent: Element, namespace: str, name: str) -> Element | None:
