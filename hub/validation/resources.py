@@ -52,17 +52,18 @@ def forget_verdicts() -> None:
     _forget_invariant_verdicts()
 
 
-def _content_key(resource: dict[str, Any]) -> bytes | None:
-    """The digest a valid resource is remembered by; None when it cannot be taken (content
-    orjson cannot write, or a null, which orjson would also write for NaN)."""
+def _content_key(resource: dict[str, Any]) -> tuple[bytes | None, bool]:
+    """The digest a valid resource is remembered by (None when it cannot be taken: content
+    orjson cannot write, or a null, which orjson would also write for NaN), and whether
+    the resource may hold empty elements (`may_hold_empty_elements` of the same text)."""
     try:
         text = orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)
     except TypeError:
-        return None
+        return None, True
     if b"null" in text:
-        return None
+        return None, may_hold_empty_elements(text)
     flag = b"1" if base_invariants_on() else b"0"
-    return hashlib.blake2b(flag + text, digest_size=20).digest()
+    return hashlib.blake2b(flag + text, digest_size=20).digest(), may_hold_empty_elements(text)
 
 
 @cache
@@ -287,10 +288,10 @@ def validate_resource(
         raise InvalidRequest(
             "The resource id must equal the id in the URL", expression=f"{resource_type}.id"
         )
-    key = _content_key(resource)
+    key, may_be_empty = _content_key(resource)
     if key is not None and key in _validated:
         return resource
-    _check(resource, resource_type, maybe_empty)
+    _check(resource, resource_type, maybe_empty and may_be_empty)
     if key is not None:
         if len(_validated) >= VALIDATED_LIMIT:
             _validated.clear()
