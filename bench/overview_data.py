@@ -309,8 +309,12 @@ def analyze(store: SqlStore) -> None:
 
 
 def built(url: str) -> Built | None:
-    """What the database at `url` holds of this bench (None: not built, or not finished)."""
-    store = open_store(url)
+    """What the database at `url` holds of this bench (None: not built, not finished, or
+    no such database yet: the caller then creates it)."""
+    try:
+        store = open_store(url)
+    except Exception:
+        return None
     try:
         try:
             stored = store.read("Basic", MARKER_ID)
