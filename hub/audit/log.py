@@ -255,13 +255,26 @@ class AuditLog:
         The group commit has one leader at a time, so one pooled connection, held by the
         log, serves every batch: no pool checkout, Connection object or transaction events
         per batch. SQLite: BEGIN IMMEDIATE (pysqlite's own transaction handling is off,
-        hub.store.sqlite); psycopg begins by itself. Any failure rolls back and gives the
-        connection back, so the next batch starts on a fresh one."""
+        hub.store.sqlite); psycopg begins by itself, and runs the transaction in pipeline
+        mode: the BEGIN goes with the head's SELECT ... FOR UPDATE, and the inserts, the
+        head's UPDATE and the COMMIT go together once the head is known, two round trips
+        instead of one per statement (the same statements in the same order). Any failure
+        rolls back and gives the connection back, so the next batch starts on a fresh one."""
         raw = self._leader
         if raw is None:
             raw = self._leader = self._engine.raw_connection()
         dialect = self._engine.dialect.name
         try:
+            if dialect == "postgresql":
+                driver: Any = raw.driver_connection
+                with driver.pipeline():
+                    cursor = driver.cursor()
+                    try:
+                        records = self._append_on(cursor, dialect, entries, key)
+                    finally:
+                        cursor.close()
+                    driver.commit()
+                return records
             cursor = raw.cursor()
             try:
                 if dialect == "sqlite":
