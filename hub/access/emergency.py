@@ -9,6 +9,7 @@ and every access under it is in the audit log, flagged for follow-up.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,12 +43,28 @@ _ACTIVE_GRANTS = select(emergency_grants.c.grant).where(
     emergency_grants.c.end_us > bindparam("moment"),
 )
 
+_ACTIVE_GRANTS_MANY = select(emergency_grants.c.patient_id, emergency_grants.c.grant).where(
+    emergency_grants.c.patient_id.in_(bindparam("patients", expanding=True)),
+    emergency_grants.c.start_us <= bindparam("moment"),
+    emergency_grants.c.end_us > bindparam("moment"),
+)
+
 
 class GrantStore:
     """Emergency grants in the hub's database (table emergency_grants)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    def moment_in(self, engine: Engine, now: datetime) -> int | None:
+        """`now` as the grants table stores times, when the grants live in `engine`'s
+        database (a store reads them with the patient's facts then: `parsed`); else None."""
+        return _us(now) if engine is self._engine else None
+
+    @staticmethod
+    def parsed(rows: Sequence[bytes]) -> list[EmergencyGrant]:
+        """Grants from the JSON of their rows."""
+        return [grant_from_dict(orjson.loads(row)) for row in rows]
 
     def save(self, grant: EmergencyGrant, patient_id: str) -> None:
         with self._engine.begin() as conn:
@@ -71,6 +88,21 @@ class GrantStore:
         with self._engine.connect() as conn:
             rows = conn.execution_options(**options).execute(_ACTIVE_GRANTS, params)
             return [grant_from_dict(orjson.loads(row.grant)) for row in rows]
+
+    def active_grants_many(
+        self, patient_ids: list[str], now: datetime
+    ) -> dict[str, list[EmergencyGrant]]:
+        """`active_grants` of several patients (a unit's work list) in one SELECT."""
+        options = read_options(self._engine.dialect.name)
+        found: dict[str, list[EmergencyGrant]] = {p: [] for p in patient_ids}
+        if not patient_ids:
+            return found
+        params = {"patients": list(patient_ids), "moment": _us(now)}
+        with self._engine.connect() as conn:
+            rows = conn.execution_options(**options).execute(_ACTIVE_GRANTS_MANY, params)
+            for row in rows:
+                found[row.patient_id].append(grant_from_dict(orjson.loads(row.grant)))
+        return found
 
 
 def open_emergency_access(

@@ -22,6 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -43,11 +44,13 @@ from hub.audit.names import directory_names
 from hub.auth import Principal
 from hub.errors import Forbidden, Gone, NotFound, StoreUnavailable
 from hub.search.query import Criterion, ReferenceValue, SearchQuery, TokenValue, linked_types
-from hub.store.model import HistoryPage, SearchPage, StoredResource
+from hub.store.model import DecisionInputs, HistoryPage, SearchPage, StoredResource
 from hub.store.protocol import Store, UnitOfWork
 from hub.validation.resources import supported_types
 
 log = logging.getLogger("hub.access")
+_APPENDS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hub-audit-append")
+"""Threads of `Access.appending_alongside` (each waits for a group commit)."""
 FACT_TYPES = ("EpisodeOfCare", "Encounter", "CareTeam", "Consent")
 DIRECTORY_LOOKUP_TYPES = ("Organization", "PractitionerRole", "Practitioner", "RelatedPerson")
 PATIENT_PARAMETERS = ("patient", "subject")
@@ -190,6 +193,16 @@ class DecisionCache:
             self._entries.move_to_end(key)
             return decision
 
+    def peek(self, key: tuple[str | None, ...]) -> tuple[object, AccessDecision] | None:
+        """The entry of `key` (its version and decision) while within `ttl`, whatever the
+        patient's current version: a guess that the caller checks against the version
+        (`get`) before using it."""
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[1] > self.ttl:
+            return None
+        return entry[0], entry[2]
+
     def put(self, key: tuple[str | None, ...], version: object, decision: AccessDecision) -> None:
         with self._lock:
             self._entries[key] = (version, time.monotonic(), decision)
@@ -228,6 +241,7 @@ class Access:
     _in_context: dict[SearchQuery, str | None] = field(default_factory=dict)
     _held: dict[tuple[str, str], AccessEntry] | None = None
     _system_scope: ReadScope | None = None
+    _appending: list[Future[object]] | None = None
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -243,41 +257,99 @@ class Access:
         Cached for the request, and across requests in `cache` while the patient's data
         and emergency grants are unchanged (checked with one indexed query, or `version`
         when the caller read the patient's version already) and for at most
-        DecisionCache.ttl seconds (time-bound rules: periods, grant ends).
+        DecisionCache.ttl seconds (time-bound rules: periods, grant ends). Without a cached
+        entry the version is read in the same round trip as the facts.
         """
         cached = self._decisions.get(patient_id)
         if cached is not None:
             return cached
         assert self.principal is not None
         key = _cache_key(self.principal, patient_id)
-        if self.cache is None:
-            version = None
-        elif version is None:
-            version = self.store.patient_version(patient_id)
-        if self.cache is not None and version is not None:
-            shared = self.cache.get(key, version)
-            if shared is not None:
-                self._decisions[patient_id] = shared
-                return shared
-        pairs, loaded, directory = self.store.patient_access_inputs(
+        if self.cache is not None:
+            if version is None and self.cache.peek(key) is not None:
+                version = self.store.patient_version(patient_id)
+            if version is not None:
+                shared = self.cache.get(key, version)
+                if shared is not None:
+                    self._decisions[patient_id] = shared
+                    return shared
+        moment_in = getattr(self.grants, "moment_in", None)
+        engine = getattr(self.store, "engine", None)
+        moment = moment_in(engine, self.now) if moment_in is not None else None
+        inputs = self.store.patient_decision_inputs(
             patient_id,
             FACT_TYPES,
             _directory_references,
             directory_cache=self.cache.directory if self.cache is not None else None,
+            grants_at=moment,
         )
-        sources = [Source(p, u) for p, u in pairs]
+        grants = (
+            self.grants.parsed(inputs.grants)  # type: ignore[attr-defined]
+            if moment is not None
+            else self.grants.active_grants(patient_id, self.now)
+        )
+        decided = self._decide(patient_id, inputs, grants)
+        if self.cache is not None:
+            self.cache.put(key, version if version is not None else inputs.version, decided)
+        return decided
+
+    def _decide(
+        self, patient_id: str, inputs: DecisionInputs, grants: list[EmergencyGrant]
+    ) -> AccessDecision:
+        assert self.principal is not None
         facts = patient_facts(
             patient_id,
-            loaded,
-            sources,
-            directory_resources=directory,
-            emergency_grants=self.grants.active_grants(patient_id, self.now),
+            inputs.facts,
+            [Source(p, u) for p, u in inputs.sources],
+            directory_resources=inputs.directory,
+            emergency_grants=grants,
         )
         decided = decide(self.principal, patient_id, facts, self.now)
         self._decisions[patient_id] = decided
-        if self.cache is not None and version is not None:
-            self.cache.put(key, version, decided)
         return decided
+
+    def decisions(self, patient_ids: Sequence[str]) -> dict[str, AccessDecision]:
+        """`decision` for each of several patients (a unit's work list), each exactly the
+        one `decision` would give, read with a few statements for all of them: the
+        versions of those with a cached decision, then the versions, sources, facts,
+        directory and emergency grants of the rest together."""
+        assert self.principal is not None
+        wanted = list(dict.fromkeys(patient_ids))
+        found = {p: self._decisions[p] for p in wanted if p in self._decisions}
+        rest = [p for p in wanted if p not in found]
+        keys = {p: _cache_key(self.principal, p) for p in rest}
+        if self.cache is not None and rest:
+            held = [p for p in rest if self.cache.peek(keys[p]) is not None]
+            versions = self.store.patients_versions(held) if held else {}
+            for patient in held:
+                shared = self.cache.get(keys[patient], versions[patient])
+                if shared is not None:
+                    found[patient] = self._decisions[patient] = shared
+            rest = [p for p in rest if p not in found]
+        if not rest:
+            return found
+        inputs = self.store.patients_decision_inputs(
+            rest,
+            FACT_TYPES,
+            _directory_references,
+            directory_cache=self.cache.directory if self.cache is not None else None,
+        )
+        grants = self._active_grants(rest)
+        for patient in rest:
+            decided = self._decide(patient, inputs[patient], grants.get(patient, []))
+            found[patient] = decided
+            if self.cache is not None:
+                self.cache.put(keys[patient], inputs[patient].version, decided)
+        return found
+
+    def _active_grants(self, patient_ids: list[str]) -> dict[str, list[EmergencyGrant]]:
+        """The active emergency grants of several patients: one query when the grant
+        source reads many at once (GrantStore), else one per patient."""
+        many = getattr(self.grants, "active_grants_many", None)
+        if many is not None:
+            found: dict[str, list[EmergencyGrant]] = many(patient_ids, self.now)
+            return found
+        return {p: self.grants.active_grants(p, self.now) for p in patient_ids}
 
     def forget(self, patient_id: str) -> None:
         """Drop a cached decision (after a new emergency grant)."""
@@ -424,11 +496,41 @@ class Access:
     def _append(self, entries: Sequence[AccessEntry]) -> None:
         if not entries or self.audit is None:
             return
+        if self._appending is not None:
+            self._appending.append(_APPENDS.submit(self.audit.append_many, list(entries)))
+            return
         try:
             self.audit.append_many(entries)
         except Exception as error:
-            log.error("audit append failed: %s (request %s)", type(error).__name__, self.request_id)
-            raise StoreUnavailable("The audit log is unavailable; no data was returned") from None
+            self._append_failed(error)
+
+    def _append_failed(self, error: BaseException) -> None:
+        log.error("audit append failed: %s (request %s)", type(error).__name__, self.request_id)
+        raise StoreUnavailable("The audit log is unavailable; no data was returned") from None
+
+    @contextmanager
+    def appending_alongside(self) -> Iterator[None]:
+        """Inside the block, the audit appends run on a helper thread while the request
+        goes on (reading and building its answer); the block ends only when every one of
+        them has committed, and raises StoreUnavailable if any failed. The caller answers
+        after the block, so, as with an append in line, no data leaves before its access
+        is in the log."""
+        if self._appending is not None or self._held is not None:
+            yield
+            return
+        self._appending = []
+        try:
+            yield
+        finally:
+            pending, self._appending = self._appending, None
+            failed: BaseException | None = None
+            for appended in pending:
+                try:
+                    appended.result()
+                except BaseException as error:
+                    failed = failed or error
+            if failed is not None:
+                self._append_failed(failed)
 
     @contextmanager
     def unit_of_work(self, base_url: str | None = None) -> Iterator[UnitOfWork]:
@@ -675,11 +777,40 @@ class Access:
         self, patient_id: str, *, count: int, offset: int, since: int | None
     ) -> SearchPage:
         self.require_read("Patient")
-        scope = self.scope([patient_id])
-        page = self.store.everything(
+        page = self._everything_as_cached(patient_id, count=count, offset=offset, since=since)
+        if page is None:
+            scope = self.scope([patient_id])
+            page = self.store.everything(
+                patient_id, count=count, offset=offset, since=since, scope=scope
+            )
+        self.record("everything", [patient_id])
+        return page
+
+    def _everything_as_cached(
+        self, patient_id: str, *, count: int, offset: int, since: int | None
+    ) -> SearchPage | None:
+        """$everything under the shared cache's decision for this user and patient, with the
+        patient's version read in the same round trip just before the page: the page is
+        kept only when that version is the one the decision was computed at, the check
+        `decision` makes on its own; otherwise None, and nothing of it is used."""
+        if (
+            self.cache is None
+            or self.principal is None
+            or self.principal.kind == "system"
+            or patient_id in self._decisions
+        ):
+            return None
+        key = _cache_key(self.principal, patient_id)
+        guess = self.cache.peek(key)
+        if guess is None:
+            return None
+        scope = self._typed(ReadScope(grants={patient_id: guess[1].visible_pairs}))
+        page, version = self.store.versioned_everything(
             patient_id, count=count, offset=offset, since=since, scope=scope
         )
-        self.record("everything", [patient_id])
+        if self.cache.get(key, version) is not guess[1]:
+            return None
+        self._decisions[patient_id] = guess[1]
         return page
 
     def unit_patients(self, limit: int = 1000) -> list[str]:
@@ -695,7 +826,8 @@ class Access:
             limit,
             care_provider=principal.care_provider,
         )
-        return [pid for pid in candidates if self.decision(pid).visible_sources]
+        decided = self.decisions(candidates)
+        return [pid for pid in candidates if decided[pid].visible_sources]
 
     def patients_resources(
         self, resource_type: str, patient_ids: Sequence[str]

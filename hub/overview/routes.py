@@ -89,8 +89,9 @@ def load_overview(ctx: ApiContext, patient_id: str) -> tuple[Overview, PatientRe
 
 def _answer(request: Request, ctx: ApiContext, patient_id: str, render: Render) -> Response:
     media_type = response_media_type(request)
-    overview, record = load_overview(ctx, patient_id)
-    body = orjson.dumps(render(overview, record, ctx.base_url))
+    with ctx.access.appending_alongside():  # the audit commits while the document is built
+        overview, record = load_overview(ctx, patient_id)
+        body = orjson.dumps(render(overview, record, ctx.base_url))
     return Response(content=render_body(body, media_type, pretty(request)), media_type=media_type)
 
 
@@ -141,8 +142,9 @@ def follow_up(request: Request, ctx: Context) -> Response:
     media_type = response_media_type(request)
     params = _check_query(request, _COMMON | {"within"})
     within = parse_within(params.get("within"))
-    items = follow_up_due(ctx.access, ctx.registry, within, ctx.access.now)
-    body = orjson.dumps(work_list_bundle(items, ctx.base_url, ctx.access.now))
+    with ctx.access.appending_alongside():
+        items = follow_up_due(ctx.access, ctx.registry, within, ctx.access.now)
+        body = orjson.dumps(work_list_bundle(items, ctx.base_url, ctx.access.now))
     return Response(content=render_body(body, media_type, pretty(request)), media_type=media_type)
 
 

@@ -3,6 +3,8 @@
 - `reading(engine)`: a SQLAlchemy connection without a BEGIN/ROLLBACK bracket.
 - `driver_cursor(engine)`: the hot paths' compiled statements (hub/store/statements.py)
   run on one pooled DBAPI connection in autocommit, one round trip each.
+- `run_together(engine, statements)`: several such SELECTs sent at once (PostgreSQL's
+  pipeline mode): one round trip for all of them.
 - `generic_plans(conn, ...)`: PostgreSQL plans a block's prepared statements once.
 """
 
@@ -25,6 +27,7 @@ __all__ = [
     "generic_plans",
     "read_options",
     "reading",
+    "run_together",
 ]
 
 Run = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
@@ -85,6 +88,43 @@ def driver_cursor(engine: Engine) -> Iterator[Run]:
         try:
             switched = _autocommit(engine, raw)
             yield lambda sql, params: _rows(raw, sql, params)
+        finally:
+            if switched:
+                _autocommit_off(raw)
+            raw.close()
+
+
+def _pipelined(driver: Any, statements: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
+    """psycopg's pipeline mode: every statement is sent before the first answer is read,
+    so the server runs them one after another in one wake-up and the client waits once."""
+    with driver.pipeline():
+        cursors = []
+        for sql, params in statements:
+            cursor = driver.cursor()
+            cursor.execute(sql, tuple(params))
+            cursors.append(cursor)
+        try:
+            return [[tuple(row) for row in cursor.fetchall()] for cursor in cursors]
+        finally:
+            for cursor in cursors:
+                cursor.close()
+
+
+def run_together(
+    engine: Engine, statements: Sequence[tuple[str, Sequence[object]]]
+) -> list[list[tuple[Any, ...]]]:
+    """The rows of each of several SELECTs, run in order on one pooled DBAPI connection in
+    autocommit (as `driver_cursor`): on PostgreSQL sent together in one round trip
+    (pipeline mode), each statement still its own snapshot, as one after another would
+    be; on SQLite, whose statements cost no round trip, one after another."""
+    with driver_errors_mapped():
+        raw = engine.raw_connection()
+        switched = False
+        try:
+            switched = _autocommit(engine, raw)
+            if engine.dialect.name == "postgresql":
+                return _pipelined(raw.driver_connection, statements)
+            return [_rows(raw, sql, params) for sql, params in statements]
         finally:
             if switched:
                 _autocommit_off(raw)

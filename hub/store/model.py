@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 WriteStatus = Literal["created", "updated", "unchanged", "deleted", "matched", "already-deleted"]
 
@@ -60,3 +60,20 @@ class HistoryPage:
 
 Authorize = Callable[[str, str, StoredResource | None], None]
 """Sees (type, id, the locked current version or None) before a write and raises to refuse."""
+
+
+Version = tuple[int, int, int]
+"""A patient's version (`Store.patient_version`): latest write, number of resources,
+latest emergency grant."""
+
+
+class DecisionInputs(NamedTuple):
+    """What the access rules read about one patient: its version, the sources of its
+    data, its live fact resources and the directory resources they refer to."""
+
+    version: Version
+    sources: list[tuple[str, str | None]]
+    facts: list[dict[str, Any]]
+    directory: list[dict[str, Any]]
+    grants: tuple[bytes, ...] = ()
+    """The JSON of its emergency grants active at the moment asked for, when asked."""

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from hub.access.scope import ReadScope
 from hub.search.query import SearchQuery
-from hub.store.model import HistoryPage, SearchPage, StoredResource
+from hub.store.model import DecisionInputs, HistoryPage, SearchPage, StoredResource, Version
 from hub.store.sql_store import DirectoryLookup, UnitOfWork, new_id
 
 __all__ = ["Store", "UnitOfWork", "new_id"]
@@ -76,11 +76,24 @@ class Store(Protocol):
         scope: ReadScope | None = None,
     ) -> SearchPage: ...
 
+    def versioned_everything(
+        self,
+        patient_id: str,
+        *,
+        count: int,
+        offset: int,
+        since: int | None = None,
+        scope: ReadScope | None = None,
+        versioned: bool = True,
+    ) -> tuple[SearchPage, Version | None]: ...
+
     def security_and_version(
         self, resource_type: str, resource_id: str
     ) -> tuple[StoredResource | None, tuple[int, int, int] | None]: ...
 
     def patient_version(self, patient_id: str) -> tuple[int, int, int]: ...
+
+    def patients_versions(self, patient_ids: Sequence[str]) -> dict[str, Version]: ...
 
     def patients_with_blocks(self) -> list[str]: ...
 
@@ -104,5 +117,24 @@ class Store(Protocol):
         depth: int = 4,
         directory_cache: DirectoryLookup | None = None,
     ) -> tuple[list[tuple[str, str | None]], list[dict[str, Any]], list[dict[str, Any]]]: ...
+
+    def patient_decision_inputs(
+        self,
+        patient_id: str,
+        fact_types: Sequence[str],
+        references: Callable[[list[dict[str, Any]]], list[tuple[str, str]]],
+        depth: int = 4,
+        directory_cache: DirectoryLookup | None = None,
+        grants_at: int | None = None,
+    ) -> DecisionInputs: ...
+
+    def patients_decision_inputs(
+        self,
+        patient_ids: Sequence[str],
+        fact_types: Sequence[str],
+        references: Callable[[list[dict[str, Any]]], list[tuple[str, str]]],
+        depth: int = 4,
+        directory_cache: DirectoryLookup | None = None,
+    ) -> dict[str, DecisionInputs]: ...
 
     def close(self) -> None: ...

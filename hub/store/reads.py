@@ -19,14 +19,17 @@ from hub.access.scope import ReadScope
 from hub.search.query import SearchQuery
 from hub.store import statements
 from hub.store.blocks import PATIENTS_WITH_BLOCKS_SQL
-from hub.store.connections import Run, driver_cursor, fetch_one, reading
+from hub.store.connections import Run, driver_cursor, fetch_one, reading, run_together
 from hub.store.found import live, missing
-from hub.store.model import HistoryPage, SearchPage, StoredResource
+from hub.store.model import DecisionInputs, HistoryPage, SearchPage, StoredResource, Version
 from hub.store.schema import resource_versions, resources
 from hub.store.searching import scoped, search_page
 from hub.store.statements import VERSION_COLUMNS, StoredRow, to_stored
 
-__all__ = ["EVERYTHING_REFERENCED_TYPES", "DirectoryLookup", "StoreReads"]
+__all__ = ["EVERYTHING_REFERENCED_TYPES", "DecisionInputs", "DirectoryLookup", "StoreReads"]
+
+PATIENTS_PER_STATEMENT = 500
+"""Patients per statement of the bulk reads (`patients_decision_inputs`)."""
 
 EVERYTHING_REFERENCED_TYPES = ("Organization", "Practitioner", "PractitionerRole", "Location")
 """Directory types `$everything` adds when the patient's resources refer to them."""
@@ -45,6 +48,14 @@ def _scope_text(scope: ReadScope | None, alias: str, mark: str) -> tuple[str, li
     if scope is None:
         return "1 = 1", []
     return scope.sql_text(alias, mark)
+
+
+References = Callable[[list[dict[str, Any]]], list[tuple[str, str]]]
+
+
+def _version(found: tuple[Any, ...] | None) -> Version:
+    latest, count, granted = found or (None, None, None)
+    return int(latest or 0), int(count or 0), int(granted or 0)
 
 
 class DirectoryLookup(Protocol):
@@ -186,6 +197,24 @@ class StoreReads:
 
         One hand-written SELECT (the scope as `ReadScope.sql_text`) on the driver's
         cursor: the statement is not built and compiled anew for every reader's scope."""
+        return self.versioned_everything(
+            patient_id, count=count, offset=offset, since=since, scope=scope, versioned=False
+        )[0]
+
+    def versioned_everything(
+        self,
+        patient_id: str,
+        *,
+        count: int,
+        offset: int,
+        since: int | None = None,
+        scope: ReadScope | None = None,
+        versioned: bool = True,
+    ) -> tuple[SearchPage, Version | None]:
+        """`everything`, and with `versioned` the patient's `patient_version` read first in
+        the same round trip (the statements go together, on PostgreSQL in pipeline mode,
+        each in its own snapshot in that order): a caller that chose the scope from a
+        decision computed at a version learns whether that version is still current."""
         mark = self._mark
         own_scope, own_params = _scope_text(scope, "owner", mark)
         row_scope, row_params = _scope_text(scope, "r", mark)
@@ -219,24 +248,36 @@ class StoreReads:
             "ORDER BY CASE WHEN r.res_type = 'Patient' THEN 0 ELSE 1 END, r.res_type, r.res_id "
             f"LIMIT {mark} OFFSET {mark}"
         )
-        with driver_cursor(self.engine) as run:
-            found = run(
-                "SELECT deleted, version_id FROM resources WHERE res_type = 'Patient' "  # noqa: S608
-                f"AND res_id = {mark} AND version_id > 0",
-                [patient_id],
+        presence = (
+            "SELECT deleted, version_id FROM resources WHERE res_type = 'Patient' "  # noqa: S608
+            f"AND res_id = {mark} AND version_id > 0"
+        )
+        together: list[tuple[str, list[object]]] = [
+            (presence, [patient_id]),
+            (page_sql, [*params, count + 1, offset]),
+        ]
+        if versioned:
+            version_statement = statements.patient_version(self.dialect)
+            together.insert(
+                0,
+                (version_statement.sql, list(version_statement.bind(*[patient_id] * 3))),
             )
-            live(_Presence(*found[0]) if found else None, "Patient", patient_id)
-            rows = run(page_sql, [*params, count + 1, offset])
-            if rows or offset == 0:  # the window count saw every member, before the LIMIT
-                total = int(rows[0][-1]) if rows else 0
-            else:  # a page past the end: count on its own
+        answers = run_together(self.engine, together)
+        version = _version(answers.pop(0)[0] if answers[0] else None) if versioned else None
+        found, rows = answers
+        live(_Presence(*found[0]) if found else None, "Patient", patient_id)
+        if rows or offset == 0:  # the window count saw every member, before the LIMIT
+            total = int(rows[0][-1]) if rows else 0
+        else:  # a page past the end: count on its own
+            with driver_cursor(self.engine) as run:
                 total = int(run(f"SELECT count(*) {body}", params)[0][0])
-        return SearchPage(
+        page = SearchPage(
             matches=[to_stored(StoredRow(*row[:-1])) for row in rows[:count]],
             included=[],
             total=total,
             has_next=len(rows) > count,
         )
+        return page, version
 
     def patients_current(
         self, resource_type: str, patient_ids: Sequence[str], scope: ReadScope | None = None
@@ -300,61 +341,198 @@ class StoreReads:
         """Changes whenever anything about the patient is written or an emergency grant is
         made: (latest write, number of resources, latest grant), one indexed query."""
         statement = statements.patient_version(self.dialect)
-        found = fetch_one(
-            self.engine, statement.sql, statement.bind(patient_id, patient_id, patient_id)
+        return _version(
+            fetch_one(
+                self.engine, statement.sql, statement.bind(patient_id, patient_id, patient_id)
+            )
         )
-        latest, count, granted = found or (None, None, None)
-        return int(latest or 0), int(count or 0), int(granted or 0)
+
+    def patients_versions(self, patient_ids: Sequence[str]) -> dict[str, Version]:
+        """`patient_version` of each of several patients: two grouped, indexed SELECTs per
+        PATIENTS_PER_STATEMENT patients, in one round trip."""
+        found: dict[str, Version] = {}
+        mark = self._mark
+        for first in range(0, len(patient_ids), PATIENTS_PER_STATEMENT):
+            chunk = list(patient_ids[first : first + PATIENTS_PER_STATEMENT])
+            marks = ", ".join([mark] * len(chunk))
+            written, granted = run_together(
+                self.engine,
+                [
+                    (
+                        "SELECT patient_id, max(last_updated), count(*) FROM resources "  # noqa: S608 (placeholders only)
+                        f"WHERE patient_id IN ({marks}) GROUP BY patient_id",
+                        chunk,
+                    ),
+                    (
+                        "SELECT patient_id, max(created_us) FROM emergency_grants "  # noqa: S608 (placeholders only)
+                        f"WHERE patient_id IN ({marks}) GROUP BY patient_id",
+                        chunk,
+                    ),
+                ],
+            )
+            latest = {str(p): (w, c) for p, w, c in written}
+            grants = {str(p): g for p, g in granted}
+            for patient in chunk:
+                w, c = latest.get(patient, (None, None))
+                found[patient] = _version((w, c, grants.get(patient)))
+        return found
 
     def patient_access_inputs(
         self,
         patient_id: str,
         fact_types: Sequence[str],
-        references: Callable[[list[dict[str, Any]]], list[tuple[str, str]]],
+        references: References,
         depth: int = 4,
         directory_cache: DirectoryLookup | None = None,
     ) -> tuple[list[tuple[str, str | None]], list[dict[str, Any]], list[dict[str, Any]]]:
-        """What the access rules read about one patient, over one connection: the sources
-        of its data, its live resources of `fact_types`, and the directory resources those
-        refer to (followed `depth` levels through `references`; `directory_cache` answers
-        what it holds, the rest is read and handed to it)."""
+        """What the access rules read about one patient: the sources of its data, its live
+        resources of `fact_types`, and the directory resources those refer to (followed
+        `depth` levels through `references`; `directory_cache` answers what it holds, the
+        rest is read and handed to it)."""
+        found = self.patient_decision_inputs(
+            patient_id, fact_types, references, depth, directory_cache
+        )
+        return found.sources, found.facts, found.directory
+
+    def patient_decision_inputs(
+        self,
+        patient_id: str,
+        fact_types: Sequence[str],
+        references: References,
+        depth: int = 4,
+        directory_cache: DirectoryLookup | None = None,
+        grants_at: int | None = None,
+    ) -> DecisionInputs:
+        """`patient_version` and `patient_access_inputs` of one patient: the version, the
+        sources and the facts in one round trip (read in that order, as the version check
+        and then the inputs would be), then the directory levels the cache does not hold.
+        With `grants_at` (microseconds since the epoch) the same round trip reads the
+        patient's emergency grants active at that moment (hub.access.emergency)."""
+        version_statement = statements.patient_version(self.dialect)
         sources_statement = statements.patient_sources(self.dialect)
         facts_statement = statements.patient_facts(self.dialect, len(fact_types))
-        with driver_cursor(self.engine) as run:
-            sources = [
-                (provider, unit) for provider, unit in run(sources_statement.sql, [patient_id])
-            ]
-            facts_values = {"patient_id": patient_id}
-            facts_values.update((f"type_{i}", t) for i, t in enumerate(fact_types))
-            facts = [
-                orjson.loads(content)
-                for (content,) in run(facts_statement.sql, facts_statement.values(facts_values))
-                if content
-            ]
-            directory: dict[tuple[str, str], dict[str, Any]] = {}
-            pending = references(facts)
-            for _level in range(depth):
-                keys = [key for key in pending if key not in directory]
-                if not keys:
-                    break
-                fetched: list[dict[str, Any]] = []
-                absent: list[tuple[str, str]] = []
-                for key in keys:
-                    hit = directory_cache.get(key) if directory_cache is not None else None
-                    if hit is not None:
-                        fetched.append(hit)
-                    else:
-                        absent.append(key)
-                if absent:
+        facts_values = {"patient_id": patient_id}
+        facts_values.update((f"type_{i}", t) for i, t in enumerate(fact_types))
+        together: list[tuple[str, Sequence[object]]] = [
+            (version_statement.sql, version_statement.bind(*[patient_id] * 3)),
+            (sources_statement.sql, [patient_id]),
+            (facts_statement.sql, facts_statement.values(facts_values)),
+        ]
+        if grants_at is not None:
+            mark = self._mark
+            together.append(
+                (
+                    'SELECT "grant" FROM emergency_grants WHERE patient_id = '  # noqa: S608 (placeholders only)
+                    f"{mark} AND start_us <= {mark} AND end_us > {mark}",
+                    [patient_id, grants_at, grants_at],
+                )
+            )
+        version_rows, source_rows, fact_rows, *grant_rows = run_together(self.engine, together)
+        facts = [orjson.loads(content) for (content,) in fact_rows if content]
+        directory = self._directories({patient_id: facts}, references, depth, directory_cache)
+        return DecisionInputs(
+            _version(version_rows[0] if version_rows else None),
+            [(provider, unit) for provider, unit in source_rows],
+            facts,
+            directory[patient_id],
+            tuple(bytes(grant) for rows in grant_rows for (grant,) in rows),
+        )
+
+    def patients_decision_inputs(
+        self,
+        patient_ids: Sequence[str],
+        fact_types: Sequence[str],
+        references: References,
+        depth: int = 4,
+        directory_cache: DirectoryLookup | None = None,
+    ) -> dict[str, DecisionInputs]:
+        """`patient_decision_inputs` of several patients (a unit's work list) with a few
+        statements for all of them: per PATIENTS_PER_STATEMENT patients their versions,
+        sources and facts in one round trip, then one query per directory type and level
+        for what the cache does not hold. Each patient gets exactly the inputs the
+        one-patient read would give it."""
+        versions = self.patients_versions(patient_ids)
+        mark = self._mark
+        types = ", ".join([mark] * len(fact_types))
+        columns = "r.patient_id, v.content"
+        sources: dict[str, list[tuple[str, str | None]]] = {p: [] for p in patient_ids}
+        facts: dict[str, list[dict[str, Any]]] = {p: [] for p in patient_ids}
+        for first in range(0, len(patient_ids), PATIENTS_PER_STATEMENT):
+            chunk = list(patient_ids[first : first + PATIENTS_PER_STATEMENT])
+            marks = ", ".join([mark] * len(chunk))
+            source_rows, fact_rows = run_together(
+                self.engine,
+                [
+                    (
+                        "SELECT DISTINCT patient_id, care_provider, care_unit "  # noqa: S608 (placeholders only)
+                        f"FROM resource_versions WHERE patient_id IN ({marks}) "
+                        "AND care_provider IS NOT NULL",
+                        chunk,
+                    ),
+                    (
+                        f"SELECT {columns} FROM resources r JOIN resource_versions v "  # noqa: S608 (placeholders only)
+                        "ON v.res_type = r.res_type AND v.res_id = r.res_id "
+                        f"AND v.version_id = r.version_id WHERE r.deleted = {mark} "
+                        f"AND r.patient_id IN ({marks}) AND r.res_type IN ({types})",
+                        [False, *chunk, *fact_types],
+                    ),
+                ],
+            )
+            for patient, provider, unit in source_rows:
+                sources[str(patient)].append((provider, unit))
+            for patient, content in fact_rows:
+                if content:
+                    facts[str(patient)].append(orjson.loads(content))
+        directory = self._directories(facts, references, depth, directory_cache)
+        return {
+            p: DecisionInputs(versions[p], sources[p], facts[p], directory[p]) for p in patient_ids
+        }
+
+    def _directories(
+        self,
+        facts: dict[str, list[dict[str, Any]]],
+        references: References,
+        depth: int,
+        directory_cache: DirectoryLookup | None,
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Per patient, the directory resources its facts refer to, followed `depth` levels
+        through `references`: each level's keys of every patient looked up together (the
+        cache first, then one query per type)."""
+        known: dict[tuple[str, str], dict[str, Any] | None] = {}
+        reached: dict[str, dict[tuple[str, str], dict[str, Any]]] = {p: {} for p in facts}
+        pending = {p: references(found) for p, found in facts.items()}
+        for _level in range(depth):
+            wanted = {
+                p: [key for key in keys if key not in reached[p]] for p, keys in pending.items()
+            }
+            wanted = {p: keys for p, keys in wanted.items() if keys}
+            if not wanted:
+                break
+            absent = []
+            for key in dict.fromkeys(k for keys in wanted.values() for k in keys):
+                if key in known:
+                    continue
+                hit = directory_cache.get(key) if directory_cache is not None else None
+                if hit is not None:
+                    known[key] = hit
+                else:
+                    absent.append(key)
+            if absent:
+                with driver_cursor(self.engine) as run:
                     loaded = [orjson.loads(c) for c in self._current_contents(run, absent) if c]
+                for resource in loaded:
                     if directory_cache is not None:
-                        for resource in loaded:
-                            directory_cache.put(resource)
-                    fetched.extend(loaded)
+                        directory_cache.put(resource)
+                    known[(resource["resourceType"], resource["id"])] = resource
+                for key in absent:
+                    known.setdefault(key, None)
+            pending = {}
+            for p, keys in wanted.items():
+                fetched = [found for key in keys if (found := known.get(key)) is not None]
                 for resource in fetched:
-                    directory[(resource["resourceType"], resource["id"])] = resource
-                pending = references(fetched)
-        return sources, facts, list(directory.values())
+                    reached[p][(resource["resourceType"], resource["id"])] = resource
+                pending[p] = references(fetched)
+        return {p: list(found.values()) for p, found in reached.items()}
 
     def _current_contents(self, run: Run, keys: Sequence[tuple[str, str]]) -> list[bytes | None]:
         """Current live contents of (type, id) keys, one query per type."""

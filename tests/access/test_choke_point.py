@@ -31,6 +31,10 @@ STORE_READS = frozenset(
         "security_and_version",
         "patient_version",
         "patient_access_inputs",
+        "patient_decision_inputs",
+        "patients_decision_inputs",
+        "patients_versions",
+        "versioned_everything",
         "patients_with_unit_data",
         "patients_current",
         # UnitOfWork reads
