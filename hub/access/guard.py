@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
+from sqlalchemy import Connection
 
 from consent import Source, decide, patient_facts
 from consent.audit import AccessEntry, AuditRecord
@@ -213,6 +214,8 @@ class DecisionCache:
 
 class AuditSink(Protocol):
     def append_many(self, entries: Sequence[AccessEntry]) -> object: ...
+
+    def append_within(self, conn: Connection, entries: Sequence[AccessEntry]) -> object: ...
 
 
 class GrantSource(Protocol):
@@ -540,16 +543,47 @@ class Access:
         transaction has ended, committed or rolled back, before anything is answered: an
         append waiting for the database lock its own transaction holds (SQLite's single
         writer) would wait forever. If that append fails the answer is 503 and no data
-        leaves, so no answered read is unaudited."""
+        leaves, so no answered read is unaudited.
+
+        On SQLite, when the body succeeds, the entries are appended inside the transaction
+        instead (``_append_within``): the transaction already holds the database's one write
+        lock, so its writes and their audit commit together, in one commit instead of two."""
         if self._held is not None:
             raise RuntimeError("A request opens one write transaction at a time")
         self._held = {}
         try:
             with self.store.unit_of_work(base_url) as work:
                 yield work
+                self._append_within(work)
         finally:
             held, self._held = self._held, None
             self._append(list(held.values()))
+
+    def _append_within(self, work: UnitOfWork) -> None:
+        """The held entries, appended in the unit of work's own transaction on SQLite (see
+        ``unit_of_work``). If that fails the transaction rolls back and the answer is 503:
+        nothing of it was written or disclosed."""
+        if not self._held or self.audit is None or self.store.dialect != "sqlite":
+            return
+        entries = list(self._held.values())
+        self._held = {}
+        try:
+            self.audit.append_within(work.connection(), entries)
+        except Exception as error:
+            log.error("audit append failed: %s (request %s)", type(error).__name__, self.request_id)
+            raise StoreUnavailable("The audit log is unavailable; no data was returned") from None
+
+    @property
+    def audits_writes_within(self) -> bool:
+        """Whether this request's own writes are recorded inside their transaction
+        (``record_write`` called in the unit of work): a system client's entry takes no
+        decision, so nothing the write changes can alter it. A user's entry carries the
+        decision for the patient as it stands after the write, so it is recorded after."""
+        return (
+            self.audit is not None
+            and self.principal is not None
+            and self.principal.kind == "system"
+        )
 
     def record_write(self, action: str, stored: StoredResource | None) -> None:
         """Audit a write or delete: it tells its client about the record (its version, and

@@ -159,10 +159,32 @@ _WRITE_ACTIONS = {
 """Audit actions of write outcomes ("matched" was audited as the conditional match)."""
 
 
+def _record_write(ctx: ApiContext, result: WriteOutcome) -> None:
+    if result.status in _WRITE_ACTIONS:
+        ctx.access.record_write(_WRITE_ACTIONS[result.status], result.stored)
+
+
+def _write(
+    ctx: ApiContext, work: UnitOfWork | None, action: Callable[[UnitOfWork], WriteOutcome]
+) -> WriteOutcome:
+    """``action`` in the request's unit of work; where the guard records writes inside
+    their transaction (``Access.audits_writes_within``), its audit entry is recorded
+    there, else ``_write_response`` records it after."""
+    if not ctx.access.audits_writes_within:
+        return _in_work(ctx, work, action)
+
+    def recorded(w: UnitOfWork) -> WriteOutcome:
+        result = action(w)
+        _record_write(ctx, result)
+        return result
+
+    return _in_work(ctx, work, recorded)
+
+
 def _write_response(ctx: ApiContext, request: FhirRequest, result: WriteOutcome) -> FhirResponse:
     stored = result.stored
-    if result.status in _WRITE_ACTIONS:
-        ctx.access.record_write(_WRITE_ACTIONS[result.status], stored)
+    if not ctx.access.audits_writes_within:
+        _record_write(ctx, result)
     body = write_body(request.return_preference, result)
     if stored is None:
         return FhirResponse(200, body=body)
@@ -242,14 +264,14 @@ def create(
                 matcher=ctx.access.conditional_match,
             )
 
-        result = _in_work(ctx, work, conditional)
+        result = _write(ctx, work, conditional)
     else:
 
         def plain(w: UnitOfWork) -> WriteOutcome:
             _authorized(ctx, resource, w)
             return w.create(resource, context)
 
-        result = _in_work(ctx, work, plain)
+        result = _write(ctx, work, plain)
     return _write_response(ctx, request, result)
 
 
@@ -266,7 +288,7 @@ def update(
         _body(request), expected_type=resource_type, expected_id=resource_id
     )
     if_match = parse_if_match(request.if_match)
-    result = _in_work(
+    result = _write(
         ctx,
         work,
         lambda w: w.update(
@@ -286,7 +308,7 @@ def conditional_update(
     ctx.access.require_write(resource_type)
     resource = validate_resource(_body(request), expected_type=resource_type)
     query = _conditional_query(ctx, resource_type, request.query)
-    result = _in_work(
+    result = _write(
         ctx,
         work,
         lambda w: w.conditional_update(
@@ -319,7 +341,7 @@ def delete(
     _refuse_consent_delete(resource_type)
     ctx.access.require_delete(resource_type)
     if_match = parse_if_match(request.if_match)
-    result = _in_work(
+    result = _write(
         ctx,
         work,
         lambda w: w.delete(
@@ -335,7 +357,7 @@ def conditional_delete(
     _refuse_consent_delete(resource_type)
     ctx.access.require_delete(resource_type)
     query = _conditional_query(ctx, resource_type, request.query)
-    result = _in_work(
+    result = _write(
         ctx,
         work,
         lambda w: w.conditional_delete(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.audit.log import AuditLog
+import pytest
+
+from hub.audit.log import AuditLog, AuditWriteError
 from tests.access.conftest import MH, Hub, M, R, care_plan, consent
 
 NURSE = "SE2120002122-P001"
@@ -131,3 +133,37 @@ def test_a_system_clients_search_logs_each_patient_as_its_read_by_id_does(
     searched = [r for r in log.records(patient_id="tolvan") if r.action == "search"][-1]
     same = {k: v for k, v in read.to_dict().items() if k not in own}
     assert {k: v for k, v in searched.to_dict().items() if k not in own} == same
+
+
+def test_a_system_clients_create_and_its_audit_record_commit_together(
+    scenario: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the write's audit record is appended inside the write's transaction (no
+    group-commit transaction of its own); on PostgreSQL after it. Either way the record is
+    there when the answer is, and the chain verifies. If the append fails, the write is
+    rolled back and the answer is 503."""
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    headers = scenario.municipal_system
+    batches = log.batches_written
+    created = scenario.client.post("/fhir/CarePlan", json=care_plan("x", "SIP"), headers=headers)
+    assert created.status_code == 201, created.text
+    plan_id = created.json()["id"]
+    logged = [(r.action, r.subject) for r in log.records(patient_id="tolvan")]
+    assert logged[-1] == ("create", "SE2120002122-S001")
+    sqlite = scenario.store.dialect == "sqlite"
+    assert log.batches_written == (batches if sqlite else batches + 1)
+    assert log.verify().ok
+
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise AuditWriteError("test: the log is unavailable")
+
+    plans = scenario.get(headers, "CarePlan", _summary="count").json()["total"]
+    monkeypatch.setattr(log, "append_within", failing)
+    monkeypatch.setattr(log, "append_many", failing)
+    refused = scenario.client.post("/fhir/CarePlan", json=care_plan("y", "SIP"), headers=headers)
+    assert refused.status_code == 503
+    monkeypatch.undo()
+    after = scenario.get(headers, "CarePlan", _summary="count").json()["total"]
+    assert after == (plans if sqlite else plans + 1)  # SQLite: written and audited, or neither
+    assert scenario.get(headers, f"CarePlan/{plan_id}").status_code == 200
+    assert log.verify().ok
