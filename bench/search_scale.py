@@ -13,6 +13,10 @@ lie in March 1901. So every query below has the same 20 matches at both sizes:
 
 The built databases are kept (SQLite under .cache/bench-search-scale/, PostgreSQL as
 database `hub_bench_scale_<size>`, both named by `--tag`) and reused by the next run.
+`--copy-from TAG` makes a missing database of this run's tag as a copy of another tag's
+(from `--copy-from-cache DIR` for SQLite, another checkout's cache; PostgreSQL by CREATE
+DATABASE ... TEMPLATE), so a measurement never writes into the databases it was given:
+the served searches append audit records.
 Each database is then served by `hub serve` with HUB_AUTH=on and a system client's real
 bearer token; every search appends its audit record before it answers. Latency p50/p95
 over `--requests` sequential requests per query, after 10 warm-up requests.
@@ -181,6 +185,43 @@ def copy_to_postgres(sqlite_url: str, url: str) -> dict[str, Any]:
     return {"copied_rows": copied, "seconds": round(time.perf_counter() - started, 1)}
 
 
+def copy_database(kind: str, source: str, url: str) -> dict[str, Any]:
+    """A copy of a built database: SQLite through the backup API from a read-only
+    connection (a consistent snapshot, WAL included); PostgreSQL as CREATE DATABASE ...
+    TEMPLATE (no one may be connected to the source meanwhile)."""
+    started = time.perf_counter()
+    if kind == "sqlite":
+        import sqlite3
+
+        source_path = Path(source.removeprefix("sqlite:///"))
+        if not source_path.with_suffix(".complete").exists():
+            raise SystemExit(f"{source_path} is not a complete build")
+        target = Path(url.removeprefix("sqlite:///"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        reader = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+        writer = sqlite3.connect(target)
+        with writer:
+            reader.backup(writer)
+        reader.close()
+        writer.close()
+        target.with_suffix(".complete").touch()
+    else:
+        import psycopg
+        from psycopg import sql
+        from sqlalchemy.engine import make_url
+
+        if not _database_exists(source):
+            raise SystemExit(f"{make_url(source).database} is not a complete build")
+        with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(str(make_url(url).database)),
+                    sql.Identifier(str(make_url(source).database)),
+                )
+            )
+    return {"from": source.rsplit("/", 1)[-1], "seconds": round(time.perf_counter() - started, 1)}
+
+
 def _write(store: Any, batch: list[tuple[dict[str, Any], WriteContext]]) -> int:
     with store.unit_of_work() as work:
         for resource, context in batch:
@@ -242,6 +283,18 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="build a missing PostgreSQL database by copying the SQLite one of the same size",
     )
+    parser.add_argument(
+        "--copy-from",
+        metavar="TAG",
+        help="make a missing database of --tag as a copy of TAG's (the source is only read)",
+    )
+    parser.add_argument(
+        "--copy-from-cache",
+        type=Path,
+        default=CACHE,
+        metavar="DIR",
+        help="where TAG's SQLite files are (another checkout's .cache/bench-search-scale)",
+    )
     options = parser.parse_args(argv)
     kinds = ["sqlite", "postgresql"] if options.db == "both" else [options.db]
     sizes = [int(s) for s in options.sizes.split(",")]
@@ -254,8 +307,17 @@ def main(argv: list[str] | None = None) -> None:
             sqlite_url = f"sqlite:///{CACHE / (name + '.db')}"
             url = url or sqlite_url
             if not _database_exists(url):
-                print(f"building {kind} {size} (load {_load()})", file=sys.stderr, flush=True)
-                if kind == "postgresql" and options.copy_sqlite and _database_exists(sqlite_url):
+                verb = "copying" if options.copy_from else "building"
+                print(f"{verb} {kind} {size} (load {_load()})", file=sys.stderr, flush=True)
+                if options.copy_from:
+                    source_name = f"hub_bench_scale_{options.copy_from}_{size}"
+                    source = (
+                        _postgres_url(options.postgres, source_name)
+                        if kind == "postgresql"
+                        else f"sqlite:///{options.copy_from_cache / (source_name + '.db')}"
+                    )
+                    run["copied"] = copy_database(kind, source, url)
+                elif kind == "postgresql" and options.copy_sqlite and _database_exists(sqlite_url):
                     run["copied"] = copy_to_postgres(sqlite_url, url)
                 else:
                     run["build"] = build(url, size)
