@@ -11,15 +11,19 @@ import itertools
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from hub.access.scope import ReadScope
 from hub.errors import NotFound
 from hub.search.parameters import default_registry
 from hub.search.query import parse_search
+from hub.search.sql import order_by, where_clauses
 from hub.store import open_store
-from hub.store.connections import generic_plans
+from hub.store.connections import generic_plans, reading
 from hub.store.model import WriteContext
+from hub.store.searching import page_rows
 from hub.store.sql_store import SqlStore
+from hub.store.statements import CURRENT, VERSION_COLUMNS
 
 PROVIDER_A, PROVIDER_B = "SE2120002122-0000", "SE2120000001-0000"
 UNIT_A1, UNIT_A2, UNIT_B1 = "SE2120002122-1001", "SE2120002122-1002", "SE2120000001-2001"
@@ -197,3 +201,41 @@ def test_generic_plans_are_set_only_inside_the_block(postgres_url: str) -> None:
                 assert mode(conn) == before
     finally:
         store.close()
+
+
+def test_page_rows_compiled_once_per_shape_answer_as_sqlalchemy_does(
+    store: SqlStore, rows: dict[str, Any]
+) -> None:
+    """The page statement runs on the driver's cursor from a compiled statement cached by
+    its shape: every shape and scope, asked with one value and then another (the second
+    a cache hit), must give exactly the rows SQLAlchemy's own execution gives."""
+    registry = default_registry()
+    first, second = rows["patients"]
+    plans = [plan.id for plan in rows["plans"]]
+    asked = [
+        [("_count", "100")],
+        [("subject", f"Patient/{first}")],
+        [("subject", f"Patient/{second}")],
+        [("_id", ",".join(plans[:3]))],
+        [("_id", ",".join(plans[2:7]))],
+        [("subject", f"Patient/{second}"), ("_sort", "-_lastUpdated"), ("_count", "2")],
+        [("subject", f"Patient/{first}"), ("_sort", "-_lastUpdated"), ("_count", "3")],
+    ]
+    for scope in [None, *_scopes(rows["patients"])]:
+        for params in asked:
+            query = parse_search("CarePlan", params, registry)
+            stmt = (
+                order_by(query, select(*VERSION_COLUMNS).select_from(CURRENT))
+                .where(*where_clauses(query, scope))
+                .limit(query.count + 1)
+                .offset(query.offset)
+            )
+            with reading(store.engine) as conn:
+                expected = [tuple(row) for row in conn.execute(stmt).all()]
+                found = [tuple(row) for row in page_rows(conn, stmt)]
+            assert [r[1] for r in found] == [r[1] for r in expected], (scope, params)
+            # the same columns; `deleted` as the driver gives it (0/1 on SQLite)
+            assert [(*r[:4], bool(r[4]), *r[5:]) for r in found] == [
+                (*r[:4], bool(r[4]), *r[5:]) for r in expected
+            ], (scope, params)
+    assert store.search(parse_search("CarePlan", [("_count", "100")], registry)).matches
