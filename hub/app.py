@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
 from hub.access.assignment import AssignmentCheck
 from hub.access.emergency import GrantStore
@@ -35,6 +36,7 @@ from hub.store.replica import ReplicaStore, open_read_replica
 from hub.store.sql_store import SqlStore
 from hub.validation.on_write import configure as configure_write_checks
 from hub.validation.pool import ValidationPool, default_workers
+from hub.validation.preload import load_write_definitions
 from hub.web.pages import router as web_router
 
 log = logging.getLogger("hub")
@@ -82,6 +84,7 @@ def serving_app(settings: Settings | None = None) -> FastAPI:
     """The app of a server process (`hub serve`, hub.asgi): create_app, its validation
     workers started, then the heap settled with freeze_startup_heap."""
     app = create_app(settings)
+    app.state.serving = True  # its start-up also loads every type's model class
     app.state.validation.start_workers()
     freeze_startup_heap()
     return app
@@ -109,6 +112,13 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         app.state.read_store = _open_replica(settings)
         app.state.read_executor = _read_executor(settings)  # a new one each time it starts
         capability_statements(app.state.registry).warm()  # once per process
+        # Before the app says it is ready (/ready): what a write reads, once per process.
+        await run_in_threadpool(
+            load_write_definitions, app.state.registry, every_model=app.state.serving
+        )
+        app.state.definitions_loaded = True
+        if app.state.serving:
+            freeze_startup_heap()  # again: the definitions just loaded live as long
         if settings.auth == "off":
             warning = (
                 "WARNING: HUB_AUTH=off: no authentication and no PDL filter; every "
@@ -129,6 +139,7 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
             if app.state.read_store is not None:
                 app.state.read_store.close()
             app.state.validation.close()
+            app.state.definitions_loaded = False
             if own_store:
                 app.state.store.close()
 
@@ -143,6 +154,8 @@ def create_app(settings: Settings | None = None, store: SqlStore | None = None) 
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.serving = False
+    app.state.definitions_loaded = False
     configure_write_checks(settings)
     app.state.registry = default_registry()
     app.state.authenticator = Authenticator(settings)

@@ -1,5 +1,6 @@
 """Operator endpoints, without a token: /health (the process answers), /ready (the
-database answers and every migration is applied) and /metrics (Prometheus text format)."""
+database answers, every migration is applied and the definitions a write reads are loaded)
+and /metrics (Prometheus text format)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def health() -> JSONResponse:
 
 @router.get(
     "/ready",
-    summary="Readiness: the database answers and its migrations are applied",
+    summary="Readiness: the database answers, its migrations are applied and the "
+    "definitions a write reads are loaded",
     responses={
         503: {
             "description": "Not ready; `checks` says which check failed",
@@ -32,7 +34,9 @@ def health() -> JSONResponse:
 )
 def ready(request: Request) -> JSONResponse:
     store = getattr(request.app.state, "store", None)
-    checks = {"database": "unreachable", "migrations": "unknown"}
+    checks = {"database": "unreachable", "migrations": "unknown", "definitions": "loading"}
+    if getattr(request.app.state, "definitions_loaded", False):
+        checks["definitions"] = "ok"
     if store is not None:
         try:
             with store.engine.connect() as conn:

@@ -8,11 +8,12 @@ by canonical URL (and StructureDefinitions of the base types also by type name),
 from __future__ import annotations
 
 import gzip
-import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 FHIR_DIR = Path(__file__).resolve().parents[2] / "fhir"
 R4_DIR = FHIR_DIR / "r4"
@@ -61,18 +62,19 @@ class Definitions:
 
 def _read_bundle(path: Path) -> list[dict[str, Any]]:
     with gzip.open(path, "rb") as handle:
-        bundle = json.loads(handle.read())
+        bundle = orjson.loads(handle.read())
     return [entry["resource"] for entry in bundle.get("entry", []) if "resource" in entry]
 
 
 def ig_resources(folder: Path = IG_DIR) -> list[dict[str, Any]]:
     """The hub's own conformance resources (every *.json in fhir/ig/)."""
-    return [json.loads(p.read_text("utf-8")) for p in sorted(folder.glob("*.json"))]
+    return [orjson.loads(p.read_bytes()) for p in sorted(folder.glob("*.json"))]
 
 
 @cache
 def definitions() -> Definitions:
-    """All definitions, loaded once per process (about a second)."""
+    """All definitions, loaded once per process (about a second; an app loads them while
+    it starts, hub.validation.preload)."""
     defs = Definitions()
     for name in _R4_FILES:
         for resource in _read_bundle(R4_DIR / name):

@@ -83,6 +83,13 @@ def _required_bindings() -> dict[str, dict[str, frozenset[str]]]:
     return out
 
 
+def load_model_classes() -> None:
+    """Import the model class of every supported type (seconds: a serving process does it
+    while it starts, so that no type's first write waits for its import)."""
+    for resource_type in sorted(supported_types()):
+        _model_class(resource_type)
+
+
 def require_supported_type(resource_type: str) -> None:
     if resource_type not in supported_types():
         raise NotFound(refused_type_message(resource_type))

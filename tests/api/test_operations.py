@@ -37,7 +37,7 @@ def test_health_and_ready_need_no_token(hub: TestClient):
     assert hub.get("/health").json() == {"status": "ok"}
     ready = hub.get("/ready")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "definitions": "ok"}
 
 
 def test_ready_says_when_a_migration_is_missing(hub: TestClient, sqlite_store: SqlStore):
@@ -47,7 +47,7 @@ def test_ready_says_when_a_migration_is_missing(hub: TestClient, sqlite_store: S
     assert ready.status_code == 503
     assert ready.json() == {
         "status": "unavailable",
-        "checks": {"database": "ok", "migrations": "1 pending"},
+        "checks": {"database": "ok", "migrations": "1 pending", "definitions": "ok"},
     }
 
 
