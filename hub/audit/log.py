@@ -44,7 +44,7 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from consent.audit import (
     GENESIS_HASH,
@@ -62,6 +62,7 @@ from consent.audit import (
 from consent.audit_export import patient_extract
 from hub.audit.group_commit import GroupCommit
 from hub.store.schema import audit_checkpoints, audit_head, audit_records
+from hub.store.statements import DriverStatement, batch_insert, compiled
 
 __all__ = [
     "DEFAULT_CHECKPOINT_INTERVAL",
@@ -114,33 +115,31 @@ def _checkpoint_values(checkpoint: Checkpoint) -> tuple[Any, ...]:
 
 @dataclass(frozen=True)
 class _Statements:
-    """The append's statements as DBAPI text in one dialect's placeholder style."""
+    """The append's statements, SQLAlchemy Core compiled to one dialect's DBAPI text."""
 
     lock_head: str
     insert_record: str
     insert_checkpoint: str
-    move_head: str
-
-
-_QMARK_STATEMENTS = _Statements(
-    lock_head="SELECT sequence, hash FROM audit_head WHERE id = ?",
-    insert_record="INSERT INTO audit_records"
-    " (sequence, timestamp_us, patient_id, subject, emergency, record) VALUES (?, ?, ?, ?, ?, ?)",
-    insert_checkpoint="INSERT INTO audit_checkpoints"
-    " (sequence, record_hash, key_id, signature, created_at) VALUES (?, ?, ?, ?, ?)",
-    move_head="UPDATE audit_head SET sequence = ?, hash = ? WHERE id = ?",
-)
+    move_head: DriverStatement
 
 
 @functools.cache
 def _statements(dialect: str) -> _Statements:
-    """SQLite's qmark text as it is (BEGIN IMMEDIATE holds the lock); for psycopg the
-    format placeholder, and the head read locks its row (FOR UPDATE)."""
-    if dialect == "sqlite":
-        return _QMARK_STATEMENTS
-    fmt = {name: text.replace("?", "%s") for name, text in vars(_QMARK_STATEMENTS).items()}
-    fmt["lock_head"] += " FOR UPDATE"
-    return _Statements(**fmt)
+    """Compiled once per dialect. On PostgreSQL the head read locks its row (FOR UPDATE);
+    SQLite has no row locks (BEGIN IMMEDIATE holds the database's write lock)."""
+    head = audit_head.c
+    lock = select(head.sequence, head.hash).where(head.id == bindparam("head_id", None))
+    move = (
+        update(audit_head)
+        .where(head.id == bindparam("head_id", None))
+        .values(sequence=bindparam("new_sequence", None), hash=bindparam("new_hash", None))
+    )
+    return _Statements(
+        lock_head=compiled(lock.with_for_update(), dialect).sql,
+        insert_record=batch_insert(audit_records, dialect).sql,
+        insert_checkpoint=batch_insert(audit_checkpoints, dialect).sql,
+        move_head=compiled(move, dialect),
+    )
 
 
 def _checkpoint_row(checkpoint: Checkpoint) -> dict[str, Any]:
@@ -334,7 +333,8 @@ class AuditLog:
         ]
         if checkpoints:
             cursor.executemany(sql.insert_checkpoint, checkpoints)
-        cursor.execute(sql.move_head, (records[-1].sequence, records[-1].hash, _HEAD_ID))
+        moved = {"new_sequence": records[-1].sequence, "new_hash": records[-1].hash}
+        cursor.execute(sql.move_head.sql, sql.move_head.values({**moved, "head_id": _HEAD_ID}))
         return records
 
     def write_checkpoint_now(self) -> Checkpoint | None:

@@ -12,6 +12,7 @@ the migration that created it filled it from the stored Consents (`rebuild_block
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import orjson
@@ -19,11 +20,18 @@ from sqlalchemy import Connection, and_, delete, insert, select
 
 from consent.extract import may_hold_a_block
 from hub.store.schema import consent_blocks, resource_versions, resources
+from hub.store.statements import DriverStatement, compiled
 
-__all__ = ["PATIENTS_WITH_BLOCKS_SQL", "keep_block_index", "rebuild_block_index"]
+__all__ = ["keep_block_index", "patients_with_blocks", "rebuild_block_index"]
 
-PATIENTS_WITH_BLOCKS_SQL = "SELECT DISTINCT patient_id FROM consent_blocks ORDER BY patient_id"
-"""The patients of the index, as DBAPI text (no placeholders)."""
+
+@cache
+def patients_with_blocks(dialect: str) -> DriverStatement:
+    """The patients of the index, compiled once per dialect."""
+    return compiled(
+        select(consent_blocks.c.patient_id).distinct().order_by(consent_blocks.c.patient_id),
+        dialect,
+    )
 
 
 def keep_block_index(

@@ -17,8 +17,8 @@ from sqlalchemy import ColumnElement, Engine, func, select
 
 from hub.access.scope import ReadScope
 from hub.search.query import SearchQuery
-from hub.store import statements
-from hub.store.blocks import PATIENTS_WITH_BLOCKS_SQL
+from hub.store import compartment, statements
+from hub.store.blocks import patients_with_blocks
 from hub.store.connections import Run, driver_cursor, fetch_one, reading, run_together
 from hub.store.found import live, missing
 from hub.store.model import DecisionInputs, HistoryPage, SearchPage, StoredResource, Version
@@ -41,13 +41,6 @@ _v = resource_versions.c
 class _Presence(NamedTuple):
     deleted: bool
     version_id: int
-
-
-def _scope_text(scope: ReadScope | None, alias: str, mark: str) -> tuple[str, list[str]]:
-    """A scope's condition over `alias` as DBAPI text (none: every row)."""
-    if scope is None:
-        return "1 = 1", []
-    return scope.sql_text(alias, mark)
 
 
 References = Callable[[list[dict[str, Any]]], list[tuple[str, str]]]
@@ -86,20 +79,10 @@ class StoreReads:
             newest = statements.read_newest(self.dialect)
             found = fetch_one(self.engine, newest.sql, newest.bind(resource_type, resource_id))
         else:
-            current = statements.read_current(self.dialect)
-            condition, params = scope.sql_text(statements.SCOPE_ALIAS, self._mark)
-            found = fetch_one(
-                self.engine,
-                " AND ".join((current.sql, condition)),
-                (*current.bind(resource_type, resource_id), *params),
-            )
+            sql, params = compartment.read_scoped(resource_type, resource_id, scope, self.dialect)
+            found = fetch_one(self.engine, sql, params)
         row = None if found is None else StoredRow(*found)
         return to_stored(live(row, resource_type, resource_id))
-
-    @property
-    def _mark(self) -> str:
-        """The DBAPI placeholder: qmark for sqlite3, format for psycopg."""
-        return "?" if self.dialect == "sqlite" else "%s"
 
     def vread(
         self,
@@ -195,8 +178,8 @@ class StoreReads:
     ) -> SearchPage:
         """The patient's compartment plus the directory resources it references, paged.
 
-        One hand-written SELECT (the scope as `ReadScope.sql_text`) on the driver's
-        cursor: the statement is not built and compiled anew for every reader's scope."""
+        One SELECT (compartment.everything_page) on the driver's cursor, compiled once per
+        shape of the reader's scope."""
         return self.versioned_everything(
             patient_id, count=count, offset=offset, since=since, scope=scope, versioned=False
         )[0]
@@ -215,46 +198,13 @@ class StoreReads:
         the same round trip (the statements go together, on PostgreSQL in pipeline mode,
         each in its own snapshot in that order): a caller that chose the scope from a
         decision computed at a version learns whether that version is still current."""
-        mark = self._mark
-        own_scope, own_params = _scope_text(scope, "owner", mark)
-        row_scope, row_params = _scope_text(scope, "r", mark)
-        kinds = ", ".join([mark] * len(EVERYTHING_REFERENCED_TYPES))
-        since_text = f" AND r.last_updated >= {mark}" if since is not None else ""
-        body = (
-            "FROM resources r JOIN resource_versions v ON v.res_type = r.res_type "  # noqa: S608 (placeholders and the scope's text only)
-            "AND v.res_id = r.res_id AND v.version_id = r.version_id "
-            f"JOIN (SELECT res_type AS t, res_id AS i FROM resources WHERE patient_id = {mark} "
-            f"AND deleted = {mark} UNION SELECT ref.target_type AS t, ref.target_id AS i "
-            "FROM search_reference ref JOIN resources owner ON owner.res_type = ref.res_type "
-            f"AND owner.res_id = ref.res_id WHERE owner.patient_id = {mark} "
-            f"AND owner.deleted = {mark} AND ref.target_type IN ({kinds}) AND {own_scope}) "
-            "members ON members.t = r.res_type AND members.i = r.res_id "
-            f"WHERE r.deleted = {mark} AND {row_scope}{since_text}"
+        dialect = self.dialect
+        page = compartment.everything_page(
+            patient_id, EVERYTHING_REFERENCED_TYPES, scope, since, count + 1, offset, dialect
         )
-        params: list[object] = [
-            patient_id,
-            False,
-            patient_id,
-            False,
-            *EVERYTHING_REFERENCED_TYPES,
-            *own_params,
-            False,
-            *row_params,
-            *([since] if since is not None else []),
-        ]
-        columns = ", ".join(f"v.{column.name}" for column in VERSION_COLUMNS)
-        page_sql = (
-            f"SELECT {columns}, count(*) OVER () AS everything_total {body} "
-            "ORDER BY CASE WHEN r.res_type = 'Patient' THEN 0 ELSE 1 END, r.res_type, r.res_id "
-            f"LIMIT {mark} OFFSET {mark}"
-        )
-        presence = (
-            "SELECT deleted, version_id FROM resources WHERE res_type = 'Patient' "  # noqa: S608
-            f"AND res_id = {mark} AND version_id > 0"
-        )
-        together: list[tuple[str, list[object]]] = [
-            (presence, [patient_id]),
-            (page_sql, [*params, count + 1, offset]),
+        together: list[tuple[str, Sequence[object]]] = [
+            compartment.patient_presence(patient_id, dialect),
+            page,
         ]
         if versioned:
             version_statement = statements.patient_version(self.dialect)
@@ -269,15 +219,17 @@ class StoreReads:
         if rows or offset == 0:  # the window count saw every member, before the LIMIT
             total = int(rows[0][-1]) if rows else 0
         else:  # a page past the end: count on its own
-            with driver_cursor(self.engine) as run:
-                total = int(run(f"SELECT count(*) {body}", params)[0][0])
-        page = SearchPage(
+            counted = compartment.everything_count(
+                patient_id, EVERYTHING_REFERENCED_TYPES, scope, since, dialect
+            )
+            total = int(run_together(self.engine, [counted])[0][0][0])
+        found_page = SearchPage(
             matches=[to_stored(StoredRow(*row[:-1])) for row in rows[:count]],
             included=[],
             total=total,
             has_next=len(rows) > count,
         )
-        return page, version
+        return found_page, version
 
     def patients_current(
         self, resource_type: str, patient_ids: Sequence[str], scope: ReadScope | None = None
@@ -287,18 +239,9 @@ class StoreReads:
         the reader's scope as DBAPI text."""
         if not patient_ids:
             return []
-        mark = self._mark
-        scope_text, scope_params = _scope_text(scope, "r", mark)
-        columns = ", ".join(f"v.{column.name}" for column in VERSION_COLUMNS)
-        patients = ", ".join([mark] * len(patient_ids))
-        sql = (
-            f"SELECT {columns} FROM resources r JOIN resource_versions v "  # noqa: S608 (placeholders and the scope's text only)
-            "ON v.res_type = r.res_type AND v.res_id = r.res_id AND v.version_id = r.version_id "
-            f"WHERE r.patient_id IN ({patients}) AND r.res_type = {mark} AND r.deleted = {mark} "
-            f"AND {scope_text} ORDER BY r.patient_id, r.res_id"
-        )
+        sql, params = compartment.patients_current(resource_type, patient_ids, scope, self.dialect)
         with driver_cursor(self.engine) as run:
-            rows = run(sql, [*patient_ids, resource_type, False, *scope_params])
+            rows = run(sql, params)
         return [to_stored(StoredRow(*row)) for row in rows]
 
     # -- what the access rules read about one patient (internal, unrestricted) -------------
@@ -335,7 +278,8 @@ class StoreReads:
         """The patients with a Consent that may hold a block (hub.store.blocks): one
         query of the index, whatever the number of Consents."""
         with driver_cursor(self.engine) as run:
-            return [str(patient) for (patient,) in run(PATIENTS_WITH_BLOCKS_SQL, ())]
+            statement = patients_with_blocks(self.dialect)
+            return [str(patient) for (patient,) in run(statement.sql, statement.bind())]
 
     def patient_version(self, patient_id: str) -> tuple[int, int, int]:
         """Changes whenever anything about the patient is written or an emergency grant is
@@ -351,23 +295,13 @@ class StoreReads:
         """`patient_version` of each of several patients: two grouped, indexed SELECTs per
         PATIENTS_PER_STATEMENT patients, in one round trip."""
         found: dict[str, Version] = {}
-        mark = self._mark
         for first in range(0, len(patient_ids), PATIENTS_PER_STATEMENT):
             chunk = list(patient_ids[first : first + PATIENTS_PER_STATEMENT])
-            marks = ", ".join([mark] * len(chunk))
             written, granted = run_together(
                 self.engine,
                 [
-                    (
-                        "SELECT patient_id, max(last_updated), count(*) FROM resources "  # noqa: S608 (placeholders only)
-                        f"WHERE patient_id IN ({marks}) GROUP BY patient_id",
-                        chunk,
-                    ),
-                    (
-                        "SELECT patient_id, max(created_us) FROM emergency_grants "  # noqa: S608 (placeholders only)
-                        f"WHERE patient_id IN ({marks}) GROUP BY patient_id",
-                        chunk,
-                    ),
+                    compartment.patients_latest_writes(chunk, self.dialect),
+                    compartment.patients_latest_grants(chunk, self.dialect),
                 ],
             )
             latest = {str(p): (w, c) for p, w, c in written}
@@ -419,14 +353,7 @@ class StoreReads:
             (facts_statement.sql, facts_statement.values(facts_values)),
         ]
         if grants_at is not None:
-            mark = self._mark
-            together.append(
-                (
-                    'SELECT "grant" FROM emergency_grants WHERE patient_id = '  # noqa: S608 (placeholders only)
-                    f"{mark} AND start_us <= {mark} AND end_us > {mark}",
-                    [patient_id, grants_at, grants_at],
-                )
-            )
+            together.append(compartment.active_grants(patient_id, grants_at, self.dialect))
         version_rows, source_rows, fact_rows, *grant_rows = run_together(self.engine, together)
         facts = [orjson.loads(content) for (content,) in fact_rows if content]
         directory = self._directories({patient_id: facts}, references, depth, directory_cache)
@@ -452,30 +379,15 @@ class StoreReads:
         for what the cache does not hold. Each patient gets exactly the inputs the
         one-patient read would give it."""
         versions = self.patients_versions(patient_ids)
-        mark = self._mark
-        types = ", ".join([mark] * len(fact_types))
-        columns = "r.patient_id, v.content"
         sources: dict[str, list[tuple[str, str | None]]] = {p: [] for p in patient_ids}
         facts: dict[str, list[dict[str, Any]]] = {p: [] for p in patient_ids}
         for first in range(0, len(patient_ids), PATIENTS_PER_STATEMENT):
             chunk = list(patient_ids[first : first + PATIENTS_PER_STATEMENT])
-            marks = ", ".join([mark] * len(chunk))
             source_rows, fact_rows = run_together(
                 self.engine,
                 [
-                    (
-                        "SELECT DISTINCT patient_id, care_provider, care_unit "  # noqa: S608 (placeholders only)
-                        f"FROM resource_versions WHERE patient_id IN ({marks}) "
-                        "AND care_provider IS NOT NULL",
-                        chunk,
-                    ),
-                    (
-                        f"SELECT {columns} FROM resources r JOIN resource_versions v "  # noqa: S608 (placeholders only)
-                        "ON v.res_type = r.res_type AND v.res_id = r.res_id "
-                        f"AND v.version_id = r.version_id WHERE r.deleted = {mark} "
-                        f"AND r.patient_id IN ({marks}) AND r.res_type IN ({types})",
-                        [False, *chunk, *fact_types],
-                    ),
+                    compartment.patients_sources(chunk, self.dialect),
+                    compartment.patients_facts(chunk, fact_types, self.dialect),
                 ],
             )
             for patient, provider, unit in source_rows:

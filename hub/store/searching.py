@@ -9,20 +9,17 @@ writes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping, Sequence
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, select, true
-from sqlalchemy.engine.interfaces import Compiled
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.util import LRUCache
 
 from hub.access.scope import ReadScope
 from hub.search.query import SearchQuery
 from hub.search.sql import Estimate, order_by, param_is, where_clauses
 from hub.store.model import SearchPage, StoredResource
 from hub.store.schema import resources, search_reference
-from hub.store.statements import CURRENT, VERSION_COLUMNS, StoredRow, to_stored
+from hub.store.statements import CURRENT, VERSION_COLUMNS, StoredRow, bound, to_stored
 
 __all__ = ["MAX_INCLUDE_ROUNDS", "fetch_current", "page_rows", "scoped", "search_page"]
 
@@ -98,46 +95,10 @@ def search_page(
     return SearchPage(matches=matches, included=included, total=total, has_next=has_next)
 
 
-_COMPILED: LRUCache[Any, Compiled] = LRUCache(1000)
-"""Compiled page statements by their shape (SQLAlchemy's cache key: the statement's
-structure without its values), shared by every connection of the process."""
-
-
 def page_rows(conn: Connection, stmt: Select[Any]) -> list[StoredRow]:
-    """The rows of a page statement, run on the connection's DBAPI cursor.
-
-    The statement is compiled once per shape, as SQLAlchemy's own execution does
-    (``_compile_w_cache``: the same cache key, the values of this statement extracted as
-    bound parameters and run through the types' bind processors, IN lists expanded),
-    but without SQLAlchemy's execution context and result rows, which cost several
-    times the query itself on a page of a small search. Values always stay bound
-    parameters."""
-    found, extracted, collected, _stats = stmt._compile_w_cache(
-        conn.dialect, compiled_cache=_COMPILED, column_keys=[]
-    )
-    compiled = cast(SQLCompiler, found)
-    values: MutableMapping[str, Any] = compiled.construct_params(
-        extracted_parameters=extracted, escape_names=False, _collected_params=collected
-    )
-    sql = compiled.string
-    processors: Mapping[str, Any] = compiled._bind_processors
-    order: Sequence[str] = compiled.positiontup or ()
-    if compiled.literal_execute_params or compiled.post_compile_params:
-        expanded = compiled._process_parameters_for_postcompile(values)
-        sql, order = expanded.statement, expanded.positiontup or ()
-        processors = {**processors, **expanded.processors}
-        values = dict(expanded.parameters)  # the IN lists' values under their own names
-    parameters: Any
-    if compiled.positional:
-        parameters = tuple(
-            processors[key](values[key]) if key in processors else values[key] for key in order
-        )
-    else:
-        escaped = compiled.escaped_bind_names
-        parameters = {
-            escaped.get(key, key): processors[key](value) if key in processors else value
-            for key, value in values.items()
-        }
+    """The rows of a page statement, run on the connection's DBAPI cursor with the text and
+    parameters of `statements.bound` (compiled once per shape)."""
+    sql, parameters = bound(stmt, conn.dialect.name)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, parameters)

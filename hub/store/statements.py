@@ -9,16 +9,17 @@ and run on the driver's cursor with their values bound (`DriverStatement`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
     Insert,
     Select,
     Table,
+    Update,
     and_,
     bindparam,
     false,
@@ -30,7 +31,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.engine.interfaces import Compiled
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter, ClauseElement
+from sqlalchemy.util import LRUCache
 
 from hub.store.model import StoredResource
 from hub.store.schema import emergency_grants, resource_versions, resources
@@ -41,11 +45,12 @@ __all__ = [
     "DriverStatement",
     "StoredRow",
     "batch_insert",
+    "bound",
+    "compiled",
     "current_contents",
     "patient_facts",
     "patient_sources",
     "patient_version",
-    "read_current",
     "read_newest",
     "security_and_version",
     "to_stored",
@@ -106,9 +111,6 @@ def to_stored(row: Any) -> StoredResource:
     )
 
 
-SCOPE_ALIAS = "r"
-"""The alias of `resources` in `read_current`, which a ReadScope's DBAPI text names."""
-
 _POSITIONAL: dict[str, Dialect] = {
     "sqlite": sqlite.dialect(),
     "postgresql": postgresql.psycopg.dialect(paramstyle="format"),
@@ -134,19 +136,49 @@ class DriverStatement:
         return tuple(values[name] for name in self.names) + self.tail
 
 
-def _compile(statement: Select[Any] | Insert, dialect: str) -> DriverStatement:
-    """The caller's parameters are `bindparam(name, None)`; literals keep their values."""
-    compiled = statement.compile(dialect=_POSITIONAL[dialect])
-    order = tuple(compiled.positiontup or ())
-    given = tuple(name for name in order if compiled.params[name] is None)
+_SHAPES: LRUCache[Any, Compiled] = LRUCache(1000)
+"""Compiled statements by their shape (SQLAlchemy's cache key: the statement's structure
+without its values) and dialect, shared by every connection of the process."""
+
+
+def bound(statement: ClauseElement, dialect: str) -> tuple[str, tuple[object, ...]]:
+    """DBAPI text (positional placeholders) and parameters of a Core statement for
+    `dialect`, as SQLAlchemy's own execution makes them (``_compile_w_cache``: the same
+    cache key, this statement's values extracted as bound parameters and run through the
+    types' bind processors, IN lists expanded), without its execution context and result
+    rows, which cost several times a small query itself. A statement is compiled once per
+    shape, so a reader's scope of the same shape (hub.access.scope) reuses the text; values
+    always stay bound parameters."""
+    found, extracted, collected, _stats = statement._compile_w_cache(
+        _POSITIONAL[dialect], compiled_cache=_SHAPES, column_keys=[]
+    )
+    compiler = cast(SQLCompiler, found)
+    values: MutableMapping[str, Any] = compiler.construct_params(
+        extracted_parameters=extracted, escape_names=False, _collected_params=collected
+    )
+    sql = compiler.string
+    processors: Mapping[str, Any] = compiler._bind_processors
+    order: Sequence[str] = compiler.positiontup or ()
+    if compiler.literal_execute_params or compiler.post_compile_params:
+        expanded = compiler._process_parameters_for_postcompile(values)
+        sql, order = expanded.statement, expanded.positiontup or ()
+        processors = {**processors, **expanded.processors}
+        values = dict(expanded.parameters)  # the IN lists' values under their own names
+    return sql, tuple(
+        processors[key](values[key]) if key in processors else values[key] for key in order
+    )
+
+
+def compiled(statement: Select[Any] | Insert | Update, dialect: str) -> DriverStatement:
+    """`statement` as DBAPI text for `dialect`. The caller's parameters are
+    `bindparam(name, None)`; literals keep their values."""
+    compiler = statement.compile(dialect=_POSITIONAL[dialect])
+    order = tuple(compiler.positiontup or ())
+    given = tuple(name for name in order if compiler.params[name] is None)
     tail = order[len(given) :]
     if order[: len(given)] != given:
         raise ValueError("a fixed value's placeholder comes before a parameter's")
-    return DriverStatement(str(compiled), given, tuple(compiled.params[n] for n in tail))
-
-
-def _live_current(r: Any, v: Any) -> ColumnElement[bool]:
-    return and_(v.res_type == r.res_type, v.res_id == r.res_id, v.version_id == r.version_id)
+    return DriverStatement(str(compiler), given, tuple(compiler.params[n] for n in tail))
 
 
 def _by_key(columns: Any) -> list[ColumnElement[bool]]:
@@ -157,24 +189,13 @@ def _by_key(columns: Any) -> list[ColumnElement[bool]]:
 
 
 @cache
-def read_current(dialect: str) -> DriverStatement:
-    """The current version of (res_type, res_id), `resources` aliased as SCOPE_ALIAS so that
-    a ReadScope's text can be appended with AND."""
-    r = resources.alias(SCOPE_ALIAS)
-    v = resource_versions.alias("v")
-    columns = [v.c[column.name] for column in VERSION_COLUMNS]
-    stmt = select(*columns).select_from(r.join(v, _live_current(r.c, v.c))).where(*_by_key(r.c))
-    return _compile(stmt, dialect)
-
-
-@cache
 def read_newest(dialect: str) -> DriverStatement:
     """The unfiltered read: the newest version is the current one (a write adds version n+1
     and moves `resources` to it in one transaction), found with one backward probe of the
     versions' primary key instead of a join. Not for scoped reads: a scope must judge the
     current version, not pick the newest one it may see."""
     stmt = select(*VERSION_COLUMNS).where(*_by_key(_v)).order_by(_v.version_id.desc()).limit(1)
-    return _compile(stmt, dialect)
+    return compiled(stmt, dialect)
 
 
 def _patient_version_columns(patient: ColumnElement[Any] | BindParameter[Any]) -> list[Any]:
@@ -191,14 +212,14 @@ def _patient_version_columns(patient: ColumnElement[Any] | BindParameter[Any]) -
 @cache
 def patient_version(dialect: str) -> DriverStatement:
     """(latest write, number of resources, latest emergency grant) of one patient."""
-    return _compile(select(*_patient_version_columns(bindparam("patient_id", None))), dialect)
+    return compiled(select(*_patient_version_columns(bindparam("patient_id", None))), dialect)
 
 
 @cache
 def security_and_version(dialect: str) -> DriverStatement:
     """A row's metadata and security columns (no content) with its patient's
     `patient_version`, in one statement (one snapshot)."""
-    r = resources.alias(SCOPE_ALIAS)
+    r = resources.alias("r")
     stmt = select(
         r.c.res_type,
         r.c.res_id,
@@ -212,7 +233,7 @@ def security_and_version(dialect: str) -> DriverStatement:
         r.c.care_unit,
         *_patient_version_columns(r.c.patient_id),
     ).where(*_by_key(r.c), r.c.version_id > literal_column("0"))
-    return _compile(stmt, dialect)
+    return compiled(stmt, dialect)
 
 
 @cache
@@ -223,7 +244,7 @@ def patient_sources(dialect: str) -> DriverStatement:
         .where(_v.patient_id == bindparam("patient_id", None), _v.care_provider.is_not(None))
         .distinct()
     )
-    return _compile(stmt, dialect)
+    return compiled(stmt, dialect)
 
 
 def _current_content() -> Select[Any]:
@@ -238,7 +259,7 @@ def patient_facts(dialect: str, types: int) -> DriverStatement:
         _r.patient_id == bindparam("patient_id", None),
         _r.res_type.in_([bindparam(f"type_{i}", None) for i in range(types)]),
     )
-    return _compile(stmt, dialect)
+    return compiled(stmt, dialect)
 
 
 @lru_cache(maxsize=512)
@@ -248,7 +269,7 @@ def current_contents(dialect: str, ids: int) -> DriverStatement:
         _r.res_type == bindparam("res_type", None),
         _r.res_id.in_([bindparam(f"id_{i}", None) for i in range(ids)]),
     )
-    return _compile(stmt, dialect)
+    return compiled(stmt, dialect)
 
 
 @cache
@@ -256,4 +277,4 @@ def batch_insert(table: Table, dialect: str) -> DriverStatement:
     """INSERT of one row of every column of `table`, in column order (the batch path of a
     transaction's writes: executemany on SQLite; COPY takes the same column order)."""
     columns: dict[str, Any] = {c.name: bindparam(c.name, None) for c in table.columns}
-    return _compile(insert(table).values(columns), dialect)
+    return compiled(insert(table).values(columns), dialect)

@@ -1,8 +1,8 @@
 """Store contract: a ReadScope hides the same rows on every read path (SQLite and PostgreSQL).
 
-The read-by-id hot path applies the scope as hand-written SQL (`ReadScope.sql_text`),
-searches as SQLAlchemy conditions (`ReadScope.condition`), and single rows already in hand
-are checked with `ReadScope.allows`: the three must agree on every row.
+Every read path applies the scope as its SQLAlchemy condition (`ReadScope.condition`),
+the hot ones compiled once per shape (`statements.bound`), and single rows already in hand
+are checked with `ReadScope.allows`: they must agree on every row.
 """
 
 from __future__ import annotations
@@ -120,6 +120,35 @@ def test_read_search_and_allows_agree_on_every_row(store: SqlStore, rows: dict[s
             assert organization_visible
         except NotFound:
             assert not organization_visible
+
+
+def test_everything_and_the_patients_reads_agree_with_allows(
+    store: SqlStore, rows: dict[str, Any]
+) -> None:
+    """$everything, the work list's read of several patients and the read by id take the
+    scope from the same condition: each shows exactly the plans `allows` shows, asked
+    twice per scope (the second run reuses the text compiled for the shape)."""
+    patients = rows["patients"]
+    for scope in _scopes(patients):
+        for _repeat in range(2):
+            allowed = {
+                plan.id
+                for plan in rows["plans"]
+                if scope.allows("CarePlan", plan.patient_id, plan.care_provider, plan.care_unit)
+            }
+            listed = store.patients_current("CarePlan", patients, scope)
+            assert {item.id for item in listed} == allowed, scope
+            assert [item.patient_id for item in listed] == sorted(i.patient_id for i in listed)
+            for patient_id in patients:
+                page = store.everything(patient_id, count=50, offset=0, scope=scope)
+                plans = {m.id for m in page.matches if m.resource_type == "CarePlan"}
+                assert plans == {
+                    p.id for p in rows["plans"] if p.patient_id == patient_id and p.id in allowed
+                }, scope
+                assert page.total == len(page.matches)
+                patient_shown = scope.allows("Patient", patient_id, PROVIDER_A, UNIT_A1)
+                first_type = page.matches[0].resource_type if page.matches else None
+                assert (first_type == "Patient") == patient_shown, scope
 
 
 def test_a_scope_with_grants_shows_some_rows_and_hides_others(

@@ -10,7 +10,6 @@ from hub.store.schema import INDEX_TABLES, resource_versions, resources
 from hub.store.sqlite import BACKSTOP_PAGES, CONNECTION_PRAGMAS
 
 NAMED = {
-    statements.read_current: {"res_type", "res_id"},
     statements.read_newest: {"res_type", "res_id"},
     statements.security_and_version: {"res_type", "res_id"},
     statements.patient_version: {"patient_id"},
@@ -35,11 +34,6 @@ def test_list_statements_take_one_placeholder_per_item(dialect):
     assert facts.names == ("patient_id", "type_0", "type_1", "type_2")
     contents = statements.current_contents(dialect, 2)
     assert contents.names == ("res_type", "id_0", "id_1")
-
-
-def test_the_scoped_read_names_resources_by_the_alias_a_scope_appends_to():
-    sql = statements.read_current("sqlite").sql
-    assert f"FROM resources AS {statements.SCOPE_ALIAS} " in sql
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
