@@ -12,8 +12,9 @@ In one run, over loopback, with the same data in every server:
 Read Patient by id, search Patient?family=, create CarePlan (one connection). The arms are
 measured in rounds that take turns (the machine is shared: a busy phase falls on all of
 them alike), and the load average is recorded before each round. The load generator is
-httpx on threads in this process, so on a small machine it competes with the servers for
-the cores: the ratios are the figures to compare, not the absolute rates.
+wrk (bench.wrk: one C thread, Debian's package, installed when missing), or with
+`--load httpx` httpx threads in this process, which on a small machine compete with the
+servers for the cores: the ratios are the figures to compare, not the absolute rates.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import httpx
 
 from bench.measure import Rate, run_requests
 from bench.server import free_port
+from bench.wrk import ensure_wrk, run_wrk
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -251,6 +253,12 @@ WORKLOADS: dict[str, tuple[Maker, int]] = {
     "search Patient?family=": (search_request, 8),
     "create CarePlan, one connection": (create_request, 1),
 }
+WRK_NAMES = {
+    "read Patient by id": "read",
+    "search Patient?family=": "search",
+    "create CarePlan, one connection": "create",
+}
+"""Each workload's script in bench.wrk."""
 
 
 def _load() -> float:
@@ -258,10 +266,16 @@ def _load() -> float:
 
 
 def measure(
-    arms: dict[str, tuple[str, dict[str, str]]], patients_count: int, rounds: int, seconds: float
+    arms: dict[str, tuple[str, dict[str, str]]],
+    patients_count: int,
+    rounds: int,
+    seconds: float,
+    wrk: str | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Every workload on every arm, in `rounds` rounds that take the arms in turn."""
+    """Every workload on every arm, in `rounds` rounds that take the arms in turn; the load
+    from wrk when `wrk` is its path, else from httpx threads in this process."""
     out: dict[str, dict[str, Any]] = {}
+    scripts = tempfile.mkdtemp(prefix="hub-bench-wrk-")
     for workload, (maker, concurrency) in WORKLOADS.items():
         totals: dict[str, list[Rate]] = {name: [] for name in arms}
         loads: list[float] = []
@@ -270,21 +284,35 @@ def measure(
                 if name == BARE and maker is not read_request:
                     continue  # the bare app serves the read's bytes only
                 loads.append(_load())
-                rate = run_requests(
-                    f"{workload} / {name}",
-                    base,
-                    maker(base, headers, patients_count),
-                    count=10**9,
-                    max_seconds=seconds,
-                    concurrency=concurrency,
-                    warmup=5,
-                )
+                if wrk is not None:
+                    rate = run_wrk(
+                        wrk,
+                        f"{workload} / {name}",
+                        base,
+                        WRK_NAMES[workload],
+                        headers,
+                        patients=patients_count,
+                        seconds=seconds,
+                        connections=concurrency,
+                        script_dir=scripts,
+                    )
+                else:
+                    rate = run_requests(
+                        f"{workload} / {name}",
+                        base,
+                        maker(base, headers, patients_count),
+                        count=10**9,
+                        max_seconds=seconds,
+                        concurrency=concurrency,
+                        warmup=5,
+                    )
                 totals[name].append(rate)
         out[workload] = {
             name: {
                 "per_second": round(sum(r.count for r in rates) / sum(r.seconds for r in rates), 1),
                 "errors": sum(r.errors for r in rates),
                 "p50_ms": rates[-1].latency_ms.get("p50"),
+                "p95_ms": rates[-1].latency_ms.get("p95"),
                 "rounds": [round(r.per_second, 1) for r in rates],
             }
             for name, rates in totals.items()
@@ -292,6 +320,7 @@ def measure(
         }
         out[workload]["_load_average"] = {"min": min(loads), "max": max(loads)}
         print(workload, json.dumps(out[workload]), flush=True)
+    shutil.rmtree(scripts, ignore_errors=True)
     return out
 
 
@@ -302,13 +331,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", ""))
     parser.add_argument("--skip-sekmet", action="store_true")
+    parser.add_argument(
+        "--load",
+        choices=["wrk", "httpx"],
+        default="wrk",
+        help="the load generator: wrk (installed with apt-get when missing) or httpx threads",
+    )
     options = parser.parse_args()
+    wrk = ensure_wrk() if options.load == "wrk" else None
+    if options.load == "wrk" and wrk is None:
+        print("wrk is not installed and could not be: the load comes from httpx", flush=True)
     work = Path(tempfile.mkdtemp(prefix="hub-bench-guarded-"))
     result: dict[str, Any] = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "cores": os.cpu_count(),
         "load_average_at_start": os.getloadavg(),
         "options": vars(options),
+        "load_generator": "wrk" if wrk else "httpx threads",
     }
     try:
         keys = work / "keys"
@@ -330,9 +369,9 @@ def main() -> None:
             if sekmet is not None:
                 seed(*sekmet, options.patients)
                 arms["sekmet-fhir"] = sekmet
-            result["sqlite"] = measure(arms, options.patients, options.rounds, options.seconds)
+            result["sqlite"] = measure(arms, options.patients, options.rounds, options.seconds, wrk)
         if options.postgres:
-            result["postgresql"] = _postgres(options, keys)
+            result["postgresql"] = _postgres(options, keys, wrk)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -364,7 +403,7 @@ def _maybe_sekmet(
         context.__exit__(None, None, None)
 
 
-def _postgres(options: argparse.Namespace, keys: Path) -> dict[str, Any]:
+def _postgres(options: argparse.Namespace, keys: Path, wrk: str | None) -> dict[str, Any]:
     import psycopg
 
     schema = f"bench_speed_{uuid.uuid4().hex[:10]}"
@@ -374,12 +413,16 @@ def _postgres(options: argparse.Namespace, keys: Path) -> dict[str, Any]:
     try:
         with hub_server(url, keys, auth=True) as (base, headers):
             seed(base, headers, options.patients)
+        with psycopg.connect(url, autocommit=True) as conn:
+            # The statistics autovacuum would gather within a minute or so on a live
+            # database: without them a just-seeded schema's plans assume one row a table.
+            conn.execute("ANALYZE")
         with (
             hub_server(url, keys, auth=True, workers=1) as one,
             hub_server(url, keys, auth=True, workers=2) as two,
         ):
             arms = {"hub guarded, 1 worker": one, "hub guarded, 2 workers": two}
-            return measure(arms, options.patients, options.rounds, options.seconds)
+            return measure(arms, options.patients, options.rounds, options.seconds, wrk)
     finally:
         with psycopg.connect(options.postgres, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

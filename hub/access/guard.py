@@ -615,10 +615,15 @@ class Access:
         return scope if types is None or scope.unrestricted else replace(scope, types=types)
 
     def _scope_for_row(self, resource_type: str, resource_id: str) -> ReadScope:
-        if self.principal is None or self.principal.kind == "system":
+        """The scope a read of one row needs: a directory type is shown to every reader
+        (its token's types permitting) without a decision; a system client's row by its
+        provider scope; a user's by the decision for the row's patient."""
+        if self.principal is None:
             return self.scope()
         if resource_type in DIRECTORY_TYPES:
             return self._typed(ReadScope.directory_only())
+        if self.principal.kind == "system":
+            return self.scope()
         row, version = self.store.security_and_version(resource_type, resource_id)
         if row is None or row.patient_id is None:
             return self._typed(ReadScope.directory_only())
