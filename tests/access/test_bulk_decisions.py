@@ -117,3 +117,61 @@ def test_a_cached_decision_answers_everything_only_at_its_version(
     assert plans(_access(scenario, nurse, cache)) == {"sip", "vp"}  # the consent, at once
     assert reads == ["tolvan"]
     assert plans(_access(scenario, nurse)) == {"sip", "vp"}  # as without any cache
+
+
+def test_the_work_lists_decisions_go_to_the_shared_cache_and_are_taken_from_it(
+    scenario: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each decision of a work list is cached under its reader and patient at its
+    patient's version, as `decision` caches it: the next work list and the next read of
+    each patient take it from there, and a write to one patient decides that one again."""
+    cache = DecisionCache()
+    nurse = READERS[0]
+    expected = _one_by_one(scenario, nurse)
+    assert _access(scenario, nurse, cache).decisions(PATIENTS) == expected
+    assert cache.directory.get(("Organization", "mh")) is not None  # the facts' units, kept
+    reads: list[Any] = []
+    for name in ("patients_decision_inputs", "patient_decision_inputs"):
+        original = getattr(scenario.store, name)
+
+        def counted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            reads.append(args[0])
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(scenario.store, name, counted)
+    assert _access(scenario, nurse, cache).decisions(PATIENTS) == expected
+    assert {p: _access(scenario, nurse, cache).decision(p) for p in PATIENTS} == expected
+    assert reads == []
+    scenario.put(scenario.municipal_system, consent("samtycke", "permit", "IRCP", "mh"))
+    after = _access(scenario, nurse, cache).decisions(PATIENTS)
+    assert reads == [["tolvan"]]
+    assert after["other"] == expected["other"] and after["tolvan"] != expected["tolvan"]
+    monkeypatch.undo()
+    assert after == _one_by_one(scenario, nurse)
+
+
+class OneAtATime:
+    """A grant source with `active_grants` only (the GrantSource protocol, without the
+    optional `active_grants_many` and `moment_in` of GrantStore)."""
+
+    def __init__(self, grants: GrantStore) -> None:
+        self._grants = grants
+
+    def active_grants(self, patient_id: str, now: datetime) -> list[Any]:
+        return self._grants.active_grants(patient_id, now)
+
+
+def test_a_grant_source_that_reads_one_patient_at_a_time_decides_alike(scenario: Hub) -> None:
+    opened = scenario.client.post(
+        "/fhir/Patient/tolvan/$emergency-access", json=REASON, headers=scenario.nurse
+    )
+    assert opened.status_code == 200, opened.text
+    nurse = READERS[0]
+    expected = _one_by_one(scenario, nurse)
+    assert expected["tolvan"].emergency and not expected["other"].emergency
+    one_at_a_time = OneAtATime(GrantStore(scenario.store.engine))
+    for cache in (None, DecisionCache()):
+        access = Access(scenario.store, nurse, None, "bulk", grants=one_at_a_time, cache=cache)
+        assert access.decisions(PATIENTS) == expected
+        single = Access(scenario.store, nurse, None, "one", grants=one_at_a_time, cache=cache)
+        assert {p: single.decision(p) for p in PATIENTS} == expected

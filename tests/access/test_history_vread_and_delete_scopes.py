@@ -1,0 +1,101 @@
+"""History, vread and delete as the guard (hub/access/guard.py) answers them (SQLite and
+PostgreSQL): the token's type scopes of each, a user's type and system history under
+directory data only, the paging and _since of an instance history, and the audit records
+of a vread, shown or refused."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.audit.log import AuditLog
+from tests.access.conftest import MH, Hub, M, care_plan, consent
+
+NURSE = "SE2120002122-P001"
+PHYSICIAN = "SE2321000164-P001"
+DIRECTORY = {"Patient", "Organization", "Practitioner", "PractitionerRole"}
+
+
+def actions(hub: Hub, patient_id: str = "tolvan") -> list[tuple[str, str]]:
+    log = hub.client.app.state.audit  # type: ignore[attr-defined]
+    assert isinstance(log, AuditLog)
+    return [(r.action, r.subject) for r in log.records(patient_id=patient_id)]
+
+
+def entries(response: Any) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["resourceType"] == "Bundle"
+    return list(body.get("entry", []))
+
+
+def test_a_users_type_and_system_history_show_directory_data_only(scenario: Hub) -> None:
+    """By id the nurse reads both plans (the consent opens the region's); a history of the
+    type or of the whole store names no patient, so it shows no clinical row at all."""
+    scenario.put(scenario.municipal_system, consent("samtycke", "permit", "IRCP", "mh"))
+    assert scenario.get(scenario.nurse, "CarePlan/sip").status_code == 200
+    assert scenario.get(scenario.nurse, "CarePlan/vp").status_code == 200
+    typed = scenario.get(scenario.nurse, "CarePlan/_history", _count="100")
+    assert entries(typed) == [] and typed.json()["total"] == 0
+    whole = entries(scenario.get(scenario.nurse, "_history", _count="100"))
+    kinds = {e["resource"]["resourceType"] for e in whole}
+    assert "Patient" in kinds and "Organization" in kinds
+    assert kinds <= DIRECTORY
+    patients = entries(scenario.get(scenario.physician, "Patient/_history", _count="100"))
+    assert {e["resource"]["id"] for e in patients} == {"tolvan", "other"}
+
+
+def test_a_token_for_one_type_reads_that_types_history_and_versions(scenario: Hub) -> None:
+    plans_only = scenario.token(NURSE, "user/CarePlan.read", M, MH)
+    history = entries(scenario.get(plans_only, "CarePlan/sip/_history"))
+    assert [e["resource"]["id"] for e in history] == ["sip"]
+    version = scenario.get(plans_only, "CarePlan/sip/_history/1")
+    assert version.status_code == 200 and version.json()["id"] == "sip"
+    assert scenario.get(plans_only, "EpisodeOfCare/enrolment/_history").status_code == 403
+    assert scenario.get(plans_only, "EpisodeOfCare/enrolment/_history/1").status_code == 403
+    assert scenario.get(scenario.nurse, "EpisodeOfCare/enrolment/_history/1").status_code == 200
+
+
+def test_an_instance_history_pages_and_starts_at_since(scenario: Hub) -> None:
+    time.sleep(0.01)
+    since = datetime.now(UTC)
+    time.sleep(0.01)
+    for status in ("on-hold", "revoked"):
+        scenario.put(scenario.municipal_system, care_plan("sip", "SIP") | {"status": status})
+
+    def versions(**params: str) -> list[str]:
+        found = entries(scenario.get(scenario.nurse, "CarePlan/sip/_history", **params))
+        return [e["resource"]["meta"]["versionId"] for e in found]
+
+    assert versions() == ["3", "2", "1"]
+    assert versions(_count="1") == ["3"]
+    assert versions(_count="1", _offset="1") == ["2"]
+    assert versions(_count="2", _offset="2") == ["1"]
+    assert versions(_since=since.isoformat()) == ["3", "2"]
+    assert actions(scenario)[-1] == ("history", NURSE)
+
+
+def test_a_vread_is_audited_shown_or_refused(scenario: Hub) -> None:
+    before = actions(scenario)
+    assert scenario.get(scenario.physician, "CarePlan/vp/_history/1").status_code == 404
+    refused = actions(scenario)[len(before) :]
+    assert refused == [("vread-denied", PHYSICIAN)]
+    assert scenario.get(scenario.physician, "CarePlan/never-stored/_history/1").status_code == 404
+    assert scenario.get(scenario.nurse, "CarePlan/sip/_history/1").status_code == 200
+    assert actions(scenario)[len(before) + 1 :] == [("vread", NURSE)]
+
+
+def test_a_delete_needs_a_delete_scope_for_its_type(scenario: Hub) -> None:
+    reader = scenario.token("SE2120002122-S002", "system/*.read", M, MH)
+    no_delete = scenario.token("SE2120002122-S003", "system/CarePlan.crus", M, MH)
+    for headers in (reader, no_delete):
+        refused = scenario.client.delete("/fhir/CarePlan/sip", headers=headers)
+        assert refused.status_code == 403
+        assert refused.json()["resourceType"] == "OperationOutcome"
+    assert scenario.get(scenario.municipal_system, "CarePlan/sip").status_code == 200
+    plans = scenario.token("SE2120002122-S004", "system/CarePlan.cruds", M, MH)
+    assert scenario.client.delete("/fhir/EpisodeOfCare/enrolment", headers=plans).status_code == 403
+    deleted = scenario.client.delete("/fhir/CarePlan/sip", headers=plans)
+    assert deleted.status_code in (200, 204), deleted.text
+    assert scenario.get(scenario.municipal_system, "CarePlan/sip").status_code == 410
