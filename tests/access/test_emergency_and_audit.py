@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from hub.access.emergency import GrantStore, open_emergency_access
+from hub.access.guard import Access
 from hub.audit.log import AuditLog
-from tests.access.conftest import RV, Hub, R, care_plan, consent
+from hub.auth import Principal
+from hub.auth.scopes import parse_scopes
+from tests.access.conftest import HSA, MH, RV, RW, Hub, M, R, care_plan, consent
 
 REASON = {
     "resourceType": "Parameters",
@@ -52,14 +58,58 @@ def test_emergency_access_is_personal_to_the_employee(scenario: Hub) -> None:
 
 def test_emergency_access_needs_a_reason_and_a_user(scenario: Hub) -> None:
     empty = {"resourceType": "Parameters", "parameter": []}
-    assert emergency(scenario, scenario.nurse, empty).status_code == 400
+    refused = emergency(scenario, scenario.nurse, empty)
+    assert refused.status_code == 400
+    assert refused.json()["issue"][0]["expression"] == ["Parameters.parameter"]
     assert emergency(scenario, scenario.region_system).status_code == 403
+
+
+def _nurse_access(hub: Hub, now: datetime) -> Access:
+    nurse = Principal(
+        subject="SE2120002122-P001",
+        care_unit=MH,
+        care_provider=M,
+        role=None,
+        scopes=parse_scopes("user/*.read"),
+        kind="user",
+    )
+    return Access(hub.store, nurse, None, "emergency", grants=GrantStore(hub.store.engine), now=now)
+
+
+def test_the_grant_lasts_the_configured_hours_from_now(scenario: Hub) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    access = _nurse_access(scenario, now)
+    answer = open_emergency_access(access, "tolvan", REASON, 1.5)
+    assert answer["resourceType"] == "Parameters"
+    grant, end = answer["parameter"]
+    assert grant["name"] == "grant" and uuid.UUID(grant["valueString"])
+    assert end == {"name": "end", "valueDateTime": (now + timedelta(hours=1.5)).isoformat()}
+    later = _nurse_access(scenario, now + timedelta(hours=1, minutes=29))
+    assert (R, RW) in later.decision("tolvan").visible_pairs
+    ended = _nurse_access(scenario, now + timedelta(hours=1, minutes=31))
+    assert (R, RW) not in ended.decision("tolvan").visible_pairs
+
+
+def test_a_decision_taken_earlier_in_the_request_gives_way_to_the_grant(scenario: Hub) -> None:
+    vardcentral = scenario.token("SE2321000164-S002", "system/*.*", R, RV)
+    scenario.put(vardcentral, care_plan("vc-plan", "VP"))
+    scenario.put(scenario.region_system, consent("sparr", "deny", "CST", "rw"))
+    access = _nurse_access(scenario, datetime.now(UTC))
+    assert (R, RV) not in access.decision("tolvan").visible_pairs
+    answer = open_emergency_access(access, "tolvan", REASON, 4.0)
+    assert answer["parameter"][2:] == [
+        {"name": "blockedProvider", "valueIdentifier": {"system": HSA, "value": R}}
+    ]
+    assert (R, RV) in access.decision("tolvan").visible_pairs
+    assert access.decision("tolvan").emergency
 
 
 def test_without_a_care_relationship_the_grant_opens_nothing_and_says_so(scenario: Hub) -> None:
     answer = emergency(scenario, scenario.physician)
     assert answer.status_code == 200
-    assert any(p["name"] == "warning" for p in answer.json()["parameter"])
+    warnings = [p for p in answer.json()["parameter"] if p["name"] == "warning"]
+    assert [sorted(p) for p in warnings] == [["name", "valueString"]]
+    assert "care relationship" in warnings[0]["valueString"]
     assert scenario.get(scenario.physician, "CarePlan/vp").status_code == 404
 
 

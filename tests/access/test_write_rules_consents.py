@@ -13,7 +13,10 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.access.conftest import RV, Hub, R, consent
+from hub.access.writes import check_write
+from hub.auth import Principal
+from hub.auth.scopes import parse_scopes
+from tests.access.conftest import RV, Hub, M, R, consent
 
 RELATIVE = "198001019994"
 WRITTEN_CONSENT = {"contentType": "application/pdf", "title": "Samtycke, undertecknat"}
@@ -220,3 +223,36 @@ def test_w18_a_consent_is_registered_by_the_provider_it_lets_read(scenario: Hub)
     assert (
         scenario.client.post("/fhir/Consent", json=own, headers=scenario.nurse).status_code == 201
     )
+
+
+def test_w18_a_consent_outside_patient_privacy_is_no_decision_fact_and_is_stored(
+    scenario: Hub,
+) -> None:
+    """Only a patient-privacy Consent is read by the decision; one for treatment (or with
+    a scope in text only) names no reader the rules check, even an unknown one."""
+    treatment = consent("behandling", "permit", IRCP, "no-such-unit")
+    treatment["scope"] = {
+        "coding": [
+            {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "treatment"}
+        ]
+    }
+    assert put(scenario, scenario.municipal_system, treatment) == 201
+    in_text = {**treatment, "id": "behandling-text", "scope": {"text": "Behandling"}}
+    assert put(scenario, scenario.municipal_system, in_text) == 201
+    privacy = consent("samtycke-x", "permit", IRCP, "no-such-unit")
+    assert put(scenario, scenario.municipal_system, privacy) == 403
+
+
+def test_w18_a_consent_without_a_coded_scope_is_checked_without_error() -> None:
+    """check_write takes a Consent as a plain mapping: a scope that is missing or not a
+    CodeableConcept (or codings that are not Codings) is not patient privacy, and the
+    check neither fails on it nor refuses the write for it."""
+    writer = Principal("SE2120002122-S001", None, M, None, parse_scopes("system/*.*"), "system")
+    base = consent("odd", "permit", IRCP, "no-such-unit")
+    for scope in (None, "patient-privacy", ["patient-privacy"], {"coding": "patient-privacy"}):
+        incoming = {key: value for key, value in base.items() if key != "scope"}
+        if scope is not None:
+            incoming["scope"] = scope
+        check_write(writer, None, incoming, lambda kind, rid: None, now=datetime.now(UTC))
+    odd_coding = {**base, "scope": {"coding": ["patient-privacy"]}}
+    check_write(writer, None, odd_coding, lambda kind, rid: None, now=datetime.now(UTC))

@@ -167,3 +167,48 @@ def test_w6_a_transaction_cannot_smuggle_a_directory_change(scenario: Hub) -> No
     answer = scenario.client.post("/fhir", json=bundle, headers=scenario.municipal_system)
     assert answer.status_code == 403
     assert "partOf" in _stored(scenario, "Organization/rw")
+
+
+def test_w3_a_unit_or_role_the_directory_cannot_place_is_refused(scenario: Hub) -> None:
+    """An HSA-unit under an organisation the directory does not know, or a role at one,
+    belongs to no provider the rules can name: nobody but an administrator registers it."""
+    stray = organization("stray", "SE2120002122-1009", "nowhere")
+    answer = scenario.client.put(
+        "/fhir/Organization/stray", json=stray, headers=scenario.municipal_system
+    )
+    assert answer.status_code == 403
+    assert answer.json()["resourceType"] == "OperationOutcome"
+    role = {
+        "resourceType": "PractitionerRole",
+        "id": "stray-role",
+        "organization": {"reference": "Organization/nowhere"},
+    }
+    assert (
+        scenario.client.put(
+            "/fhir/PractitionerRole/stray-role", json=role, headers=scenario.municipal_system
+        )
+    ).status_code == 403
+    admin = scenario.token("SE2120002122-S009", ADMIN_SCOPES, M)
+    assert (
+        scenario.client.put("/fhir/Organization/stray", json=stray, headers=admin)
+    ).status_code == 201
+
+
+def test_w3_an_organization_without_hsa_id_belongs_to_the_provider_that_registered_it(
+    scenario: Hub,
+) -> None:
+    laboratory = {"resourceType": "Organization", "id": "lab", "name": "Externt labb"}
+    created = scenario.client.put(
+        "/fhir/Organization/lab", json=laboratory, headers=scenario.region_system
+    )
+    assert created.status_code == 201, created.text
+    renamed = {**laboratory, "name": "Taken over"}
+    assert (
+        scenario.client.put(
+            "/fhir/Organization/lab", json=renamed, headers=scenario.municipal_system
+        )
+    ).status_code == 403
+    assert _stored(scenario, "Organization/lab")["name"] == "Externt labb"
+    assert (
+        scenario.client.put("/fhir/Organization/lab", json=renamed, headers=scenario.region_system)
+    ).status_code == 200

@@ -1,9 +1,11 @@
 """ReadScope.condition with a known resource type selects exactly the rows of that type
-that the general condition selects (the type tests decided in Python, not in SQL)."""
+that the general condition selects (the type tests decided in Python, not in SQL), and
+ReadScope.everything (HUB_AUTH=off) selects every row."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 from sqlalchemy import Column, MetaData, String, Table, create_engine, insert, select
 
@@ -31,16 +33,42 @@ SCOPES = (
 )
 
 
+def _sources() -> Iterator[tuple[str, str | None, str | None, str | None]]:
+    return itertools.product(TYPES, ("pat1", "pat2", None), ("P1", "P2", None), ("U1", "U2", None))
+
+
+def _rows() -> list[dict[str, str | None]]:
+    return [
+        {"n": str(i), "res_type": t, "patient_id": p, "care_provider": c, "care_unit": u}
+        for i, (t, p, c, u) in enumerate(_sources())
+    ]
+
+
+def test_everything_selects_every_row_and_directory_only_the_directory_types() -> None:
+    engine = create_engine("sqlite://")
+    _metadata.create_all(engine)
+    rows = _rows()
+    everything, directory = ReadScope.everything(), ReadScope.directory_only()
+    assert everything.unrestricted is True
+    with engine.begin() as conn:
+        conn.execute(insert(ROWS), rows)
+        for resource_type in (None, *TYPES):
+            of_type = [ROWS.c.res_type == resource_type] if resource_type else []
+            expected = [r["n"] for r in rows if resource_type in (None, r["res_type"])]
+            shown = conn.execute(
+                select(ROWS.c.n).where(*of_type, everything.condition(ROWS.c, resource_type))
+            )
+            assert sorted(shown.scalars()) == sorted(expected), resource_type
+    for kind, patient, provider, unit in _sources():
+        assert everything.allows(kind, patient, provider, unit)
+        in_directory = kind in ("Patient", "Organization")
+        assert directory.allows(kind, patient, provider, unit) == in_directory
+
+
 def test_the_condition_for_one_type_selects_what_the_general_one_selects() -> None:
     engine = create_engine("sqlite://")
     _metadata.create_all(engine)
-    values = itertools.product(
-        TYPES, ("pat1", "pat2", None), ("P1", "P2", None), ("U1", "U2", None)
-    )
-    rows = [
-        {"n": str(i), "res_type": t, "patient_id": p, "care_provider": c, "care_unit": u}
-        for i, (t, p, c, u) in enumerate(values)
-    ]
+    rows = _rows()
     with engine.begin() as conn:
         conn.execute(insert(ROWS), rows)
         for scope, resource_type in itertools.product(SCOPES, TYPES):
