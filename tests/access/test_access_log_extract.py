@@ -126,3 +126,19 @@ def test_the_csv_names_the_units_and_employees_the_directory_knows(scenario: Hub
     assert all(row["care_unit_name"] == "mh" for row in nurse_rows)  # Organization.name
     unknown = [row for row in rows if row["employee"] == "SE2120002122-S001"]
     assert all(row["employee_name"] == "" for row in unknown)
+
+
+def test_the_extract_names_the_providers_own_hidden_data_and_no_others(scenario: Hub) -> None:
+    """The region's physician, with no care relationship, searched Tolvan's plans: the
+    region's and the municipality's data were hidden from her. The region's extract says
+    its own data was hidden; the municipality's says nothing of her search."""
+    accesses(scenario)
+    hidden = {
+        event["agent"][0]["who"]["identifier"]["value"]: detail["valueString"]
+        for event in events(scenario.get(scenario.region_system, "Patient/tolvan/$access-log"))
+        for detail in event["entity"][0]["detail"]
+        if detail["type"] == "hidden-providers"
+    }
+    assert hidden["SE2321000164-P001"] == R
+    municipal = events(scenario.get(scenario.municipal_system, "Patient/tolvan/$access-log"))
+    assert "SE2321000164-P001" not in str(municipal)

@@ -296,3 +296,25 @@ def test_conditional_writes_with_chains_or_has_are_refused_for_every_writer(
         assert probe.status_code == 400, probe.text
     plans = scenario.get(scenario.municipal_system, "CarePlan", _summary="count").json()
     assert plans["total"] == 1  # only the municipal sip: nothing was created
+
+
+def test_a_patient_named_through_hidden_clinical_data_is_not_named(scenario: Hub) -> None:
+    """subject:Patient._has:... would name the patient a user searches for by clinical data
+    that refers to her; the patient in context is found from directory data alone, so it
+    names nobody. The region's stay is hidden from both users: a search through it answers
+    like one through a stay that does not exist (no patient in context, no plan, nothing in
+    Tolvan's log), and so it does once a consent shows the stay."""
+    log: AuditLog = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    hidden = {"subject:Patient._has:Encounter:subject:class": "IMP"}
+    missing = {"subject:Patient._has:Encounter:subject:class": "AMB"}
+    for headers in (scenario.physician, scenario.nurse):
+        before = len(log.records(patient_id="tolvan"))
+        through_hidden = search(scenario, headers, "CarePlan", **hidden)
+        assert answer(through_hidden) == answer(search(scenario, headers, "CarePlan", **missing))
+        assert matches(through_hidden) == set()
+        assert len(log.records(patient_id="tolvan")) == before
+    scenario.put(scenario.municipal_system, consent("samtycke", "permit", "IRCP", "mh"))
+    assert scenario.get(scenario.nurse, "Encounter/stay").status_code == 200
+    opened = search(scenario, scenario.nurse, "CarePlan", **hidden)
+    assert answer(opened) == answer(search(scenario, scenario.nurse, "CarePlan", **missing))
+    assert matches(opened) == set()
