@@ -9,11 +9,12 @@ the version is unchanged: a write since shows at once, as the version check show
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from consent.emergency import grant_emergency_access
 from hub.access.emergency import GrantStore
 from hub.access.guard import Access, DecisionCache
 from hub.auth import Principal
@@ -175,3 +176,22 @@ def test_a_grant_source_that_reads_one_patient_at_a_time_decides_alike(scenario:
         assert access.decisions(PATIENTS) == expected
         single = Access(scenario.store, nurse, None, "one", grants=one_at_a_time, cache=cache)
         assert {p: single.decision(p) for p in PATIENTS} == expected
+
+
+def test_forget_drops_one_patients_decision_of_the_request_after_a_new_grant(
+    scenario: Hub,
+) -> None:
+    """A request decides once per patient; after an emergency grant it is made in, the
+    patient's decision is dropped (`forget`) and taken again with the grant."""
+    nurse = READERS[0]
+    grants = GrantStore(scenario.store.engine)
+    access = Access(scenario.store, nurse, None, "grant", grants=grants, now=datetime.now(UTC))
+    before, other = access.decision("tolvan"), access.decision("other")
+    assert not before.emergency
+    grant = grant_emergency_access(nurse, "tolvan", "Medvetslös", access.now, timedelta(hours=1))
+    grants.save(grant, "tolvan")
+    assert access.decision("tolvan") is before  # decided once per request
+    access.forget("tolvan")
+    after = access.decision("tolvan")
+    assert after.emergency and after != before
+    assert access.decision("other") is other

@@ -167,3 +167,20 @@ def test_a_system_clients_create_and_its_audit_record_commit_together(
     assert after == (plans if sqlite else plans + 1)  # SQLite: written and audited, or neither
     assert scenario.get(headers, f"CarePlan/{plan_id}").status_code == 200
     assert log.verify().ok
+
+
+def test_a_read_whose_audit_append_fails_answers_503_and_the_log_says_why(
+    scenario: Hub, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise AuditWriteError("test: the log is unavailable")
+
+    monkeypatch.setattr(log, "append_many", failing)
+    headers = {**scenario.nurse, "X-Request-Id": "audit-down-1"}
+    with caplog.at_level("ERROR", logger="hub.access"):
+        refused = scenario.client.get("/fhir/CarePlan/sip", headers=headers)
+    assert refused.status_code == 503
+    assert "sip" not in refused.text
+    assert "audit append failed: AuditWriteError (request audit-down-1)" in caplog.text
