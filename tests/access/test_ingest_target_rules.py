@@ -1,0 +1,101 @@
+"""The one ownership rule of an upload (hub.access.writes.ingest_target), record by record:
+W20-W23 of docs/access-rules.md without the adapters around them.
+
+A record goes to the uploading provider (`OWNER`) with the file's care unit only when the
+directory places that unit under the owner; a record another provider holds is left as
+stored; a directory record is written only as the write rules give it to the owner; a
+Patient (shared, its id is its identity) is always written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from hub.access.writes import IngestTarget, ingest_target
+from hub.store.model import StoredResource, WriteContext
+from tests.access.conftest import organization
+
+OWNER, OWN_UNIT = "SE2120000001-K000", "SE2120000001-K100"
+OTHER, OTHER_UNIT = "SE2321000016-E000", "SE2321000016-E200"
+DIRECTORY = {
+    ("Organization", "owner"): organization("owner", OWNER),
+    ("Organization", "other"): organization("other", OTHER),
+}
+
+
+def lookup(resource_type: str, resource_id: str) -> dict[str, Any] | None:
+    return DIRECTORY.get((resource_type, resource_id))
+
+
+def own_unit(unit: str) -> bool:
+    return unit == OWN_UNIT
+
+
+def stored(resource: dict[str, Any], care_provider: str | None) -> StoredResource:
+    return StoredResource(
+        resource["resourceType"],
+        resource["id"],
+        1,
+        0,
+        False,
+        orjson.dumps(resource),
+        care_provider=care_provider,
+    )
+
+
+PLAN = {"resourceType": "CarePlan", "id": "plan", "status": "active", "intent": "plan"}
+PATIENT = {"resourceType": "Patient", "id": "tolvan"}
+OWN_NEW_UNIT = organization("k200", "SE2120000001-K200", "owner")
+OTHER_NEW_UNIT = organization("e300", "SE2321000016-E300", "other")
+
+
+@pytest.mark.parametrize(
+    ("unit", "units_of_owner", "context"),
+    [
+        (OWN_UNIT, own_unit, WriteContext(OWNER, OWN_UNIT)),
+        (OTHER_UNIT, own_unit, WriteContext(OWNER, None)),
+        (None, own_unit, WriteContext(OWNER, None)),
+        (OTHER_UNIT, None, WriteContext(OWNER, OTHER_UNIT)),
+    ],
+)
+def test_the_files_care_unit_labels_the_record_only_when_it_is_the_owners(
+    unit: str | None, units_of_owner: Any, context: WriteContext
+) -> None:
+    for resource in (PLAN, PATIENT, OWN_NEW_UNIT):
+        target = ingest_target(OWNER, resource, unit, None, lookup, units_of_owner)
+        assert target == IngestTarget(True, context), resource["resourceType"]
+
+
+@pytest.mark.parametrize(
+    ("resource", "current", "write"),
+    [
+        (PLAN, None, True),
+        (PLAN, stored(PLAN, OWNER), True),
+        (PLAN, stored(PLAN, None), True),
+        (PLAN, stored(PLAN, OTHER), False),
+        (PATIENT, stored(PATIENT, OTHER), True),
+        (OWN_NEW_UNIT, None, True),
+        (OWN_NEW_UNIT, stored(OWN_NEW_UNIT, OTHER), True),
+        (OTHER_NEW_UNIT, None, False),
+        (OTHER_NEW_UNIT, stored(OTHER_NEW_UNIT, OTHER), False),
+    ],
+    ids=[
+        "new record",
+        "own record",
+        "record without provider",
+        "another provider's record",
+        "a Patient another provider stored",
+        "a new unit of the owner",
+        "a unit of the owner another provider registered",
+        "a new unit of another provider",
+        "a stored unit of another provider",
+    ],
+)
+def test_a_record_is_written_only_when_the_owner_may_write_it(
+    resource: dict[str, Any], current: StoredResource | None, write: bool
+) -> None:
+    target = ingest_target(OWNER, resource, OWN_UNIT, current, lookup, own_unit)
+    assert target == IngestTarget(write, WriteContext(OWNER, OWN_UNIT))
