@@ -461,3 +461,41 @@ def test_g3_a_patient_with_no_data_is_a_permit_with_nothing_to_show() -> None:
     assert decision.outcome == "permit"
     assert decision.reason == "no-data"
     assert decision.visible_sources == ()
+
+
+# Rows the mutation run found unpinned ----------------------------------------------------
+
+
+def test_d12_a_lift_for_one_employee_opens_the_block_for_that_employee_only() -> None:
+    personal = replace(lift(REGION, R_VC), grantee=Grantee(care_unit=K_HSV, employee=NURSE))
+    patient_facts = facts(
+        blocks=(unit_block(REGION, R_VC),),
+        lifts=(personal,),
+        consents=(consent(Grantee(care_unit=K_HSV)),),
+    )
+    assert verdicts(user(), patient_facts)[REGION_VC] == Reason.CONSENT
+    colleague = user(subject="SE2120000001-E2")
+    assert verdicts(colleague, patient_facts)[REGION_VC] == Reason.BLOCKED_UNIT
+
+
+def test_g_a_system_client_without_a_care_provider_is_stopped_at_the_gate() -> None:
+    unbound = Principal("journal", None, None, None, parse_scopes("system/*.*"), "system")
+    decision = decide(unbound, PATIENT, facts(), NOW)
+    assert decision.gate == Reason.NO_ASSIGNMENT
+    assert decision.visible_sources == ()
+    assert {verdict.reason for verdict in decision.verdicts} == {Reason.NO_ASSIGNMENT}
+
+
+def test_r1_without_a_record_a_relative_is_not_told_of_a_block() -> None:
+    decision = decide(representative(), PATIENT, facts(blocks=(unit_block(KOMMUN, K_HT),)), NOW)
+    assert decision.gate == Reason.NOT_REPRESENTED
+    assert {verdict.reason for verdict in decision.verdicts} == {Reason.NOT_REPRESENTED}
+
+
+def test_r2_a_care_provider_on_a_representatives_token_opens_none_of_its_data() -> None:
+    relative = Principal(
+        "191212121212", None, REGION, None, parse_scopes("patient/*.read"), "representative"
+    )
+    result = verdicts(relative, facts(representations=(RECORD,)))
+    assert result[REGION_VC] == result[REGION_HOSP] == Reason.NOT_REPRESENTED
+    assert result[OWN_UNIT] == Reason.REPRESENTATION
