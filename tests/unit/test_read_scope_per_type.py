@@ -1,6 +1,7 @@
 """ReadScope.condition with a known resource type selects exactly the rows of that type
 that the general condition selects (the type tests decided in Python, not in SQL), and
-ReadScope.everything (HUB_AUTH=off) selects every row."""
+ReadScope.everything (HUB_AUTH=off) selects every row, and both select exactly the rows
+ReadScope.allows allows, rows without a patient, provider or unit included."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ SCOPES = (
     ReadScope(provider="P1", types=frozenset({"Encounter", "Patient"})),
     ReadScope(grants={"pat1": frozenset({("P1", "U1"), ("P2", None)})}),
     ReadScope(grants={"pat2": frozenset({("P2", "U2")})}, types=frozenset({"CarePlan"})),
+    ReadScope(provider="P1", excluded={"pat1": frozenset({"U1"}), "pat2": frozenset({None})}),
+    ReadScope(provider="P2", excluded={"pat2": frozenset()}, grants={"pat1": frozenset()}),
+    ReadScope(provider="P1", grants={"pat2": frozenset({("P2", "U2"), ("P2", None)})}),
+    ReadScope(types=frozenset()),
 )
 
 
@@ -78,3 +83,25 @@ def test_the_condition_for_one_type_selects_what_the_general_one_selects() -> No
                 select(ROWS.c.n).where(of_type, scope.condition(ROWS.c, resource_type))
             )
             assert sorted(typed.scalars()) == sorted(general.scalars()), (scope, resource_type)
+
+
+def test_the_condition_selects_exactly_the_rows_allows_allows() -> None:
+    engine = create_engine("sqlite://")
+    _metadata.create_all(engine)
+    rows = _rows()
+    with engine.begin() as conn:
+        conn.execute(insert(ROWS), rows)
+        for scope, resource_type in itertools.product(SCOPES, (None, *TYPES)):
+            expected = [
+                r["n"]
+                for r in rows
+                if resource_type in (None, r["res_type"])
+                and scope.allows(
+                    str(r["res_type"]), r["patient_id"], r["care_provider"], r["care_unit"]
+                )
+            ]
+            of_type = [ROWS.c.res_type == resource_type] if resource_type else []
+            shown = conn.execute(
+                select(ROWS.c.n).where(*of_type, scope.condition(ROWS.c, resource_type))
+            )
+            assert sorted(shown.scalars()) == sorted(expected), (scope, resource_type)
