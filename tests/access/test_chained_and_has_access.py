@@ -318,3 +318,26 @@ def test_a_patient_named_through_hidden_clinical_data_is_not_named(scenario: Hub
     opened = search(scenario, scenario.nurse, "CarePlan", **hidden)
     assert answer(opened) == answer(search(scenario, scenario.nurse, "CarePlan", **missing))
     assert matches(opened) == set()
+
+
+def test_only_one_patient_or_subject_names_the_patient_in_context(scenario: Hub) -> None:
+    """patient= or subject= with one Patient (a reference, or a chain that finds one)
+    names the patient a user's search is about; two patients, or another reference
+    parameter pointing at a Patient, name nobody: nothing is found, the notice asks for
+    patient=, and Tolvan's log gets nothing."""
+    log: AuditLog = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    before = len(log.records(patient_id="tolvan"))
+    named = answer(search(scenario, scenario.nurse, "CarePlan", patient="tolvan"))
+    assert [e[2] for e in named["entries"] if e[0] == "match"] == ["sip"]
+    nobody = answer(search(scenario, scenario.nurse, "CarePlan", category="SIP"))
+    assert nobody["entries"][0][0] == "outcome" and nobody["total"] == 0
+    after_named = len(log.records(patient_id="tolvan"))
+    assert after_named > before
+    for criteria in (
+        {"patient": "tolvan,other"},
+        {"performer": "Patient/tolvan"},
+        {"performer:Patient.identifier": f"{PNR}|{TOLVAN_PNR}"},
+    ):
+        found = search(scenario, scenario.nurse, "CarePlan", category="SIP", **criteria)
+        assert answer(found) == nobody, criteria
+    assert len(log.records(patient_id="tolvan")) == after_named

@@ -112,3 +112,14 @@ def test_a_directory_record_is_used_until_its_ttl_and_the_oldest_goes_first(
     assert cache.get(("Organization", "mh")) == _unit("mh")
     clock.now -= 20.0
     assert cache.get(("Organization", "rw")) is None  # dropped when found stale
+
+
+def test_a_decision_is_a_guess_until_its_ttl_has_passed_and_never_after(clock: Clock) -> None:
+    cache = DecisionCache(ttl=30.0)
+    decision = _decision("tolvan")
+    cache.put(("reader", "tolvan"), (1, 1, 0), decision)
+    clock.now += 30.0
+    assert cache.peek(("reader", "tolvan")) == ((1, 1, 0), decision)  # exactly ttl: fresh
+    clock.now += 0.001
+    assert cache.peek(("reader", "tolvan")) is None
+    assert cache.peek(("reader", "other")) is None

@@ -99,3 +99,20 @@ def test_a_delete_needs_a_delete_scope_for_its_type(scenario: Hub) -> None:
     deleted = scenario.client.delete("/fhir/CarePlan/sip", headers=plans)
     assert deleted.status_code in (200, 204), deleted.text
     assert scenario.get(scenario.municipal_system, "CarePlan/sip").status_code == 410
+
+
+def test_a_transactions_read_sees_the_transactions_own_write(scenario: Hub) -> None:
+    plan = care_plan("sip-new", "SIP")
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": plan, "request": {"method": "PUT", "url": "CarePlan/sip-new"}},
+            {"request": {"method": "GET", "url": "CarePlan/sip-new"}},
+        ],
+    }
+    answer = scenario.client.post("/fhir", json=bundle, headers=scenario.municipal_system)
+    assert answer.status_code == 200, answer.text
+    read = answer.json()["entry"][1]
+    assert read["response"]["status"].startswith("200")
+    assert read["resource"]["id"] == "sip-new" and read["resource"]["status"] == "active"

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from hub.audit.log import AuditLog
-from tests.access.conftest import Hub, care_plan
+from tests.access.conftest import PNR, Hub, care_plan
 
 HIDDEN = "patient=tolvan&category=VP"
 MISSING = "patient=tolvan&category=NO-SUCH-PLAN"
@@ -171,3 +171,50 @@ def test_a_conditional_reference_to_a_hidden_plan_fails_like_one_to_a_missing_pl
     hidden, missing = answers
     assert hidden.status_code == missing.status_code == 412
     assert hidden.json() == missing.json()
+
+
+def test_a_conditional_match_sees_only_the_readers_rows(scenario: Hub) -> None:
+    """patient=tolvan matches the nurse's visible sip and the region's hidden vp: under
+    her scope it is one match (200, sip), never the 412 of two that would tell the hidden
+    plan exists."""
+    headers = {**scenario.nurse, "If-None-Exist": "patient=tolvan"}
+    matched = scenario.client.post("/fhir/CarePlan", json=plan_body("SIP"), headers=headers)
+    assert matched.status_code == 200, matched.text
+    assert matched.json()["id"] == "sip"
+
+
+def test_a_token_for_one_type_matches_and_updates_that_type_conditionally(scenario: Hub) -> None:
+    nurse = scenario.token(
+        "SE2120002122-P001",
+        "user/CarePlan.read user/CarePlan.write",
+        "SE2120002122-0000",
+        "SE2120002122-1001",
+    )
+    system = scenario.token(
+        "SE2120002122-S005", "system/CarePlan.*", "SE2120002122-0000", "SE2120002122-1001"
+    )
+    for headers in (nurse, system):
+        created = scenario.client.post(
+            "/fhir/CarePlan",
+            json=plan_body("SIP"),
+            headers={**headers, "If-None-Exist": "patient=tolvan&category=SIP"},
+        )
+        assert created.status_code == 200, created.text
+        assert created.json()["id"] == "sip"
+    updated = scenario.client.put(
+        "/fhir/CarePlan?patient=tolvan&category=SIP",
+        json=care_plan("sip", "SIP") | {"status": "on-hold"},
+        headers=system,
+    )
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["id"] == "sip" and updated.json()["meta"]["versionId"] == "2"
+
+
+def test_a_users_conditional_create_of_a_patient_finds_the_directory_record(
+    scenario: Hub,
+) -> None:
+    headers = {**scenario.nurse, "If-None-Exist": f"identifier={PNR}|191212121212"}
+    body = {"resourceType": "Patient", "identifier": [{"system": PNR, "value": "191212121212"}]}
+    matched = scenario.client.post("/fhir/Patient", json=body, headers=headers)
+    assert matched.status_code == 200, matched.text
+    assert matched.json()["id"] == "tolvan"
