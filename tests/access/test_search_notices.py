@@ -291,3 +291,15 @@ def test_a_search_naming_a_patient_is_audited_under_that_patient_even_if_never_s
         scenario.get(scenario.physician, path, **params)
         [record] = log.records(patient_id=NEVER)[before:]
         assert record.action == "search" and record.reason == "no-relationship"
+
+
+def test_a_patient_search_including_directory_records_only_carries_no_notice(
+    scenario: Hub,
+) -> None:
+    """Includes of a Patient's organization or general practitioner are directory data:
+    the physician without a care relationship gets Tolvan and no word of her decision."""
+    for include in ("Patient:general-practitioner", "Patient:organization"):
+        response = scenario.get(scenario.physician, "Patient", _id="tolvan", _include=include)
+        assert response.status_code == 200, response.text
+        assert notices(response) == []
+        assert [e["resource"]["id"] for e in response.json()["entry"]] == ["tolvan"]
