@@ -4,7 +4,9 @@ W20-W23 of docs/access-rules.md without the adapters around them.
 A record goes to the uploading provider (`OWNER`) with the file's care unit only when the
 directory places that unit under the owner; a record another provider holds is left as
 stored; a directory record is written only as the write rules give it to the owner; a
-Patient (shared, its id is its identity) is always written.
+Patient (shared, its id is its identity) is always written. Before that, an upload's
+clinical records move to ids in the uploader's namespace (`owned_upload`) and a unit
+labels them only when the directory places it under the uploader (`units_of`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from hub.access.writes import IngestTarget, ingest_target
+from hub.access.writes import IngestTarget, ingest_target, owned_id, owned_upload, units_of
 from hub.store.model import StoredResource, WriteContext
 from tests.access.conftest import organization
 
@@ -99,3 +101,71 @@ def test_a_record_is_written_only_when_the_owner_may_write_it(
 ) -> None:
     target = ingest_target(OWNER, resource, OWN_UNIT, current, lookup, own_unit)
     assert target == IngestTarget(write, WriteContext(OWNER, OWN_UNIT))
+
+
+def test_an_upload_s_clinical_records_and_references_move_to_the_owner_s_namespace() -> None:
+    records = [
+        {"resourceType": "Patient", "id": "tolvan"},
+        {"resourceType": "Organization", "id": "unit"},
+        {"resourceType": "Encounter", "id": "visit"},
+        {
+            "resourceType": "CarePlan",
+            "id": "plan",
+            "subject": {"reference": "Patient/tolvan"},
+            "encounter": {"reference": "Encounter/visit/_history/2", "display": "Encounter/visit"},
+            "supportingInfo": [{"reference": "Encounter/visit"}, {"reference": "Encounter/other"}],
+            "author": {"reference": "Organization/unit"},
+        },
+        {"resourceType": "Observation", "status": "final"},  # no id: nothing to rename
+    ]
+    visit, plan = owned_id(OWNER, "Encounter", "visit"), owned_id(OWNER, "CarePlan", "plan")
+    assert owned_upload(records, OWNER) == [
+        {"resourceType": "Patient", "id": "tolvan"},
+        {"resourceType": "Organization", "id": "unit"},
+        {"resourceType": "Encounter", "id": visit},
+        {
+            "resourceType": "CarePlan",
+            "id": plan,
+            "subject": {"reference": "Patient/tolvan"},
+            "encounter": {
+                "reference": f"Encounter/{visit}/_history/2",
+                "display": "Encounter/visit",
+            },
+            "supportingInfo": [
+                {"reference": f"Encounter/{visit}"},
+                {"reference": "Encounter/other"},
+            ],
+            "author": {"reference": "Organization/unit"},
+        },
+        {"resourceType": "Observation", "status": "final"},
+    ]
+    assert owned_upload(records, OTHER)[2]["id"] != visit  # another owner, another id
+
+
+UNITS = {
+    "id-" + OWN_UNIT: organization("id-" + OWN_UNIT, OWN_UNIT, "owner"),
+    "id-" + OTHER_UNIT: organization("id-" + OTHER_UNIT, OTHER_UNIT, "other"),
+}
+
+
+def unit_lookup(resource_type: str, resource_id: str) -> dict[str, Any] | None:
+    if resource_type == "Organization" and resource_id in UNITS:
+        return UNITS[resource_id]
+    return lookup(resource_type, resource_id)
+
+
+def test_a_unit_labels_the_owner_s_records_only_when_the_directory_places_it_there() -> None:
+    in_file = [
+        organization("new-own", "SE2120000001-K300", "owner"),
+        organization("new-other", "SE2321000016-E400", "other"),
+        {"resourceType": "Practitioner", "id": "SE2321000016-E500"},
+    ]
+    belongs = units_of(OWNER, unit_lookup, lambda hsa_id: "id-" + hsa_id, in_file)
+    assert belongs(OWN_UNIT)  # stored under the owner
+    assert not belongs(OTHER_UNIT)  # stored under another provider
+    assert belongs("SE2120000001-K300")  # not stored: the file places it under the owner
+    assert not belongs("SE2321000016-E400")  # not stored: the file places it elsewhere
+    assert belongs("SE2321000016-E500")  # known nowhere: nothing says it is another's
+    stored_only = units_of(OWNER, unit_lookup, lambda hsa_id: "id-" + hsa_id)
+    assert stored_only(OWN_UNIT) and not stored_only(OTHER_UNIT)
+    assert stored_only("SE2321000016-E400")  # without the file it is known nowhere

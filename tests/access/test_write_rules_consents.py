@@ -13,10 +13,13 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from hub.access.writes import check_write
 from hub.auth import Principal
 from hub.auth.scopes import parse_scopes
-from tests.access.conftest import RV, Hub, M, R, consent
+from hub.errors import Forbidden
+from tests.access.conftest import MH, RV, RW, Hub, M, R, consent, organization
 
 RELATIVE = "198001019994"
 WRITTEN_CONSENT = {"contentType": "application/pdf", "title": "Samtycke, undertecknat"}
@@ -160,6 +163,27 @@ def test_w15_only_the_registering_provider_ends_or_voids_a_block(scenario: Hub) 
     assert scenario.get(scenario.nurse, "Encounter/stay").status_code == 200
 
 
+def test_w14_a_user_of_the_blocked_unit_lifts_its_block() -> None:
+    """The write rule alone (the API also asks the user's care relationship): a lift of an
+    inre spärr is registered by a user of the blocked unit, not of another unit."""
+    directory = {
+        ("Organization", "region"): organization("region", R),
+        ("Organization", "rw"): organization("rw", RW, "region"),
+        ("Organization", "rv"): organization("rv", RV, "region"),
+        ("Organization", "kommun"): organization("kommun", M),
+        ("Organization", "mh"): organization("mh", MH, "kommun"),
+    }
+    boxed = lift("mh", "rw", 3, sourceAttachment=WRITTEN_CONSENT)
+    scopes = parse_scopes("user/*.read user/*.write")
+    ward = Principal("SE2321000164-P003", RW, R, None, scopes, "user")
+    check_write(ward, None, boxed, lambda k, i: directory.get((k, i)), now=datetime.now(UTC))
+    other_unit = Principal("SE2321000164-P002", RV, R, None, scopes, "user")
+    with pytest.raises(Forbidden):
+        check_write(
+            other_unit, None, boxed, lambda k, i: directory.get((k, i)), now=datetime.now(UTC)
+        )
+
+
 # -- finding 5: block records --------------------------------------------------------------------
 
 
@@ -246,7 +270,8 @@ def test_w18_a_consent_outside_patient_privacy_is_no_decision_fact_and_is_stored
 def test_w18_a_consent_without_a_coded_scope_is_checked_without_error() -> None:
     """check_write takes a Consent as a plain mapping: a scope that is missing or not a
     CodeableConcept (or codings that are not Codings) is not patient privacy, and the
-    check neither fails on it nor refuses the write for it."""
+    check neither fails on it nor refuses the write for it; a privacy consent whose
+    provision is neither permit nor deny names no reader to check."""
     writer = Principal("SE2120002122-S001", None, M, None, parse_scopes("system/*.*"), "system")
     base = consent("odd", "permit", IRCP, "no-such-unit")
     for scope in (None, "patient-privacy", ["patient-privacy"], {"coding": "patient-privacy"}):
@@ -254,5 +279,7 @@ def test_w18_a_consent_without_a_coded_scope_is_checked_without_error() -> None:
         if scope is not None:
             incoming["scope"] = scope
         check_write(writer, None, incoming, lambda kind, rid: None, now=datetime.now(UTC))
+    untyped = {**base, "provision": {"period": {"start": "2026-01-01"}}}
+    check_write(writer, None, untyped, lambda kind, rid: None, now=datetime.now(UTC))
     odd_coding = {**base, "scope": {"coding": ["patient-privacy"]}}
     check_write(writer, None, odd_coding, lambda kind, rid: None, now=datetime.now(UTC))
