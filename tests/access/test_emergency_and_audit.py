@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
 
 from hub.access.emergency import GrantStore, open_emergency_access
 from hub.access.guard import Access
@@ -150,3 +151,13 @@ def test_when_the_audit_write_fails_no_data_is_returned(
     assert response.status_code == 503
     assert response.json()["resourceType"] == "OperationOutcome"
     assert "sip" not in response.text
+
+
+def test_grants_are_read_with_the_facts_only_from_their_own_database(scenario: Hub) -> None:
+    """The grants table keeps times in microseconds since the epoch; a store reads the
+    grants with a patient's facts only when they live in its own database."""
+    grants = GrantStore(scenario.store.engine)
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    assert grants.moment_in(scenario.store.engine, moment) == 1_767_225_600_000_000
+    elsewhere = GrantStore(create_engine("sqlite://"))
+    assert elsewhere.moment_in(scenario.store.engine, moment) is None
