@@ -195,3 +195,12 @@ def test_forget_drops_one_patients_decision_of_the_request_after_a_new_grant(
     after = access.decision("tolvan")
     assert after.emergency and after != before
     assert access.decision("other") is other
+
+
+def test_one_decision_keeps_the_directory_records_it_read_in_the_shared_cache(
+    scenario: Hub,
+) -> None:
+    cache = DecisionCache()
+    decided = _access(scenario, READERS[0], cache).decision("tolvan")
+    assert decided.visible_sources
+    assert cache.directory.get(("Organization", "mh")) is not None

@@ -109,6 +109,7 @@ def test_a_transactions_read_sees_the_transactions_own_write(scenario: Hub) -> N
         "entry": [
             {"resource": plan, "request": {"method": "PUT", "url": "CarePlan/sip-new"}},
             {"request": {"method": "GET", "url": "CarePlan/sip-new"}},
+            {"request": {"method": "GET", "url": "CarePlan?_id=sip-new"}},
         ],
     }
     answer = scenario.client.post("/fhir", json=bundle, headers=scenario.municipal_system)
@@ -116,3 +117,32 @@ def test_a_transactions_read_sees_the_transactions_own_write(scenario: Hub) -> N
     read = answer.json()["entry"][1]
     assert read["response"]["status"].startswith("200")
     assert read["resource"]["id"] == "sip-new" and read["resource"]["status"] == "active"
+    searched = answer.json()["entry"][2]["resource"]
+    assert [e["resource"]["id"] for e in searched["entry"]] == ["sip-new"]
+
+
+def test_searches_are_audited_under_the_patients_of_their_rows(scenario: Hub) -> None:
+    """A system client's search of plans is logged under each plan's patient (never under
+    a plan's own id); a user's include of the plan's Patient keeps the plan shown."""
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    before = len(log.records(patient_id="tolvan"))
+    plans = entries(scenario.get(scenario.municipal_system, "CarePlan", category="SIP"))
+    assert [e["resource"]["id"] for e in plans] == ["sip"]
+    logged = log.records(patient_id="tolvan")[before:]
+    assert [(r.action, r.subject) for r in logged] == [("search", "SE2120002122-S001")]
+    assert log.records(patient_id="sip") == []
+    included = entries(
+        scenario.get(scenario.nurse, "CarePlan", patient="tolvan", _include="CarePlan:subject")
+    )
+    assert {(e["resource"]["resourceType"], e["resource"]["id"]) for e in included} == {
+        ("CarePlan", "sip"),
+        ("Patient", "tolvan"),
+    }
+
+
+def test_a_users_read_of_directory_data_is_logged_with_her_role(scenario: Hub) -> None:
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    assert scenario.get(scenario.physician, "Patient/tolvan").status_code == 200
+    record = log.records(patient_id="tolvan")[-1]
+    assert (record.action, record.subject, record.role) == ("read", PHYSICIAN, "201011")
+    assert record.reason == "directory data" and record.shown_providers == ()
