@@ -146,3 +146,22 @@ def test_a_users_read_of_directory_data_is_logged_with_her_role(scenario: Hub) -
     record = log.records(patient_id="tolvan")[-1]
     assert (record.action, record.subject, record.role) == ("read", PHYSICIAN, "201011")
     assert record.reason == "directory data" and record.shown_providers == ()
+
+
+def test_a_write_needs_a_write_scope_and_a_users_write_is_logged_with_her_decision(
+    scenario: Hub,
+) -> None:
+    reader = scenario.token("SE2120002122-S002", "system/*.read", M, MH)
+    refused = scenario.client.put(
+        "/fhir/CarePlan/sip", json=care_plan("sip", "SIP") | {"status": "on-hold"}, headers=reader
+    )
+    assert refused.status_code == 403
+    assert scenario.get(scenario.municipal_system, "CarePlan/sip").json()["status"] == "active"
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    body = care_plan("x", "SIP")
+    del body["id"]
+    created = scenario.client.post("/fhir/CarePlan", json=body, headers=scenario.nurse)
+    assert created.status_code == 201, created.text
+    record = log.records(patient_id="tolvan")[-1]
+    assert (record.action, record.subject) == ("create", NURSE)
+    assert record.shown_providers == (M,) and record.reason != "directory data"
