@@ -8,7 +8,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-from sqlalchemy import Column, MetaData, String, Table, create_engine, insert, select
+import pytest
+from sqlalchemy import Column, Connection, MetaData, String, Table, create_engine, insert, select
 
 from hub.access.scope import ReadScope
 
@@ -49,59 +50,60 @@ def _rows() -> list[dict[str, str | None]]:
     ]
 
 
-def test_everything_selects_every_row_and_directory_only_the_directory_types() -> None:
+@pytest.fixture
+def conn() -> Iterator[Connection]:
+    """An in-memory table holding every row of `_rows()`."""
     engine = create_engine("sqlite://")
     _metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(insert(ROWS), _rows())
+        yield connection
+
+
+def test_everything_selects_every_row_and_directory_only_the_directory_types(
+    conn: Connection,
+) -> None:
     rows = _rows()
     everything, directory = ReadScope.everything(), ReadScope.directory_only()
     assert everything.unrestricted is True
-    with engine.begin() as conn:
-        conn.execute(insert(ROWS), rows)
-        for resource_type in (None, *TYPES):
-            of_type = [ROWS.c.res_type == resource_type] if resource_type else []
-            expected = [r["n"] for r in rows if resource_type in (None, r["res_type"])]
-            shown = conn.execute(
-                select(ROWS.c.n).where(*of_type, everything.condition(ROWS.c, resource_type))
-            )
-            assert sorted(shown.scalars()) == sorted(expected), resource_type
+    for resource_type in (None, *TYPES):
+        of_type = [ROWS.c.res_type == resource_type] if resource_type else []
+        expected = [r["n"] for r in rows if resource_type in (None, r["res_type"])]
+        shown = conn.execute(
+            select(ROWS.c.n).where(*of_type, everything.condition(ROWS.c, resource_type))
+        )
+        assert sorted(shown.scalars()) == sorted(expected), resource_type
     for kind, patient, provider, unit in _sources():
         assert everything.allows(kind, patient, provider, unit)
         in_directory = kind in ("Patient", "Organization")
         assert directory.allows(kind, patient, provider, unit) == in_directory
 
 
-def test_the_condition_for_one_type_selects_what_the_general_one_selects() -> None:
-    engine = create_engine("sqlite://")
-    _metadata.create_all(engine)
-    rows = _rows()
-    with engine.begin() as conn:
-        conn.execute(insert(ROWS), rows)
-        for scope, resource_type in itertools.product(SCOPES, TYPES):
-            of_type = ROWS.c.res_type == resource_type
-            general = conn.execute(select(ROWS.c.n).where(of_type, scope.condition(ROWS.c)))
-            typed = conn.execute(
-                select(ROWS.c.n).where(of_type, scope.condition(ROWS.c, resource_type))
-            )
-            assert sorted(typed.scalars()) == sorted(general.scalars()), (scope, resource_type)
+def test_the_condition_for_one_type_selects_what_the_general_one_selects(
+    conn: Connection,
+) -> None:
+    for scope, resource_type in itertools.product(SCOPES, TYPES):
+        of_type = ROWS.c.res_type == resource_type
+        general = conn.execute(select(ROWS.c.n).where(of_type, scope.condition(ROWS.c)))
+        typed = conn.execute(
+            select(ROWS.c.n).where(of_type, scope.condition(ROWS.c, resource_type))
+        )
+        assert sorted(typed.scalars()) == sorted(general.scalars()), (scope, resource_type)
 
 
-def test_the_condition_selects_exactly_the_rows_allows_allows() -> None:
-    engine = create_engine("sqlite://")
-    _metadata.create_all(engine)
+def test_the_condition_selects_exactly_the_rows_allows_allows(conn: Connection) -> None:
     rows = _rows()
-    with engine.begin() as conn:
-        conn.execute(insert(ROWS), rows)
-        for scope, resource_type in itertools.product(SCOPES, (None, *TYPES)):
-            expected = [
-                r["n"]
-                for r in rows
-                if resource_type in (None, r["res_type"])
-                and scope.allows(
-                    str(r["res_type"]), r["patient_id"], r["care_provider"], r["care_unit"]
-                )
-            ]
-            of_type = [ROWS.c.res_type == resource_type] if resource_type else []
-            shown = conn.execute(
-                select(ROWS.c.n).where(*of_type, scope.condition(ROWS.c, resource_type))
+    for scope, resource_type in itertools.product(SCOPES, (None, *TYPES)):
+        expected = [
+            r["n"]
+            for r in rows
+            if resource_type in (None, r["res_type"])
+            and scope.allows(
+                str(r["res_type"]), r["patient_id"], r["care_provider"], r["care_unit"]
             )
-            assert sorted(shown.scalars()) == sorted(expected), (scope, resource_type)
+        ]
+        of_type = [ROWS.c.res_type == resource_type] if resource_type else []
+        shown = conn.execute(
+            select(ROWS.c.n).where(*of_type, scope.condition(ROWS.c, resource_type))
+        )
+        assert sorted(shown.scalars()) == sorted(expected), (scope, resource_type)
