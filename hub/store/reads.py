@@ -343,23 +343,19 @@ class StoreReads:
         With `grants_at` (microseconds since the epoch) the same round trip reads the
         patient's emergency grants active at that moment (hub.access.emergency)."""
         version_statement = statements.patient_version(self.dialect)
-        sources_statement = statements.patient_sources(self.dialect)
-        facts_statement = statements.patient_facts(self.dialect, len(fact_types))
-        facts_values = {"patient_id": patient_id}
-        facts_values.update((f"type_{i}", t) for i, t in enumerate(fact_types))
         together: list[tuple[str, Sequence[object]]] = [
             (version_statement.sql, version_statement.bind(*[patient_id] * 3)),
-            (sources_statement.sql, [patient_id]),
-            (facts_statement.sql, facts_statement.values(facts_values)),
+            compartment.patients_sources([patient_id], self.dialect),
+            compartment.patients_facts([patient_id], fact_types, self.dialect),
         ]
         if grants_at is not None:
             together.append(compartment.active_grants(patient_id, grants_at, self.dialect))
         version_rows, source_rows, fact_rows, *grant_rows = run_together(self.engine, together)
-        facts = [orjson.loads(content) for (content,) in fact_rows if content]
+        facts = [orjson.loads(content) for _patient, content in fact_rows if content]
         directory = self._directories({patient_id: facts}, references, depth, directory_cache)
         return DecisionInputs(
             _version(version_rows[0] if version_rows else None),
-            [(provider, unit) for provider, unit in source_rows],
+            [(provider, unit) for _patient, provider, unit in source_rows],
             facts,
             directory[patient_id],
             tuple(bytes(grant) for rows in grant_rows for (grant,) in rows),

@@ -48,8 +48,6 @@ __all__ = [
     "bound",
     "compiled",
     "current_contents",
-    "patient_facts",
-    "patient_sources",
     "patient_version",
     "read_newest",
     "security_and_version",
@@ -236,30 +234,8 @@ def security_and_version(dialect: str) -> DriverStatement:
     return compiled(stmt, dialect)
 
 
-@cache
-def patient_sources(dialect: str) -> DriverStatement:
-    """The (care provider, care unit) pairs that ever wrote about one patient."""
-    stmt = (
-        select(_v.care_provider, _v.care_unit)
-        .where(_v.patient_id == bindparam("patient_id", None), _v.care_provider.is_not(None))
-        .distinct()
-    )
-    return compiled(stmt, dialect)
-
-
 def _current_content() -> Select[Any]:
     return select(_v.content).select_from(CURRENT).where(_r.deleted == false())
-
-
-@lru_cache(maxsize=512)
-def patient_facts(dialect: str, types: int) -> DriverStatement:
-    """Current live contents of one patient's resources of `types` types (parameters
-    patient_id, type_0 ...)."""
-    stmt = _current_content().where(
-        _r.patient_id == bindparam("patient_id", None),
-        _r.res_type.in_([bindparam(f"type_{i}", None) for i in range(types)]),
-    )
-    return compiled(stmt, dialect)
 
 
 @lru_cache(maxsize=512)

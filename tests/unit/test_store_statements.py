@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.store import statements
+from hub.store import compartment, statements
 from hub.store.schema import INDEX_TABLES, resource_versions, resources
 from hub.store.sqlite import BACKSTOP_PAGES, CONNECTION_PRAGMAS
 
@@ -13,7 +13,6 @@ NAMED = {
     statements.read_newest: {"res_type", "res_id"},
     statements.security_and_version: {"res_type", "res_id"},
     statements.patient_version: {"patient_id"},
-    statements.patient_sources: {"patient_id"},
 }
 
 
@@ -30,10 +29,11 @@ def test_each_hot_statement_binds_its_named_values_and_fixes_the_rest(dialect, b
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_list_statements_take_one_placeholder_per_item(dialect):
-    facts = statements.patient_facts(dialect, 3)
-    assert facts.names == ("patient_id", "type_0", "type_1", "type_2")
     contents = statements.current_contents(dialect, 2)
     assert contents.names == ("res_type", "id_0", "id_1")
+    sql, params = compartment.patients_facts(["p1", "p2"], ["Consent", "CareTeam"], dialect)
+    mark = "?" if dialect == "sqlite" else "%s"
+    assert sql.count(mark) == 4 and params == ("p1", "p2", "Consent", "CareTeam")
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
