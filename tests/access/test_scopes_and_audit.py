@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from hub.access.guard import Access
+from hub.access.scope import ReadScope
 from hub.audit.log import AuditLog, AuditWriteError
 from tests.access.conftest import MH, Hub, M, R, care_plan, consent
 
@@ -97,6 +99,16 @@ def test_writes_and_deletes_are_audited(scenario: Hub) -> None:
     logged = actions(scenario)
     assert ("update", "SE2321000164-S001") in logged or ("create", "SE2321000164-S001") in logged
     assert ("delete", "SE2321000164-S001") in logged
+
+
+def test_a_write_without_a_principal_is_not_audited_and_does_not_fail(scenario: Hub) -> None:
+    """With authentication off there is no principal: a write is recorded under nobody,
+    also when the server keeps an audit log."""
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    stored = scenario.store.read("CarePlan", "sip", ReadScope.everything())
+    before = log.count()
+    Access(scenario.store, None, log, "auth-off").record_write("update", stored)
+    assert log.count() == before
 
 
 def test_a_conditional_match_under_consent_is_audited_with_the_decision(scenario: Hub) -> None:

@@ -279,6 +279,27 @@ def test_a_patient_search_that_names_no_single_patient_is_not_explained(scenario
     assert included == {"sip"}
 
 
+def test_a_patient_found_through_data_the_reader_may_see_carries_no_notice(
+    scenario: Hub,
+) -> None:
+    """A Patient search whose _has goes through clinical data shows that data when it finds
+    the patient, as the match (with or without a total) or as a count alone: nothing is
+    explained. Through the region's plan (hidden from the nurse) it finds nothing, and the
+    notice says why."""
+    for summary in ({}, {"_total": "none"}, {"_summary": "count"}):
+        for category, expected in (("SIP", []), ("VP", [CONSENT_OR_EMERGENCY])):
+            params = {"_id": "tolvan", "_has:CarePlan:patient:category": category, **summary}
+            answer = scenario.get(scenario.nurse, "Patient", **params)
+            assert answer.status_code == 200, answer.text
+            entries = answer.json().get("entry", [])
+            found = [e["resource"]["id"] for e in entries if e["search"]["mode"] == "match"]
+            if "_summary" in summary:
+                assert answer.json()["total"] == (1 if category == "SIP" else 0)
+            else:
+                assert found == (["tolvan"] if category == "SIP" else []), found
+            assert notices(answer) == expected, (summary, category)
+
+
 def test_a_search_naming_a_patient_is_audited_under_that_patient_even_if_never_stored(
     scenario: Hub,
 ) -> None:

@@ -11,15 +11,19 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from hub.access.writes import check_write
+from hub.app import create_app
 from hub.auth import Principal
 from hub.auth.scopes import parse_scopes
 from hub.errors import Forbidden
 from tests.access.conftest import MH, RV, RW, Hub, M, R, consent, organization
+from tests.auth_support import authenticating_settings
 
 RELATIVE = "198001019994"
 WRITTEN_CONSENT = {"contentType": "application/pdf", "title": "Samtycke, undertecknat"}
@@ -148,6 +152,24 @@ def test_w14_the_blocking_provider_lifts_time_boxed_with_the_patients_consent(
     assert put(scenario, other_unit, boxed) == 403  # a user of another unit of the provider
     assert put(scenario, scenario.region_system, boxed) == 201
     assert scenario.get(scenario.nurse, "Encounter/stay").status_code == 200
+
+
+@pytest.mark.parametrize(("limit", "within", "beyond"), [(2.0, 1.0, 3.0), (30.0, 20.0, 40.0)])
+def test_w14_a_lift_is_time_boxed_by_the_configured_limit(
+    scenario: Hub, tmp_path: Path, limit: float, within: float, beyond: float
+) -> None:
+    """HUB_MAX_BLOCK_LIFT_DAYS, not the default of 7 days, bounds a lift: below and above
+    the default, a lift longer than the setting is refused and one within it registered."""
+    _blocked(scenario)
+    settings = authenticating_settings(tmp_path, max_block_lift_days=limit)
+    app = create_app(settings, store=scenario.store)
+    with TestClient(app, base_url="http://testserver") as client:
+        configured = Hub(client, scenario.key, scenario.store)
+        longer = lift("mh", "rw", beyond, sourceAttachment=WRITTEN_CONSENT)
+        assert put(configured, configured.region_system, longer) == 403
+        boxed = lift("mh", "rw", within, sourceAttachment=WRITTEN_CONSENT)
+        assert put(configured, configured.region_system, boxed) == 201
+        assert configured.get(configured.nurse, "Encounter/stay").status_code == 200
 
 
 def test_w15_only_the_registering_provider_ends_or_voids_a_block(scenario: Hub) -> None:

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from hub.access.guard import Access
+from hub.auth import Principal
+from hub.auth.scopes import parse_scopes
+from hub.errors import Forbidden
 from tests.access.conftest import MH, RW, Hub, M, R, consent, organization
 
 ADMIN_SCOPES = "system/Organization.write system/directory.admin"
@@ -167,6 +173,73 @@ def test_w6_a_transaction_cannot_smuggle_a_directory_change(scenario: Hub) -> No
     answer = scenario.client.post("/fhir", json=bundle, headers=scenario.municipal_system)
     assert answer.status_code == 403
     assert "partOf" in _stored(scenario, "Organization/rw")
+
+
+def test_w6_a_transaction_registers_a_unit_with_its_roles_and_blocks(scenario: Hub) -> None:
+    """The write rules look the directory up inside the write's own transaction: a unit
+    registered by an entry (a PUT, or a POST the others name by its urn:uuid) places the
+    roles and the block of the later entries under the region. Outside the transaction
+    the unit is unknown: the roles would be refused as records of nobody's, the block as
+    one naming an unknown organisation."""
+    unit = organization("rx", "SE2321000164-1005", "region")
+    role = {
+        "resourceType": "PractitionerRole",
+        "id": "gp-at-rx",
+        "organization": {"reference": "Organization/rx"},
+    }
+    posted_unit = organization("ry", "SE2321000164-1006", "region")
+    del posted_unit["id"]
+    posted_role = {
+        "resourceType": "PractitionerRole",
+        "organization": {"reference": "urn:uuid:5d1c1f43-0000-4e0a-8f55-2b0c7a1f0e01"},
+    }
+    block = consent("sparr-ry", "deny", "CST", "ry")
+    block["provision"]["actor"][0]["reference"] = posted_role["organization"]
+    del block["id"]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": unit, "request": {"method": "PUT", "url": "Organization/rx"}},
+            {"resource": role, "request": {"method": "PUT", "url": "PractitionerRole/gp-at-rx"}},
+            {
+                "fullUrl": "urn:uuid:5d1c1f43-0000-4e0a-8f55-2b0c7a1f0e01",
+                "resource": posted_unit,
+                "request": {"method": "POST", "url": "Organization"},
+            },
+            {"resource": posted_role, "request": {"method": "POST", "url": "PractitionerRole"}},
+            {"resource": block, "request": {"method": "POST", "url": "Consent"}},
+        ],
+    }
+    answer = scenario.client.post("/fhir", json=bundle, headers=scenario.region_system)
+    assert answer.status_code == 200, answer.text
+    statuses = [e["response"]["status"][:3] for e in answer.json()["entry"]]
+    assert statuses == ["201"] * 5
+    assert _stored(scenario, "PractitionerRole/gp-at-rx")["organization"] == {
+        "reference": "Organization/rx"
+    }
+
+
+def test_w4_the_rules_outside_a_transaction_look_the_directory_up_in_the_store(
+    scenario: Hub,
+) -> None:
+    """Without a unit of work the write rules read the stored directory: a role at the
+    region's unit is the region's to register, not the municipality's."""
+    scopes = parse_scopes("system/*.*")
+    role = {
+        "resourceType": "PractitionerRole",
+        "id": "gp-at-rv",
+        "organization": {"reference": "Organization/rv"},
+    }
+    for provider, allowed in ((R, True), (M, False)):
+        principal = Principal(f"{provider}-S001", None, provider, None, scopes, "system")
+        access = Access(scenario.store, principal, None, "rules")
+        if allowed:
+            access.check_content(role)
+            access.check_writable("PractitionerRole", "gp-at-rv", None, role)
+        else:
+            with pytest.raises(Forbidden):
+                access.check_content(role)
 
 
 def test_w3_a_unit_or_role_the_directory_cannot_place_is_refused(scenario: Hub) -> None:
