@@ -752,7 +752,8 @@ class Access:
         only for the patient in context (one _id or identifier of a Patient search);
         without one, those criteria match nothing and the notice says why. A search tells
         its reader something even when it finds nothing (a count, an empty page, the
-        notice), so the patient it names is audited too."""
+        notice), so the patient it names is audited too, whoever the reader is
+        (`_named_in_audit`)."""
         self.require_search(query.resource_type)
         for spec in (*query.includes, *query.revincludes):
             self.require_read(spec.source_type)
@@ -773,9 +774,18 @@ class Access:
         touched = [r.patient_id for r in (*page.matches, *page.included)]
         touched += [r.id for r in (*page.matches, *page.included) if r.resource_type == "Patient"]
         notice = self.search_notice(query, page)
-        named = self.patient_in_context(query) if self._explains(query) else None
+        named = self._named_in_audit(query) if _asks_clinical_data(query) else None
         self.record("search", [*touched, *scope.grants, named])
         return page, notice
+
+    def _named_in_audit(self, query: SearchQuery) -> str | None:
+        """The patient a search of clinical data or a conditional match is audited under
+        besides the rows it touched: the one its query names (`patient_in_context`), for
+        every kind of reader. The patient's log shows who looked, also when nothing was
+        found (an empty page, a count of nothing, a conditional create that creates)."""
+        if self.principal is None:
+            return None
+        return self.patient_in_context(query)
 
     def _explains(self, query: SearchQuery) -> bool:
         """Whether the answer to this search may carry a notice: a user's search that asks
@@ -919,15 +929,13 @@ class Access:
         None for none, 412 for several: a search by this reader, under the same scope as
         `search` (a user's clinical criteria name the patient), inside the write's
         transaction and under its conditional lock. A resource the reader may not read is
-        not found, exactly like one that does not exist, and the match is audited."""
+        not found, exactly like one that does not exist, and the match is audited: under
+        the patient of the row found and the patient the criteria name (`_named_in_audit`),
+        also when nothing matched."""
         self.require_search(query.resource_type)
         scope = self._first_scope(query)
         found = work.single_match(interaction, query, canonical_query, scope)
-        context = (
-            self.patient_in_context(query)
-            if self.principal is not None and self.principal.kind == "user"
-            else None
-        )
+        context = self._named_in_audit(query)
         if found is None:
             self.record(f"conditional-{interaction}", [context])
             return None

@@ -8,17 +8,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import orjson
 import pytest
 
 from hub.access.guard import Access
 from hub.access.scope import ReadScope
 from hub.audit.log import AuditLog, AuditWriteError
-from tests.access.conftest import MH, Hub, M, R, care_plan, consent
+from tests.access.conftest import MH, PNR, Hub, M, R, care_plan, consent
+from tests.api.swedish_data import personnummer
 
 NURSE = "SE2120002122-P001"
 PHYSICIAN = "SE2321000164-P001"
+TOM = personnummer("19560606", "062")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
 
 
 def actions(hub: Hub, patient_id: str = "tolvan") -> list[tuple[str, str]]:
@@ -122,6 +128,53 @@ def test_a_conditional_match_under_consent_is_audited_with_the_decision(scenario
     record = [r for r in log.records(patient_id="tolvan") if r.action == "conditional-create"][-1]
     assert record.subject == NURSE
     assert R in record.shown_providers
+
+
+def _masked(response: Any, patient_id: str) -> Any:
+    """What a client learns from an answer, but for the patient's id, ids and times."""
+    text = UUID.sub("<uuid>", response.text.replace(patient_id, "<patient>"))
+    return response.status_code, orjson.loads(INSTANT.sub("<time>", text))
+
+
+def test_a_system_clients_empty_search_and_conditional_writes_are_audited_under_the_patient(
+    scenario: Hub,
+) -> None:
+    """One rule for every reader: a search of clinical data and a conditional match that
+    name one patient are logged under that patient, also when nothing is found. The
+    municipality's system finds nothing of `other` (the region's plan is hidden from it)
+    nor of Tom (no data at all): both answer alike and both are logged."""
+    scenario.put(
+        scenario.municipal_system,
+        {"resourceType": "Patient", "id": "tom", "identifier": [{"system": PNR, "value": TOM}]},
+    )
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    headers = scenario.municipal_system
+    body = care_plan("ignored", "VP")
+    del body["id"]
+    answers: dict[str, list[Any]] = {}
+    logged: dict[str, list[tuple[str, str]]] = {}
+    for patient_id in ("other", "tom"):
+        before = len(log.records(patient_id=patient_id))
+        criteria = f"patient={patient_id}&category=VP"
+        plan = {**body, "subject": {"reference": f"Patient/{patient_id}"}}
+        searched = scenario.get(headers, "CarePlan", patient=patient_id, category="VP")
+        assert searched.json()["total"] == 0
+        created = scenario.client.post(
+            "/fhir/CarePlan", json=plan, headers={**headers, "If-None-Exist": criteria}
+        )
+        assert created.status_code == 201, created.text
+        updated = scenario.client.put(
+            f"/fhir/CarePlan?patient={patient_id}&category=SIP", json=plan, headers=headers
+        )
+        assert updated.status_code == 201, updated.text
+        answers[patient_id] = [_masked(r, patient_id) for r in (searched, created, updated)]
+        records = log.records(patient_id=patient_id)[before:]
+        logged[patient_id] = [(r.action, r.subject) for r in records]
+    system = "SE2120002122-S001"
+    assert logged["other"][:2] == [("search", system), ("conditional-create", system)]
+    assert ("conditional-update", system) in logged["other"]
+    assert logged["other"] == logged["tom"]
+    assert answers["other"] == answers["tom"]
 
 
 def test_a_system_clients_search_logs_each_patient_as_its_read_by_id_does(
