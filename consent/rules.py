@@ -87,10 +87,10 @@ BLOCK_REASONS: frozenset[Reason] = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """The reader and the facts in force at ``now``, prepared once per decision."""
+    """The reader and the facts in force at the moment of the decision (every time test is
+    made here, in ``prepare``), prepared once per decision."""
 
     reader: Reader
-    now: datetime
     relationship_basis: tuple[str, ...]
     consents: tuple[ConsentGrant, ...]
     blocks: tuple[Block, ...]
@@ -139,7 +139,6 @@ class Context:
         )
         return cls(
             reader=reader,
-            now=now,
             relationship_basis=basis,
             consents=consents,
             blocks=tuple(block for block in facts.blocks if block.active_at(now)),
