@@ -9,7 +9,8 @@ In one run, over loopback, with the same data in every server:
 - sekmet-fhir 0.1.1 (PyPI, installed by this script into ~/.cache/hub-bench; no auth);
 - hub (guarded) on PostgreSQL with `--workers 1` and `--workers 2`.
 
-Read Patient by id, search Patient?family=, create CarePlan (one connection). The arms are
+Read Patient by id (directory data), read CarePlan by id (clinical data, judged by the PDL
+rules), search Patient?family=, create CarePlan (one connection). The arms are
 measured in rounds that take turns (the machine is shared: a busy phase falls on all of
 them alike), and the load average is recorded before each round. The load generator is
 wrk (bench.wrk: one C thread, Debian's package, installed when missing), or with
@@ -205,10 +206,27 @@ def patients(count: int) -> list[dict[str, Any]]:
     ]
 
 
+def seeded_care_plans(count: int) -> list[dict[str, Any]]:
+    """One care plan per patient, `bench-plan-NNNNN` of `bench-NNNNN`: clinical data, which
+    the PDL rules judge per patient (a Patient is directory data)."""
+    return [
+        {
+            "resourceType": "CarePlan",
+            "id": f"bench-plan-{n:05d}",
+            "status": "active",
+            "intent": "plan",
+            "title": f"SIP {n}",
+            "subject": {"reference": f"Patient/bench-{n:05d}"},
+        }
+        for n in range(count)
+    ]
+
+
 def seed(base: str, headers: dict[str, str], count: int) -> None:
     with httpx.Client(headers=headers, timeout=60) as client:
-        for resource in patients(count):
-            answer = client.put(f"{base}/Patient/{resource['id']}", json=resource)
+        for resource in [*patients(count), *seeded_care_plans(count)]:
+            path = f"{base}/{resource['resourceType']}/{resource['id']}"
+            answer = client.put(path, json=resource)
             if answer.status_code >= 300:
                 raise RuntimeError(f"seeding failed: {answer.status_code} {answer.text[:200]}")
 
@@ -233,6 +251,13 @@ def read_request(base: str, headers: dict[str, str], count: int) -> Any:
     return request
 
 
+def read_plan_request(base: str, headers: dict[str, str], count: int) -> Any:
+    def request(client: httpx.Client, i: int) -> httpx.Response:
+        return client.get(f"{base}/CarePlan/bench-plan-{i % count:05d}", headers=headers)
+
+    return request
+
+
 def search_request(base: str, headers: dict[str, str], count: int) -> Any:
     def request(client: httpx.Client, i: int) -> httpx.Response:
         family = FAMILIES[i % len(FAMILIES)]
@@ -250,11 +275,13 @@ def create_request(base: str, headers: dict[str, str], count: int) -> Any:
 
 WORKLOADS: dict[str, tuple[Maker, int]] = {
     "read Patient by id": (read_request, 8),
+    "read CarePlan by id": (read_plan_request, 8),
     "search Patient?family=": (search_request, 8),
     "create CarePlan, one connection": (create_request, 1),
 }
 WRK_NAMES = {
     "read Patient by id": "read",
+    "read CarePlan by id": "read-plan",
     "search Patient?family=": "search",
     "create CarePlan, one connection": "create",
 }

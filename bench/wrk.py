@@ -43,6 +43,12 @@ request = function()
   return wrk.format("GET", base .. string.format("/Patient/bench-%05d", counter % patients))
 end
 """,
+    "read-plan": r"""
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", base .. string.format("/CarePlan/bench-plan-%05d", counter % patients))
+end
+""",
     "search": r"""
 local families = {"Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson",
                   "Olsson"}

@@ -6,7 +6,9 @@ interaction, the current version an update or delete changes) calls an `Access` 
 no request module calls the store's read methods directly (ADR 0014). For a user the
 facts of the patient in context are loaded from the store, `consent.decide` turns them
 into visible (care provider, care unit) pairs, and the store applies them as a WHERE
-clause. A hidden resource answers exactly like a missing one.
+clause; a read by id fetches its one row with its patient's facts and judges it here with
+`ReadScope.allows`, the same rule (`_read_judged`). A hidden resource answers exactly like
+a missing one.
 
 Each access that tells anything about a patient (data, counts, matches, writes, refused
 reads) is appended to the audit log before the response leaves; if that append fails, the
@@ -45,6 +47,7 @@ from hub.audit.names import directory_names
 from hub.auth import Principal
 from hub.errors import Forbidden, Gone, NotFound, StoreUnavailable
 from hub.search.query import Criterion, ReferenceValue, SearchQuery, TokenValue, linked_types
+from hub.store.found import live, missing
 from hub.store.model import DecisionInputs, HistoryPage, SearchPage, StoredResource
 from hub.store.protocol import Store, UnitOfWork
 from hub.validation.resources import supported_types
@@ -394,16 +397,35 @@ class Access:
             return self._system_scope
         excluded: dict[str, frozenset[str | None]] = {}
         for patient_id in self._patients_with_blocks():
-            units = frozenset(
-                verdict.source.care_unit
-                for verdict in self.decision(patient_id).hidden
-                if verdict.source.care_provider == provider
-                and verdict.source.care_unit != BLOCK_RECORD_UNIT
-            )
+            units = self._hidden_own_units(patient_id, provider)
             if units:
                 excluded[patient_id] = units
         self._system_scope = ReadScope(provider=provider, excluded=excluded)
         return self._system_scope
+
+    def _hidden_own_units(self, patient_id: str, provider: str) -> frozenset[str | None]:
+        """The units of `provider` whose data about the patient `consent.decide` hides
+        from this system client (an inre spärr on a unit of its provider other than its
+        own)."""
+        return frozenset(
+            verdict.source.care_unit
+            for verdict in self.decision(patient_id).hidden
+            if verdict.source.care_provider == provider
+            and verdict.source.care_unit != BLOCK_RECORD_UNIT
+        )
+
+    def _system_scope_for(self, patient_id: str | None, blocked: bool) -> ReadScope:
+        """`system_scope` as it bears on the rows of one patient (None: rows about no
+        patient), from whether that patient has a record in the index of blocks: the
+        same exclusions for that patient, without looking at any other."""
+        assert self.principal is not None
+        provider = self.principal.care_provider
+        if self._system_scope is not None:
+            return self._system_scope
+        if self.provider_integration or provider is None or patient_id is None or not blocked:
+            return ReadScope(provider=provider)
+        units = self._hidden_own_units(patient_id, provider)
+        return ReadScope(provider=provider, excluded={patient_id: units} if units else {})
 
     def _patients_with_blocks(self) -> list[str]:
         """Patients with a Consent that may hold a block (in force or not: the decision
@@ -644,6 +666,10 @@ class Access:
         self, resource_type: str, resource_id: str, work: UnitOfWork | None = None
     ) -> StoredResource:
         self.require_read(resource_type)
+        if work is None and self.principal is not None:
+            stored = self._read_judged(resource_type, resource_id)
+            self.record("read", [stored.patient_id])
+            return stored
         scope = self._scope_for_row(resource_type, resource_id)
         try:
             stored = (
@@ -656,6 +682,38 @@ class Access:
             raise
         self.record("read", [stored.patient_id])
         return stored
+
+    def _read_judged(self, resource_type: str, resource_id: str) -> StoredResource:
+        """A reader's read by id in one round trip: the current row with what the decision
+        needs about its patient (`Store.current_with_facts`), judged here with
+        `ReadScope.allows`, the rule of the scope's SQL condition, before anything of it
+        leaves. The scope is the one `_scope_for_row` gives (a system client's narrowed
+        to the row's patient). A row the reader may not see raises exactly what a
+        missing one does; a read that finds a row and returns nothing of it (hidden or
+        deleted) is audited as denied, under the row's patient (`_denied`)."""
+        assert self.principal is not None
+        system = self.principal.kind == "system"
+        found = self.store.current_with_facts(resource_type, resource_id, version=not system)
+        if found is None:
+            raise missing(resource_type, resource_id)
+        row = found.stored
+        if resource_type in DIRECTORY_TYPES:
+            scope = self._typed(ReadScope.directory_only())
+        elif system:
+            scope = self._typed(self._system_scope_for(row.patient_id, found.blocked))
+        elif row.patient_id is None:
+            scope = self._typed(ReadScope.directory_only())
+        else:
+            decided = self.decision(row.patient_id, found.version)
+            scope = self._typed(ReadScope(grants={row.patient_id: decided.visible_pairs}))
+        shown = scope.allows(resource_type, row.patient_id, row.care_provider, row.care_unit)
+        if not shown or row.deleted:
+            patient = row.id if row.resource_type == "Patient" else row.patient_id
+            self.record("read-denied", [patient])
+            if shown:
+                live(row, resource_type, resource_id)  # a deletion it may see: 410 Gone
+            raise missing(resource_type, resource_id)
+        return row
 
     def vread(self, resource_type: str, resource_id: str, version_id: int) -> StoredResource:
         self.require_read(resource_type)

@@ -91,7 +91,7 @@ def _to_us(moment: datetime) -> int:
 
 
 def _record_values(record: AuditRecord, stored_json: bytes) -> tuple[Any, ...]:
-    """An audit_records row in _Statements.insert_record's column order."""
+    """An audit_records row in AppendStatements.insert_record's column order."""
     return (
         record.sequence,
         _to_us(record.timestamp),
@@ -103,7 +103,7 @@ def _record_values(record: AuditRecord, stored_json: bytes) -> tuple[Any, ...]:
 
 
 def _checkpoint_values(checkpoint: Checkpoint) -> tuple[Any, ...]:
-    """An audit_checkpoints row in _Statements.insert_checkpoint's column order."""
+    """An audit_checkpoints row in AppendStatements.insert_checkpoint's column order."""
     return (
         checkpoint.sequence,
         checkpoint.record_hash,
@@ -114,7 +114,7 @@ def _checkpoint_values(checkpoint: Checkpoint) -> tuple[Any, ...]:
 
 
 @dataclass(frozen=True)
-class _Statements:
+class AppendStatements:
     """The append's statements, SQLAlchemy Core compiled to one dialect's DBAPI text."""
 
     lock_head: str
@@ -124,7 +124,7 @@ class _Statements:
 
 
 @functools.cache
-def _statements(dialect: str) -> _Statements:
+def append_statements(dialect: str) -> AppendStatements:
     """Compiled once per dialect. On PostgreSQL the head read locks its row (FOR UPDATE);
     SQLite has no row locks (BEGIN IMMEDIATE holds the database's write lock)."""
     head = audit_head.c
@@ -134,7 +134,7 @@ def _statements(dialect: str) -> _Statements:
         .where(head.id == bindparam("head_id", None))
         .values(sequence=bindparam("new_sequence", None), hash=bindparam("new_hash", None))
     )
-    return _Statements(
+    return AppendStatements(
         lock_head=compiled(lock.with_for_update(), dialect).sql,
         insert_record=batch_insert(audit_records, dialect).sql,
         insert_checkpoint=batch_insert(audit_checkpoints, dialect).sql,
@@ -318,7 +318,7 @@ class AuditLog:
         The statements are fixed DBAPI text on the transaction's cursor: one SELECT, one
         executemany of every record of the batch (pipelined by psycopg), one UPDATE, with
         no statement building per batch."""
-        sql = _statements(dialect)
+        sql = append_statements(dialect)
         cursor.execute(sql.lock_head, (_HEAD_ID,))
         row = cursor.fetchone()
         if row is None:

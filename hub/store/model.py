@@ -77,3 +77,13 @@ class DecisionInputs(NamedTuple):
     directory: list[dict[str, Any]]
     grants: tuple[bytes, ...] = ()
     """The JSON of its emergency grants active at the moment asked for, when asked."""
+
+
+class RowWithFacts(NamedTuple):
+    """A current row (`StoreReads.current_with_facts`) and what the access decision needs
+    about its patient: `version` (asked for, and the row is about a patient) or `blocked`
+    (asked for instead: whether the patient has a record in the index of blocks)."""
+
+    stored: StoredResource
+    version: Version | None
+    blocked: bool

@@ -19,7 +19,14 @@ from sqlalchemy import Engine
 
 from hub.access.scope import ReadScope
 from hub.search.query import SearchQuery
-from hub.store.model import DecisionInputs, HistoryPage, SearchPage, StoredResource, Version
+from hub.store.model import (
+    DecisionInputs,
+    HistoryPage,
+    RowWithFacts,
+    SearchPage,
+    StoredResource,
+    Version,
+)
 from hub.store.sql_store import DirectoryLookup, UnitOfWork, new_id
 
 __all__ = ["Store", "UnitOfWork", "new_id"]
@@ -90,6 +97,10 @@ class Store(Protocol):
     def security_and_version(
         self, resource_type: str, resource_id: str
     ) -> tuple[StoredResource | None, tuple[int, int, int] | None]: ...
+
+    def current_with_facts(
+        self, resource_type: str, resource_id: str, *, version: bool
+    ) -> RowWithFacts | None: ...
 
     def patient_version(self, patient_id: str) -> tuple[int, int, int]: ...
 

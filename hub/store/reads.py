@@ -21,12 +21,24 @@ from hub.store import compartment, statements
 from hub.store.blocks import patients_with_blocks
 from hub.store.connections import Run, driver_cursor, fetch_one, reading, run_together
 from hub.store.found import live, missing
-from hub.store.model import DecisionInputs, HistoryPage, SearchPage, StoredResource, Version
+from hub.store.model import (
+    DecisionInputs,
+    HistoryPage,
+    RowWithFacts,
+    SearchPage,
+    StoredResource,
+    Version,
+)
 from hub.store.schema import resource_versions, resources
 from hub.store.searching import scoped, search_page
 from hub.store.statements import VERSION_COLUMNS, StoredRow, to_stored
 
-__all__ = ["EVERYTHING_REFERENCED_TYPES", "DecisionInputs", "DirectoryLookup", "StoreReads"]
+__all__ = [
+    "EVERYTHING_REFERENCED_TYPES",
+    "DecisionInputs",
+    "DirectoryLookup",
+    "StoreReads",
+]
 
 PATIENTS_PER_STATEMENT = 500
 """Patients per statement of the bulk reads (`patients_decision_inputs`)."""
@@ -116,6 +128,24 @@ class StoreReads:
             return row, None
         latest, count, granted = found[10:]
         return row, (int(latest or 0), int(count or 0), int(granted or 0))
+
+    def current_with_facts(
+        self, resource_type: str, resource_id: str, *, version: bool
+    ) -> RowWithFacts | None:
+        """The current version (deletions included), unfiltered, with its patient's
+        `patient_version` (`version`) or whether its patient has blocks (not `version`),
+        in one round trip; None if never stored. For the access layer's read by id, which
+        judges the row with `ReadScope.allows` before anything of it leaves (the same rule
+        as the scope's SQL condition)."""
+        statement = statements.current_with_facts(self.dialect, version=version)
+        found = fetch_one(self.engine, statement.sql, statement.bind(resource_type, resource_id))
+        if found is None:
+            return None
+        stored = to_stored(StoredRow(*found[:10]))
+        if not version:
+            return RowWithFacts(stored, None, bool(found[10]))
+        facts = None if stored.patient_id is None else _version(found[10:13])
+        return RowWithFacts(stored, facts, False)
 
     # -- history, search, $everything --------------------------------------------------------
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    exists,
     false,
     func,
     insert,
@@ -37,7 +38,7 @@ from sqlalchemy.sql.elements import BindParameter, ClauseElement
 from sqlalchemy.util import LRUCache
 
 from hub.store.model import StoredResource
-from hub.store.schema import emergency_grants, resource_versions, resources
+from hub.store.schema import consent_blocks, emergency_grants, resource_versions, resources
 
 __all__ = [
     "CURRENT",
@@ -48,6 +49,7 @@ __all__ = [
     "bound",
     "compiled",
     "current_contents",
+    "current_with_facts",
     "patient_version",
     "read_newest",
     "security_and_version",
@@ -231,6 +233,37 @@ def security_and_version(dialect: str) -> DriverStatement:
         r.c.care_unit,
         *_patient_version_columns(r.c.patient_id),
     ).where(*_by_key(r.c), r.c.version_id > literal_column("0"))
+    return compiled(stmt, dialect)
+
+
+@cache
+def current_with_facts(dialect: str, *, version: bool) -> DriverStatement:
+    """The current version of (res_type, res_id), deletions included, content and all
+    (the columns of `StoredRow`), followed by what a read's access decision needs about
+    the row's patient, in one statement (one snapshot): with `version`, that patient's
+    `patient_version` (three values); without, whether the patient has a record in the
+    index of blocks (one value)."""
+    r = resources.alias("r")
+    v = resource_versions.alias("v")
+    facts: list[Any] = (
+        _patient_version_columns(r.c.patient_id)
+        if version
+        else [exists().where(consent_blocks.c.patient_id == r.c.patient_id)]
+    )
+    stmt = (
+        select(*(v.c[column.name] for column in VERSION_COLUMNS), *facts)
+        .select_from(
+            r.join(
+                v,
+                and_(
+                    v.c.res_type == r.c.res_type,
+                    v.c.res_id == r.c.res_id,
+                    v.c.version_id == r.c.version_id,
+                ),
+            )
+        )
+        .where(*_by_key(r.c), r.c.version_id > literal_column("0"))
+    )
     return compiled(stmt, dialect)
 
 

@@ -73,3 +73,28 @@ def test_the_migration_fills_the_index_from_stored_consents(store: SqlStore) -> 
         conn.execute(text("DELETE FROM schema_migrations WHERE version = 9"))
     assert migrate(store.engine) == [9]
     assert store.patients_with_blocks() == ["tolvan"]
+
+
+def test_a_rows_blocked_flag_follows_the_index_of_its_patient(store: SqlStore) -> None:
+    plan = {
+        "resourceType": "CarePlan",
+        "id": "plan",
+        "status": "active",
+        "intent": "plan",
+        "subject": {"reference": "Patient/tolvan"},
+    }
+    write(store, plan)
+
+    def blocked() -> bool:
+        found = store.current_with_facts("CarePlan", "plan", version=False)
+        assert found is not None and found.stored.patient_id == "tolvan"
+        assert found.version is None
+        return found.blocked
+
+    assert blocked() is False
+    write(store, consent("c1", "other", "deny"))
+    assert blocked() is False
+    write(store, consent("c2", "tolvan", "deny"))
+    assert blocked() is True
+    write(store, consent("c2", "tolvan", "permit"))
+    assert blocked() is False

@@ -209,6 +209,36 @@ def test_security_and_version_of_unknown_and_patientless_rows(
     assert row is not None and row.patient_id is None and version is None
 
 
+def test_current_with_facts_reads_the_whole_row_and_its_patients_version(
+    store: SqlStore, rows: dict[str, Any]
+) -> None:
+    plan = rows["plans"][1]
+    found = store.current_with_facts("CarePlan", plan.id, version=True)
+    assert found is not None and found.stored == store.read("CarePlan", plan.id)
+    assert found.version == store.patient_version(plan.patient_id)
+    with store.unit_of_work() as work:
+        work.create(_plan(plan.patient_id), SOURCES[0])
+    changed = store.current_with_facts("CarePlan", plan.id, version=True)
+    assert changed is not None and changed.version != found.version
+    assert changed.version == store.patient_version(plan.patient_id)
+
+
+def test_current_with_facts_of_unknown_patientless_and_deleted_rows(
+    store: SqlStore, rows: dict[str, Any]
+) -> None:
+    assert store.current_with_facts("CarePlan", "no-such-plan", version=True) is None
+    assert store.current_with_facts("CarePlan", "no-such-plan", version=False) is None
+    organization = store.current_with_facts("Organization", rows["organization"], version=True)
+    assert organization is not None and organization.stored.patient_id is None
+    assert organization.version is None and organization.stored.content is not None
+    plan = rows["plans"][0]
+    with store.unit_of_work() as work:
+        work.delete("CarePlan", plan.id)
+    deleted = store.current_with_facts("CarePlan", plan.id, version=False)
+    assert deleted is not None and deleted.stored.deleted and deleted.stored.content is None
+    assert deleted.stored.version_id == plan.version_id + 1
+
+
 def test_generic_plans_are_set_only_inside_the_block(postgres_url: str) -> None:
     class Boom(Exception):
         pass
