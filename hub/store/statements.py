@@ -239,8 +239,9 @@ def security_and_version(dialect: str) -> DriverStatement:
 @cache
 def current_with_facts(dialect: str, *, version: bool) -> DriverStatement:
     """The current version of (res_type, res_id), deletions included, content and all
-    (the columns of `StoredRow`), followed by what a read's access decision needs about
-    the row's patient, in one statement (one snapshot): with `version`, that patient's
+    (the columns of `StoredRow`; the security columns from `resources`, which every scoped
+    statement judges), followed by what a read's access decision needs about the row's
+    patient, in one statement (one snapshot): with `version`, that patient's
     `patient_version` (three values); without, whether the patient has a record in the
     index of blocks (one value)."""
     r = resources.alias("r")
@@ -250,8 +251,10 @@ def current_with_facts(dialect: str, *, version: bool) -> DriverStatement:
         if version
         else [exists().where(consent_blocks.c.patient_id == r.c.patient_id)]
     )
+    security = {"patient_id", "care_provider", "care_unit"}
+    row = [(r if column.name in security else v).c[column.name] for column in VERSION_COLUMNS]
     stmt = (
-        select(*(v.c[column.name] for column in VERSION_COLUMNS), *facts)
+        select(*row, *facts)
         .select_from(
             r.join(
                 v,
