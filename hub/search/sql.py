@@ -655,28 +655,28 @@ def order_by(query: SearchQuery, stmt: Select[Any]) -> Select[Any]:
 def _sort_expression(resource_type: str, key: SortKey) -> ColumnElement[object]:
     rc = resources.c
     column: KeyedColumnElement[object] | ColumnElement[object]
-    if key.kind == "id":
-        column = rc.res_id
-    elif key.kind == "lastUpdated":
-        column = rc.last_updated
-    else:
-        table = _TABLE_FOR_KIND[key.kind]
-        value_column = {
-            "token": search_token.c.code,
-            "string": search_string.c.value_norm,
-            "date": search_date.c.low,
-            "reference": search_reference.c.target_id,
-            "number": search_quantity.c.low,
-            "quantity": search_quantity.c.low,
-        }[key.kind]
-        aggregate = func.max(value_column) if key.descending else func.min(value_column)
-        column = (
-            select(aggregate)
-            .where(
-                table.c.res_type == resource_type,
-                param_is(table.c, key.name, key.rows),
-                table.c.res_id == rc.res_id,
-            )
-            .scalar_subquery()
+    if key.kind in ("id", "lastUpdated"):
+        # NOT NULL columns: a plain direction, which PostgreSQL matches to the index order
+        # (it does not see that DESC NULLS LAST equals DESC on a column without NULLs).
+        column = rc.res_id if key.kind == "id" else rc.last_updated
+        return column.desc() if key.descending else column.asc()
+    table = _TABLE_FOR_KIND[key.kind]
+    value_column = {
+        "token": search_token.c.code,
+        "string": search_string.c.value_norm,
+        "date": search_date.c.low,
+        "reference": search_reference.c.target_id,
+        "number": search_quantity.c.low,
+        "quantity": search_quantity.c.low,
+    }[key.kind]
+    aggregate = func.max(value_column) if key.descending else func.min(value_column)
+    column = (
+        select(aggregate)
+        .where(
+            table.c.res_type == resource_type,
+            param_is(table.c, key.name, key.rows),
+            table.c.res_id == rc.res_id,
         )
+        .scalar_subquery()
+    )
     return column.desc().nulls_last() if key.descending else column.asc().nulls_last()
