@@ -14,7 +14,7 @@ from hub.search.subsetting import Subset
 from hub.store.model import StoredResource
 
 _HISTORY_STATUS = {"POST": "201 Created", "PUT": "200 OK", "DELETE": "204 No Content"}
-PAGING_PARAMS = frozenset({"_offset", "_format", "_pretty"})
+PAGING_PARAMS = frozenset({"_offset", "_cursor", "_format", "_pretty"})
 
 
 def absolute_url(base_url: str, stored: StoredResource) -> str:
@@ -33,20 +33,31 @@ def page_links(
     offset: int,
     count: int,
     has_next: bool,
+    cursor: str | None = None,
+    next_cursor: str | None = None,
 ) -> list[dict[str, str]]:
-    """self/first/previous/next links; the page position is the _offset parameter."""
+    """self/first/previous/next links; the page position is the _offset parameter, or for
+    a keyset search (hub.search.cursor) the `_cursor` of this page (`cursor`, in self)
+    and of the next (`next_cursor`); first and previous stay _offset links."""
     kept = [(k, v) for k, v in params if k not in PAGING_PARAMS]
+
+    def url_of(query: list[tuple[str, str]]) -> str:
+        return f"{base_url}/{path}" + (f"?{_query(query)}" if query else "")
 
     def link(relation: str, position: int | None) -> dict[str, str]:
         query = kept + ([("_offset", str(position))] if position else [])
-        url = f"{base_url}/{path}" + (f"?{_query(query)}" if query else "")
-        return {"relation": relation, "url": url}
+        return {"relation": relation, "url": url_of(query)}
 
-    links = [link("self", offset), link("first", None)]
+    def cursor_link(relation: str, token: str) -> dict[str, str]:
+        return {"relation": relation, "url": url_of([*kept, ("_cursor", token)])}
+
+    links = [cursor_link("self", cursor) if cursor else link("self", offset), link("first", None)]
     if offset > 0:
         links.append(link("previous", max(0, offset - count)))
     if has_next:
-        links.append(link("next", offset + count))
+        links.append(
+            cursor_link("next", next_cursor) if next_cursor else link("next", offset + count)
+        )
     return links
 
 

@@ -30,6 +30,7 @@ from hub.search.parameters import SearchParameterRegistry
 from hub.search.query import (
     LARGEST_INTEGER,
     SearchQuery,
+    next_cursor,
     parse_count,
     parse_offset,
     parse_search,
@@ -127,7 +128,7 @@ def _conditional_query(
     if not criteria:
         raise InvalidRequest("A conditional interaction needs search criteria")
     query = _search_query(ctx, resource_type, criteria, lenient=False)
-    if query.includes or query.revincludes or query.sort:
+    if query.includes or query.revincludes or query.sort or query.after is not None:
         raise InvalidRequest("Conditional criteria may only contain search parameters")
     return query
 
@@ -376,6 +377,10 @@ def search(
     query = _search_query(ctx, resource_type, request.query, request.lenient)
     page, explained = ctx.access.explained_search(query, work)
     kept = [(k, v) for k, v in request.query if k not in query.ignored]
+    following: str | None = None
+    if page.has_next and page.matches:
+        last = page.matches[-1]
+        following = next_cursor(query, last.id, last.last_updated)
     links = (
         []
         if query.summary_count
@@ -386,6 +391,8 @@ def search(
             offset=query.offset,
             count=query.count,
             has_next=page.has_next,
+            cursor=next((v for k, v in reversed(kept) if k == "_cursor"), None),
+            next_cursor=following,
         )
     )
     if query.summary_count:

@@ -87,6 +87,12 @@ _COMMON_PARAMETERS: dict[str, dict[str, Any]] = {
     "_offset": _query(
         "_offset", "The page position (entries skipped)", {"type": "integer", "minimum": 0}
     ),
+    "_cursor": _query(
+        "_cursor",
+        "The page position of a search ordered by _id and _lastUpdated (or unsorted), as "
+        "the hub writes it in the next link; opaque, not to be combined with _offset",
+        {"type": "string"},
+    ),
     "_sort": _query(
         "_sort",
         "Sort keys, comma separated: a search parameter of the type, _id or _lastUpdated, "
@@ -163,6 +169,7 @@ _FORMAT = ("_format", "_pretty")
 _RESULT = (
     "_count",
     "_offset",
+    "_cursor",
     "_sort",
     "_include",
     "_revinclude",

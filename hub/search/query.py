@@ -20,6 +20,7 @@ from typing import Literal
 
 from hub.errors import InvalidRequest, UnknownSearchParameter
 from hub.fhir_dates import InvalidDate, date_range
+from hub.search.cursor import decode_cursor, encode_cursor, fingerprint, keyset_keys
 from hub.search.parameters import SearchParameter, SearchParameterRegistry
 from hub.search.person_numbers import (
     PERSON_NUMBER_SYSTEMS,
@@ -202,6 +203,10 @@ class SearchQuery:
     sort: tuple[SortKey, ...] = ()
     count: int = 20
     offset: int = 0
+    """The page position: the rows before this page (from `_offset`, or a cursor's)."""
+    after: tuple[str | int, ...] | None = None
+    """With `_cursor` (keyset paging, hub.search.cursor): the key values of the previous
+    page's last row; the page is the rows after it, never skipped by offset."""
     total: TotalMode | None = None
     summary_count: bool = False
     includes: tuple[IncludeSpec, ...] = ()
@@ -813,6 +818,19 @@ def parse_offset(raw: str) -> int:
     return _int("_offset", raw, 0)
 
 
+def next_cursor(query: SearchQuery, last_id: str, last_updated: int) -> str | None:
+    """The `_cursor` of the page after this one, whose last row has `last_id` and
+    `last_updated`; None when the search pages by _offset (it sorts by a value)."""
+    keys = keyset_keys(query.sort)
+    if keys is None:
+        return None
+    values = [last_id if key.column == "res_id" else last_updated for key in keys]
+    position = min(query.offset + query.count, LARGEST_INTEGER)
+    return encode_cursor(
+        fingerprint(query.resource_type, query.criteria, query.sort), values, position
+    )
+
+
 def parse_search(
     resource_type: str,
     params: list[tuple[str, str]],
@@ -827,6 +845,8 @@ def parse_search(
     criteria: list[Criterion] = []
     sort: tuple[SortKey, ...] = ()
     count, offset = default_count, 0
+    offset_given = False
+    cursor_token: str | None = None
     total: TotalMode | None = None
     summary_count = False
     includes: list[IncludeSpec] = []
@@ -842,7 +862,9 @@ def parse_search(
             if name == "_count":
                 count = parse_count(raw, max_count)
             elif name == "_offset":
-                offset = parse_offset(raw)
+                offset, offset_given = parse_offset(raw), True
+            elif name == "_cursor":
+                cursor_token = raw
             elif name == "_sort":
                 sort = _sort_keys(raw, resource_type, registry)
             elif name == "_total":
@@ -871,12 +893,26 @@ def parse_search(
             if not lenient:
                 raise
             ignored.append(name)
+    after: tuple[str | int, ...] | None = None
+    if cursor_token is not None:
+        if offset_given:
+            raise InvalidRequest(
+                "_cursor and _offset cannot be used together (follow the next link)",
+                expression="_cursor",
+            )
+        cursor = decode_cursor(
+            cursor_token,
+            fingerprint(resource_type, tuple(criteria), sort),
+            keyset_keys(sort),
+        )
+        after, offset = cursor.after, cursor.position
     return SearchQuery(
         resource_type=resource_type,
         criteria=tuple(criteria),
         sort=sort,
         count=count,
         offset=offset,
+        after=after,
         total=total,
         summary_count=summary_count,
         includes=tuple(includes),

@@ -30,6 +30,7 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 
 from hub.access.scope import ReadScope
 from hub.errors import InvalidRequest
+from hub.search.cursor import keyset_keys
 from hub.search.indexing import normalize_string
 from hub.search.query import (
     Criterion,
@@ -650,6 +651,28 @@ def order_by(query: SearchQuery, stmt: Select[Any]) -> Select[Any]:
     if not any(k.kind == "id" for k in query.sort):
         orderings.append(rc.res_id.asc())
     return stmt.order_by(*orderings)
+
+
+def after_condition(query: SearchQuery) -> ColumnElement[bool]:
+    """Keyset paging (hub.search.cursor): the rows whose key comes after `query.after` in
+    the query's order, (a > x) OR (a = x AND b > y) ..., `<` for a descending key. With
+    more than one key the first is also bounded alone (a >= x), so that the planner starts
+    its walk of the (res_type, last_updated) or primary-key index at the cursor."""
+    keys = keyset_keys(query.sort)
+    if keys is None or query.after is None or len(query.after) != len(keys):
+        raise InvalidRequest("_cursor does not fit this search", expression="_cursor")
+    rc = resources.c
+    columns = [rc.res_id if key.column == "res_id" else rc.last_updated for key in keys]
+    steps: list[ColumnElement[bool]] = []
+    for i, key in enumerate(keys):
+        value = query.after[i]
+        beyond = columns[i] < value if key.descending else columns[i] > value
+        steps.append(and_(*[columns[j] == query.after[j] for j in range(i)], beyond))
+    if len(steps) == 1:
+        return steps[0]
+    first, start = columns[0], query.after[0]
+    leading = first <= start if keys[0].descending else first >= start
+    return and_(leading, or_(*steps))
 
 
 def _sort_expression(resource_type: str, key: SortKey) -> ColumnElement[object]:

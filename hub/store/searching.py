@@ -1,10 +1,11 @@
 """Search execution: a parsed SearchQuery run on one connection under the reader's scope.
 
 The WHERE clauses come from hub/search/sql.py; here they are run for the page (count + 1
-rows decide the next link), the total when asked, and the rounds of _include and
-_revinclude, each filtered by the same ReadScope, so hidden rows are never fetched,
-counted or followed. Used by the store's reads and by a unit of work (which sees its own
-writes).
+rows decide the next link; after a `_cursor` the page is the rows past its key, never an
+offset), the total when asked (every match, whatever the page), and the rounds of
+_include and _revinclude, each filtered by the same ReadScope, so hidden rows are never
+fetched, counted or followed. Used by the store's reads and by a unit of work (which sees
+its own writes).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Select, func, select, true
 
 from hub.access.scope import ReadScope
 from hub.search.query import SearchQuery
-from hub.search.sql import Estimate, order_by, param_is, where_clauses
+from hub.search.sql import Estimate, after_condition, order_by, param_is, where_clauses
 from hub.store.model import SearchPage, StoredResource
 from hub.store.schema import resources, search_reference
 from hub.store.statements import CURRENT, VERSION_COLUMNS, StoredRow, bound, to_stored
@@ -81,11 +82,13 @@ def search_page(
         )
     if query.summary_count or query.count == 0:
         return SearchPage(matches=[], included=[], total=total, has_next=False)
-    stmt: Select[Any] = (
-        order_by(query, select(*VERSION_COLUMNS).select_from(CURRENT).where(*clauses))
-        .limit(query.count + 1)
-        .offset(query.offset)
-    )
+    stmt: Select[Any] = order_by(
+        query, select(*VERSION_COLUMNS).select_from(CURRENT).where(*clauses)
+    ).limit(query.count + 1)
+    if query.after is not None:  # keyset: the rows after the cursor, none skipped
+        stmt = stmt.where(after_condition(query))
+    else:
+        stmt = stmt.offset(query.offset)
     rows = page_rows(conn, stmt)
     matches = [to_stored(r) for r in rows[: query.count]]
     has_next = len(rows) > query.count

@@ -167,6 +167,27 @@ def test_a_search_that_accepts_lag_comes_from_the_replica(replicated: Replicated
     assert families(posted) == ["Replica"]
 
 
+def test_cursor_pages_that_accept_lag_come_from_the_replica(replicated: Replicated) -> None:
+    """The next link's `_cursor` (keyset paging) is followed on the replica like any page."""
+    replica_side = open_store(replicated.replica_url)
+    try:
+        with replica_side.unit_of_work() as work:
+            for n in range(4):
+                work.update(plan(f"r-{n}", f"R-{n + 2}"), f"r-{n}", WriteContext(PROVIDER, UNIT))
+    finally:
+        replica_side.close()
+    seen: list[str] = []
+    url: str | None = "/fhir/CarePlan?_count=2"
+    while url is not None:
+        page = replicated.client.get(url, headers={**replicated.headers, **STALE})
+        assert page.status_code == 200, page.text
+        bundle = page.json()
+        seen.extend(e["resource"]["id"] for e in bundle.get("entry", []))
+        url = next((x["url"] for x in bundle["link"] if x["relation"] == "next"), None)
+        assert url is None or "_cursor=" in url
+    assert seen == ["on-replica", "r-0", "r-1", "r-2", "r-3"]
+
+
 def test_a_conditional_create_that_accepts_lag_matches_on_the_primary(
     replicated: Replicated,
 ) -> None:
