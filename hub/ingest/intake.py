@@ -20,6 +20,7 @@ import hashlib
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import PurePath
@@ -396,8 +397,12 @@ def write_file(work: UnitOfWork, prepared: PreparedFile) -> WrittenFile:
         [(item.resource["resourceType"], item.resource["id"]) for item in translated]
     )
     targets = []
+    upload = None
+    if owner is not None:  # the file's own directory counts whatever order it comes in
+        files_own = [item.resource for item in translated]
+        upload = Upload(owner, units_of(owner, lookup_in(work), _organization_id, files_own))
     for item in translated:
-        status, target = _write(work, item, owner)
+        status, target = _write(work, item, upload)
         counts[status] += 1
         if item.source_system is not None:
             key = (item.source_system, item.source_care_provider, item.source_care_unit)
@@ -518,13 +523,24 @@ def _validate(resource: dict[str, Any]) -> None:
         ) from None
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file pushed by a client of care provider `owner`: `belongs` says whether a care
+    unit the file names may label the owner's records (hub.access.writes.units_of over the
+    stored directory and the whole file)."""
+
+    owner: str
+    belongs: Callable[[str], bool]
+
+
 def _write(
-    work: UnitOfWork, item: TranslatedResource, owner: str | None = None
+    work: UnitOfWork, item: TranslatedResource, upload: Upload | None = None
 ) -> tuple[str, str | None]:
     """Write one resource: (created | updated | unchanged, its versioned reference), or
-    (superseded, None) when the stored state has a newer source time. For an upload
-    (`owner` set) the record is the owner's, and another provider's directory record is
-    left as stored (hub.access.writes.ingest_target)."""
+    (superseded, None) when the stored state has a newer source time. For an `upload` the
+    record is the owner's, labelled with its care unit only when the upload's `belongs`
+    places the unit under the owner, and another provider's directory record is left as
+    stored (hub.access.writes.ingest_target)."""
     resource = item.resource
     resource_type, resource_id_ = resource["resourceType"], resource["id"]
     context = WriteContext(item.source_care_provider, item.source_care_unit)
@@ -540,10 +556,11 @@ def _write(
             if stored_time is not None and _moment(item.source_time) < _moment(stored_time):
                 return "superseded", None
         resource = with_source_time(resource, item.source_time)
-    if owner is not None:
+    if upload is not None:
         lookup = lookup_in(work)
-        belongs = units_of(owner, lookup, _organization_id)
-        target = ingest_target(owner, resource, item.source_care_unit, current, lookup, belongs)
+        target = ingest_target(
+            upload.owner, resource, item.source_care_unit, current, lookup, upload.belongs
+        )
         if not target.write and current is not None:
             if resource_type not in DIRECTORY_TYPES:
                 raise Conflict("A record of the file could not be stored; nothing was stored")
