@@ -80,4 +80,9 @@ def open_store(
     )
     if engine.dialect.name == "sqlite":
         store.checkpointer = WalCheckpointer(engine)
+    else:
+        from hub.store.postgres import StatisticsRefresher
+        from hub.store.sqlite import STATISTICS_REFRESH_ROWS
+
+        store.statistics = StatisticsRefresher(engine, STATISTICS_REFRESH_ROWS)
     return store

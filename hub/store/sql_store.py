@@ -27,6 +27,7 @@ from hub.search.parameters import SearchParameterRegistry
 from hub.store.connections import read_options
 from hub.store.driver_errors import driver_errors_mapped
 from hub.store.ids import new_id
+from hub.store.postgres import StatisticsRefresher
 from hub.store.reads import DirectoryLookup, StoreReads
 from hub.store.schema import conditional_locks
 from hub.store.sqlite import STATISTICS_REFRESH_ROWS, WalCheckpointer, refresh_statistics
@@ -66,6 +67,8 @@ class SqlStore(StoreReads):
         self._insert_factory = insert_factory
         self._rows_since_statistics = 0
         self.checkpointer: WalCheckpointer | None = None
+        self.statistics: StatisticsRefresher | None = None
+        """PostgreSQL: ANALYZE after large loads (hub.store.postgres)."""
         self._write_options = write_options or {}
 
     @property
@@ -112,9 +115,12 @@ class SqlStore(StoreReads):
             self._after_commit(work.rows_written)
 
     def _after_commit(self, rows: int) -> None:
-        """SQLite upkeep after a commit: wake the log checkpointer, and after large loads
-        let the planner see the new table sizes (PostgreSQL's autovacuum does both)."""
+        """Upkeep after a commit: on SQLite wake the log checkpointer, and after large loads
+        let the planner see the new table sizes; on PostgreSQL the latter only (its own
+        autovacuum would, but a minute or more later)."""
         if self.dialect != "sqlite":
+            if self.statistics is not None:
+                self.statistics.committed(rows)
             return
         if self.checkpointer is not None:
             self.checkpointer.committed(rows)  # checkpoints and statistics, on its thread
@@ -127,4 +133,6 @@ class SqlStore(StoreReads):
     def close(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.close()
+        if self.statistics is not None:
+            self.statistics.wait(10.0)  # an ANALYZE under way keeps its connection till done
         self.engine.dispose()

@@ -49,7 +49,8 @@ BEGIN_STATEMENTS = {
 }
 """The BEGIN of each `sqlite_begin` execution option (NONE: no transaction bracket)."""
 STATISTICS_REFRESH_ROWS = 10_000
-"""Committed rows between two refreshes of the planner's statistics (`refresh_statistics`),
+"""Committed rows between two refreshes of the planner's statistics (`refresh_statistics`;
+PostgreSQL: hub.store.postgres.StatisticsRefresher),
 which the checkpointer's thread runs off the request path."""
 
 
