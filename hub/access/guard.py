@@ -130,6 +130,18 @@ def _names_one_identifier(criterion: Criterion) -> bool:
     )
 
 
+def _hidden_own_units(decided: AccessDecision, provider: str) -> frozenset[str | None]:
+    """The units of `provider` whose data about the patient the decision hides from a
+    system client of that provider (an inre spärr on a unit of its provider other than its
+    own); the block records themselves are another rule's (W16)."""
+    return frozenset(
+        verdict.source.care_unit
+        for verdict in decided.hidden
+        if verdict.source.care_provider == provider
+        and verdict.source.care_unit != BLOCK_RECORD_UNIT
+    )
+
+
 def _cache_key(principal: Principal, patient_id: str) -> tuple[str | None, ...]:
     return (
         principal.subject,
@@ -387,7 +399,8 @@ class Access:
         except, per patient, the units `consent.decide` hides from it (S3: an inre spärr on
         a unit of its provider other than its own). The patients looked at are those with
         a block record of any provider; their decisions come from the same facts as a
-        user's. Computed once per request."""
+        user's, read for all of them together (`decisions`: a few statements, not a few
+        per patient). Computed once per request."""
         assert self.principal is not None
         provider = self.principal.care_provider
         if self._system_scope is not None:
@@ -396,23 +409,14 @@ class Access:
             self._system_scope = ReadScope(provider=provider)
             return self._system_scope
         excluded: dict[str, frozenset[str | None]] = {}
-        for patient_id in self._patients_with_blocks():
-            units = self._hidden_own_units(patient_id, provider)
+        blocked = self._patients_with_blocks()
+        decided = self.decisions(blocked) if blocked else {}
+        for patient_id in blocked:
+            units = _hidden_own_units(decided[patient_id], provider)
             if units:
                 excluded[patient_id] = units
         self._system_scope = ReadScope(provider=provider, excluded=excluded)
         return self._system_scope
-
-    def _hidden_own_units(self, patient_id: str, provider: str) -> frozenset[str | None]:
-        """The units of `provider` whose data about the patient `consent.decide` hides
-        from this system client (an inre spärr on a unit of its provider other than its
-        own)."""
-        return frozenset(
-            verdict.source.care_unit
-            for verdict in self.decision(patient_id).hidden
-            if verdict.source.care_provider == provider
-            and verdict.source.care_unit != BLOCK_RECORD_UNIT
-        )
 
     def _system_scope_for(self, patient_id: str | None, blocked: bool) -> ReadScope:
         """`system_scope` as it bears on the rows of one patient (None: rows about no
@@ -424,7 +428,7 @@ class Access:
             return self._system_scope
         if self.provider_integration or provider is None or patient_id is None or not blocked:
             return ReadScope(provider=provider)
-        units = self._hidden_own_units(patient_id, provider)
+        units = _hidden_own_units(self.decision(patient_id), provider)
         return ReadScope(provider=provider, excluded={patient_id: units} if units else {})
 
     def _patients_with_blocks(self) -> list[str]:

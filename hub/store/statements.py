@@ -174,11 +174,12 @@ def compiled(statement: Select[Any] | Insert | Update, dialect: str) -> DriverSt
     `bindparam(name, None)`; literals keep their values."""
     compiler = statement.compile(dialect=_POSITIONAL[dialect])
     order = tuple(compiler.positiontup or ())
-    given = tuple(name for name in order if compiler.params[name] is None)
+    params = compiler.params  # built anew on every access: once, not once per placeholder
+    given = tuple(name for name in order if params[name] is None)
     tail = order[len(given) :]
     if order[: len(given)] != given:
         raise ValueError("a fixed value's placeholder comes before a parameter's")
-    return DriverStatement(str(compiler), given, tuple(compiler.params[n] for n in tail))
+    return DriverStatement(str(compiler), given, tuple(params[n] for n in tail))
 
 
 def _by_key(columns: Any) -> list[ColumnElement[bool]]:

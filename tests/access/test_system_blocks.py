@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.access.guard import Access
 from hub.audit.log import AuditLog
+from hub.auth import Principal
+from hub.auth.scopes import parse_scopes
 from tests.access.conftest import PNR, RV, Hub, consent
 
 REGION = "SE2321000164-0000"
@@ -128,3 +131,38 @@ def test_a_registered_provider_integration_reads_blocked_units_and_is_audited_so
     assert mine and all("provider integration" in r.reason for r in mine)
     other = scenario.token("SE2321000164-S003", "system/*.*", REGION, RV)
     assert scenario.get(other, "CarePlan/vp").status_code == 404
+
+
+def test_a_systems_exclusions_over_many_blocked_patients_are_each_patients_decision(
+    scenario: Hub,
+) -> None:
+    """The scope of a system client is built from the decisions of every patient with a
+    block, read together (`Access.decisions`): each patient's exclusions are exactly what
+    that patient's own decision hides, and another provider's block adds none."""
+    block_rw(scenario)
+    others = consent("sparr-other", "deny", "CST", "rw")
+    others["patient"] = {"reference": "Patient/other"}
+    scenario.put(scenario.region_system, others)
+    scenario.put(scenario.municipal_system, consent("kommun-sparr", "deny", "CST", "mt"))
+    headers = vc_system(scenario)
+    bundle = scenario.get(headers, "CarePlan", _total="accurate").json()
+    assert ids(bundle) == set() and bundle["total"] == 0  # vp and other-vp are both RW's
+    assert scenario.get(headers, "CarePlan/other-vp").status_code == 404
+
+    state = scenario.client.app.state  # type: ignore[attr-defined]
+    principal = Principal(VC_SYSTEM, RV, REGION, None, parse_scopes("system/*.*"), "system")
+
+    def access() -> Access:
+        return Access(scenario.store, principal, None, "t", grants=state.grants)
+
+    together = access().system_scope()
+    assert set(scenario.store.patients_with_blocks()) == {"tolvan", "other"}
+    for patient in ("tolvan", "other"):
+        alone = access().decision(patient)
+        hidden = {
+            v.source.care_unit
+            for v in alone.hidden
+            if v.source.care_provider == REGION and v.source.care_unit != "#block-record"
+        }
+        assert hidden and together.excluded[patient] == frozenset(hidden)
+    assert together.provider == REGION and set(together.excluded) == {"tolvan", "other"}
