@@ -87,6 +87,21 @@ def _reaches_clinical_data(query: SearchQuery) -> bool:
     return any(t not in DIRECTORY_TYPES for t in linked_types(query.criteria))
 
 
+def _only_directory_data(query: SearchQuery) -> bool:
+    """Whether no part of a search can reach clinical data: its type, every chained or _has
+    link, every _revinclude's source and every _include's target are directory types (an
+    _include without a target type counts as reaching anything)."""
+    return (
+        query.resource_type in DIRECTORY_TYPES
+        and not _reaches_clinical_data(query)
+        and all(spec.source_type in DIRECTORY_TYPES for spec in query.revincludes)
+        and all(
+            spec.target_type is not None and spec.target_type in DIRECTORY_TYPES
+            for spec in query.includes
+        )
+    )
+
+
 def _asks_clinical_data(query: SearchQuery) -> bool:
     """Whether a search asks for clinical data: its own type, a chained or _has link, or a
     type it includes or revincludes, outside the directory."""
@@ -789,8 +804,15 @@ class Access:
         """The scope of a search's matches (and of a conditional interaction's match): a
         system client's own provider; for a user the patient in context, and without one
         directory data only (a directory search whose chains or _has reach clinical data
-        sees that data only for the patient in context)."""
-        if self.principal is None or self.principal.kind == "system":
+        sees that data only for the patient in context). A search that cannot reach
+        clinical data at all (`_only_directory_data`) takes the directory scope for every
+        reader: the same rows, without the system client's look at every patient with a
+        block, and any clinical row it might still reach stays hidden."""
+        if self.principal is None:
+            return self.scope()
+        if self.principal.kind == "system":
+            if _only_directory_data(query):
+                return self._typed(ReadScope.directory_only())
             return self.scope()
         if query.resource_type in DIRECTORY_TYPES:
             context = self.patient_in_context(query) if _reaches_clinical_data(query) else None

@@ -16,6 +16,7 @@ from hub.access.guard import Access
 from hub.audit.log import AuditLog
 from hub.auth import Principal
 from hub.auth.scopes import parse_scopes
+from hub.search.query import parse_search
 from tests.access.conftest import PNR, RV, Hub, consent
 
 REGION = "SE2321000164-0000"
@@ -166,3 +167,40 @@ def test_a_systems_exclusions_over_many_blocked_patients_are_each_patients_decis
         }
         assert hidden and together.excluded[patient] == frozenset(hidden)
     assert together.provider == REGION and set(together.excluded) == {"tolvan", "other"}
+
+
+def test_a_directory_only_search_leaves_the_index_of_blocks_alone(scenario: Hub) -> None:
+    """A system client's search that cannot reach clinical data (a Patient by identifier,
+    an Organization) takes the directory scope: the same answer, without reading the index
+    of blocks and every blocked patient's decision. Once a criterion, _revinclude or an
+    _include without a target type can reach clinical data, the full scope applies."""
+    block_rw(scenario)
+    state = scenario.client.app.state  # type: ignore[attr-defined]
+    principal = Principal(VC_SYSTEM, RV, REGION, None, parse_scopes("system/*.*"), "system")
+    registry = scenario.store.registry
+    looked: list[int] = []
+    original = scenario.store.patients_with_blocks
+
+    def counted() -> list[str]:
+        looked.append(1)
+        return original()
+
+    scenario.store.patients_with_blocks = counted  # type: ignore[method-assign]
+    try:
+
+        def search(resource_type: str, params: list[tuple[str, str]]) -> set[str]:
+            access = Access(scenario.store, principal, None, "t", grants=state.grants)
+            page = access.search(parse_search(resource_type, params, registry))
+            return {r.id for r in (*page.matches, *page.included)}
+
+        found = search("Patient", [("identifier", f"{PNR}|191212121212")])
+        assert found == {"tolvan"} and looked == []
+        assert search("Organization", [("_id", "rw")]) == {"rw"} and looked == []
+        included = search("Patient", [("_id", "tolvan"), ("_revinclude", "CarePlan:subject")])
+        assert included == {"tolvan"} and len(looked) == 1  # vp is RW's: blocked
+        wildcard = search("Patient", [("_id", "tolvan"), ("_include", "Patient:general-practitioner")])
+        assert "tolvan" in wildcard and len(looked) == 2
+        chained = search("Patient", [("_has:CarePlan:subject:status", "active")])
+        assert "tolvan" not in chained and len(looked) == 3
+    finally:
+        del scenario.store.patients_with_blocks  # type: ignore[method-assign]
