@@ -99,6 +99,23 @@ def test_users_and_narrow_tokens_are_refused(scenario: Hub) -> None:
         assert response.json()["resourceType"] == "OperationOutcome"
 
 
+def test_the_audit_event_read_scope_alone_is_enough_and_is_needed(scenario: Hub) -> None:
+    """The extract asks for AuditEvent read, not a wildcard: a system token scoped to
+    system/AuditEvent.read alone gets it; one that reads everything else but AuditEvent
+    does not."""
+    accesses(scenario)
+    expected = _concerning(scenario, M)
+    narrow = scenario.token("SE2120002122-S002", "system/AuditEvent.read", M, MH)
+    extract = events(scenario.get(narrow, "Patient/tolvan/$access-log"))
+    assert len(extract) == len(expected) >= 2
+    without = scenario.token(
+        "SE2120002122-S003", "system/Patient.read system/CarePlan.read system/Consent.read", M, MH
+    )
+    refused = scenario.get(without, "Patient/tolvan/$access-log")
+    assert refused.status_code == 403
+    assert refused.json()["resourceType"] == "OperationOutcome"
+
+
 def test_unknown_patients_and_parameters(scenario: Hub) -> None:
     assert scenario.get(scenario.municipal_system, "Patient/nobody/$access-log").status_code == 404
     bad = scenario.get(scenario.municipal_system, "Patient/tolvan/$access-log", format="xml")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.audit.log import AuditLog
-from tests.access.conftest import MH, Hub, M, care_plan, consent
+from tests.access.conftest import MH, Hub, M, R, care_plan, consent
 
 NURSE = "SE2120002122-P001"
 PHYSICIAN = "SE2321000164-P001"
@@ -146,6 +146,26 @@ def test_a_users_read_of_directory_data_is_logged_with_her_role(scenario: Hub) -
     record = log.records(patient_id="tolvan")[-1]
     assert (record.action, record.subject, record.role) == ("read", PHYSICIAN, "201011")
     assert record.reason == "directory data" and record.shown_providers == ()
+
+
+def test_a_system_clients_reads_are_logged_as_its_own_providers_data(scenario: Hub) -> None:
+    """The log keeps why a system client saw what it read: its own care provider's data
+    (no decision), on a read of one patient's plan and on a search whose page holds the
+    plans of two patients (one record each, built together)."""
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    before = log.count()
+    assert scenario.get(scenario.region_system, "CarePlan/vp").status_code == 200
+    plans = entries(scenario.get(scenario.region_system, "CarePlan", category="VP"))
+    assert {e["resource"]["id"] for e in plans} == {"vp", "other-vp"}
+    logged = [r for r in log.records() if r.sequence > before]
+    assert sorted((r.action, r.patient_id) for r in logged) == [
+        ("read", "tolvan"),
+        ("search", "other"),
+        ("search", "tolvan"),
+    ]
+    for record in logged:
+        assert record.reason == "own care provider's data"
+        assert (record.decision, record.shown_providers) == ("permit", (R,))
 
 
 def test_a_write_needs_a_write_scope_and_a_users_write_is_logged_with_her_decision(

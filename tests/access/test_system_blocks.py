@@ -129,7 +129,8 @@ def test_a_registered_provider_integration_reads_blocked_units_and_is_audited_so
     log = state.audit
     assert isinstance(log, AuditLog)
     mine = [r for r in log.records(patient_id="tolvan") if r.subject == VC_SYSTEM]
-    assert mine and all("provider integration" in r.reason for r in mine)
+    assert {r.action for r in mine} == {"read", "search"}
+    assert all(r.reason == "provider integration: every row of its own care provider" for r in mine)
     other = scenario.token("SE2321000164-S003", "system/*.*", REGION, RV)
     assert scenario.get(other, "CarePlan/vp").status_code == 404
 
@@ -198,7 +199,9 @@ def test_a_directory_only_search_leaves_the_index_of_blocks_alone(scenario: Hub)
         assert search("Organization", [("_id", "rw")]) == {"rw"} and looked == []
         included = search("Patient", [("_id", "tolvan"), ("_revinclude", "CarePlan:subject")])
         assert included == {"tolvan"} and len(looked) == 1  # vp is RW's: blocked
-        wildcard = search("Patient", [("_id", "tolvan"), ("_include", "Patient:general-practitioner")])
+        wildcard = search(
+            "Patient", [("_id", "tolvan"), ("_include", "Patient:general-practitioner")]
+        )
         assert "tolvan" in wildcard and len(looked) == 2
         chained = search("Patient", [("_has:CarePlan:subject:status", "active")])
         assert "tolvan" not in chained and len(looked) == 3
