@@ -197,6 +197,10 @@ def test_a_directory_only_search_leaves_the_index_of_blocks_alone(scenario: Hub)
         found = search("Patient", [("identifier", f"{PNR}|191212121212")])
         assert found == {"tolvan"} and looked == []
         assert search("Organization", [("_id", "rw")]) == {"rw"} and looked == []
+        parent = search(
+            "Organization", [("_id", "rw"), ("_include", "Organization:partof:Organization")]
+        )
+        assert parent == {"rw", "region"} and looked == []  # the whole answer under one scope
         included = search("Patient", [("_id", "tolvan"), ("_revinclude", "CarePlan:subject")])
         assert included == {"tolvan"} and len(looked) == 1  # vp is RW's: blocked
         wildcard = search(
