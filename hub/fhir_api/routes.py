@@ -160,18 +160,16 @@ register_url_convertor("fhirtype", _ResourceTypeConvertor())
 register_url_convertor("fhirid", _ResourceIdConvertor())
 
 
-async def read_by_id(request: Request) -> Response:
+@router.get("/{resource_type:fhirtype}/{resource_id:fhirid}", summary="Read")
+async def read_by_id(resource_type: str, resource_id: str, request: Request) -> Response:
     """The hot path, matched first: only a resource type and a FHIR id fit its pattern
     (`_history`, `_search` and `metadata` do not), so route order cannot shadow them.
 
-    A plain route (no FastAPI parameter handling: the two path values are all it takes;
-    the OpenAPI description of /fhir comes from hub.fhir_api.openapi_fhir). Every read,
-    with or without HUB_AUTH, goes the same way: on the app's read executor (decision,
-    guarded read, audit append), a plain thread pool whose hand-off costs less than the
-    one FastAPI uses for `def` routes.
+    Every read, with or without HUB_AUTH, goes the same way: on the app's read executor
+    (decision, guarded read, audit append), a plain thread pool whose hand-off costs less
+    than the one FastAPI uses for `def` routes.
     """
-    path = request.path_params
-    return await read_on_executor(path["resource_type"], path["resource_id"], request)
+    return await read_on_executor(resource_type, resource_id, request)
 
 
 async def read_on_executor(resource_type: str, resource_id: str, request: Request) -> Response:
@@ -180,14 +178,6 @@ async def read_on_executor(resource_type: str, resource_id: str, request: Reques
     executor: ThreadPoolExecutor = request.app.state.read_executor
     task = functools.partial(read, resource_type, resource_id, request, ctx)
     return await asyncio.get_running_loop().run_in_executor(executor, task)
-
-
-router.add_route(
-    "/{resource_type:fhirtype}/{resource_id:fhirid}",
-    read_by_id,
-    methods=["GET"],
-    include_in_schema=False,
-)
 
 
 @router.get("/metadata", summary="CapabilityStatement (no token needed)")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from swedish_data import (
     HSA_SYSTEM,
@@ -327,3 +329,24 @@ def test_prefer_return_minimal_on_update(client: TestClient) -> None:
 def test_directory_resources_with_hsa_ids_round_trip(client: TestClient) -> None:
     org = create(client, organization("SE2321000164-7381", "Region Sörmland"))
     assert org["identifier"] == [{"system": HSA_SYSTEM, "value": "SE2321000164-7381"}]
+
+
+def test_a_read_by_id_is_served_by_the_read_executor_route(
+    any_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /fhir/{type}/{id} matches `read_by_id` first, which reads on the app's read
+    executor; the generic `def` route behind it (FastAPI's thread pool, a costlier
+    hand-off) only takes what that pattern does not fit."""
+    from hub.fhir_api import routes
+
+    served: list[tuple[str, str]] = []
+    original = routes.read_on_executor
+
+    async def counted(resource_type: str, resource_id: str, request: Any) -> Any:
+        served.append((resource_type, resource_id))
+        return await original(resource_type, resource_id, request)
+
+    monkeypatch.setattr(routes, "read_on_executor", counted)
+    created = create(any_client, patient())
+    assert any_client.get(f"/fhir/Patient/{created['id']}").status_code == 200
+    assert served == [("Patient", created["id"])]
