@@ -161,15 +161,17 @@ register_url_convertor("fhirid", _ResourceIdConvertor())
 
 
 @router.get("/{resource_type:fhirtype}/{resource_id:fhirid}", summary="Read")
-async def read_by_id(resource_type: str, resource_id: str, request: Request) -> Response:
+async def read_by_id(request: Request) -> Response:
     """The hot path, matched first: only a resource type and a FHIR id fit its pattern
     (`_history`, `_search` and `metadata` do not), so route order cannot shadow them.
 
     Every read, with or without HUB_AUTH, goes the same way: on the app's read executor
     (decision, guarded read, audit append), a plain thread pool whose hand-off costs less
-    than the one FastAPI uses for `def` routes.
+    than the one FastAPI uses for `def` routes. The two path values are taken as the
+    pattern matched them (no FastAPI parameter conversion: it only costs time here).
     """
-    return await read_on_executor(resource_type, resource_id, request)
+    path = request.path_params
+    return await read_on_executor(path["resource_type"], path["resource_id"], request)
 
 
 async def read_on_executor(resource_type: str, resource_id: str, request: Request) -> Response:
@@ -228,8 +230,11 @@ def system_history(request: Request, ctx: Context) -> Response:
 
 
 @router.get("/{resource_type}", summary="Search")
-async def search(resource_type: str, request: Request, ctx: ReadContext) -> Response:
-    """On the app's read executor, as a read by id (`read_by_id`)."""
+async def search(request: Request) -> Response:
+    """On the app's read executor, as a read by id (`read_by_id`), without FastAPI's
+    parameter handling."""
+    ctx = await read_context(request)
+    resource_type = request.path_params["resource_type"]
     executor: ThreadPoolExecutor = request.app.state.read_executor
     task = functools.partial(_answer, request, ctx, _fhir_request(request, [resource_type]))
     return await asyncio.get_running_loop().run_in_executor(executor, task)
