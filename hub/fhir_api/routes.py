@@ -109,7 +109,10 @@ ReadContext = Annotated[ApiContext, Depends(read_context)]
 
 
 def _query(request: Request) -> list[tuple[str, str]]:
-    return parse_qsl(request.url.query, keep_blank_values=True)
+    # The raw query string as Starlette's request.url.query gives it, without building
+    # the whole URL (a cost on every read and search).
+    raw: bytes = request.scope.get("query_string", b"")
+    return parse_qsl(raw.decode(), keep_blank_values=True)
 
 
 def _fhir_request(
