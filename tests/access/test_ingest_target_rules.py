@@ -16,7 +16,14 @@ from typing import Any
 import orjson
 import pytest
 
-from hub.access.writes import IngestTarget, ingest_target, owned_id, owned_upload, units_of
+from hub.access.writes import (
+    IngestTarget,
+    directory_for,
+    ingest_target,
+    owned_id,
+    owned_upload,
+    units_of,
+)
 from hub.store.model import StoredResource, WriteContext
 from tests.access.conftest import organization
 
@@ -169,3 +176,25 @@ def test_a_unit_labels_the_owner_s_records_only_when_the_directory_places_it_the
     stored_only = units_of(OWNER, unit_lookup, lambda hsa_id: "id-" + hsa_id)
     assert stored_only(OWN_UNIT) and not stored_only(OTHER_UNIT)
     assert stored_only("SE2321000016-E400")  # without the file it is known nowhere
+
+
+def test_the_given_records_win_over_their_stored_versions_in_the_directory() -> None:
+    """directory_for: a record given to it (an upload's Organizations, an incoming write)
+    is the directory's version of that id, also when another given record refers to it
+    and the store holds an older version: a unit moved in the file to a new provider is
+    placed under the new one. A given unit whose provider only the store knows is placed
+    under the stored provider."""
+    stored_versions = {
+        ("Organization", "owner"): organization("owner", "SE2120000001-K001"),  # older
+        ("Organization", "unit"): organization("unit", OWN_UNIT, "other"),
+        ("Organization", "other"): organization("other", OTHER),
+    }
+    given = [
+        organization("unit", OWN_UNIT, "owner"),
+        organization("owner", OWNER),
+        organization("other-unit", OTHER_UNIT, "other"),
+    ]
+    directory = directory_for(given, lambda t, i: stored_versions.get((t, i)))
+    assert directory.organization_by_hsa_id(OWN_UNIT).care_provider == OWNER
+    assert directory.organization({"reference": "Organization/owner"}).hsa_id == OWNER
+    assert directory.organization_by_hsa_id(OTHER_UNIT).care_provider == OTHER
