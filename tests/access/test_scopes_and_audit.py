@@ -93,6 +93,33 @@ def test_a_count_and_an_empty_search_are_audited(scenario: Hub) -> None:
     assert ("search", PHYSICIAN) in logged
 
 
+def test_a_read_scope_without_search_reads_by_id_and_does_not_search(scenario: Hub) -> None:
+    """SMART v2 letters: `r` reads by id, `s` searches; each interaction checks its own."""
+    read_only = scenario.token("SE2120002122-S002", "system/CarePlan.r", M, MH)
+    assert scenario.get(read_only, "CarePlan/sip").status_code == 200
+    refused = scenario.get(read_only, "CarePlan", patient="tolvan")
+    assert refused.status_code == 403
+    assert refused.json()["issue"][0]["code"] == "forbidden"
+    searching = scenario.token("SE2120002122-S002", "system/CarePlan.rs", M, MH)
+    assert scenario.get(searching, "CarePlan", patient="tolvan").status_code == 200
+
+
+def test_a_patient_search_is_audited_under_the_patients_it_returns_only(scenario: Hub) -> None:
+    """Patients are directory data: a user's Patient search is logged under the Patients
+    on its page; a count, or a search that names an id no Patient has, logs no patient
+    (the named patient of `_named_in_audit` is for searches of clinical data)."""
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    found = scenario.get(scenario.nurse, "Patient", _id="tolvan")
+    assert [e["resource"]["id"] for e in found.json()["entry"]] == ["tolvan"]
+    assert actions(scenario)[-1] == ("search", NURSE)
+    before = log.count()
+    count = scenario.get(scenario.nurse, "Patient", _id="tolvan", _summary="count")
+    assert count.json()["total"] == 1
+    empty = scenario.get(scenario.physician, "Patient", _id="nobody")
+    assert empty.json().get("entry", []) == []
+    assert log.count() == before
+
+
 def test_a_read_the_rules_refused_is_audited(scenario: Hub) -> None:
     assert scenario.get(scenario.physician, "CarePlan/vp").status_code == 404
     assert ("read-denied", PHYSICIAN) in actions(scenario)
