@@ -120,6 +120,17 @@ def test_a_patient_search_is_audited_under_the_patients_it_returns_only(scenario
     assert log.count() == before
 
 
+def test_an_overview_answers_once_its_audit_records_are_appended(scenario: Hub) -> None:
+    """$overview appends its audit records alongside building the document
+    (Access.appending_alongside) and answers only after they are in the log."""
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    before = log.count()
+    answer = scenario.get(scenario.nurse, "Patient/tolvan/$overview")
+    assert answer.status_code == 200, answer.text
+    logged = [r for r in log.records(patient_id="tolvan") if r.sequence > before]
+    assert logged and {r.subject for r in logged} == {NURSE}
+
+
 def test_a_read_the_rules_refused_is_audited(scenario: Hub) -> None:
     assert scenario.get(scenario.physician, "CarePlan/vp").status_code == 404
     assert ("read-denied", PHYSICIAN) in actions(scenario)
