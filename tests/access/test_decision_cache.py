@@ -1,19 +1,23 @@
-"""The caches behind the access decisions (hub/access/guard.py): a cached decision or
-directory record is used only while it is fresh (at most `ttl` seconds, and for a decision
-only at the patient version it was made at), and the oldest entries go first when full.
-A stale entry used past its time would show data a changed consent or block now hides."""
+"""The caches behind the access decisions (hub/access/guard.py) and the token assignment
+check (hub/access/assignment.py): a cached decision, directory record or assignment answer
+is used only while it is fresh (at most `ttl` seconds, and for a decision only at the
+patient version it was made at), and the oldest entries go first when full. A stale entry
+used past its time would show data a changed consent or block now hides."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import pytest
 
 from consent import PatientFacts, decide
 from consent.decision import AccessDecision
-from hub.access import guard
+from hub.access import assignment, guard
+from hub.access.assignment import AssignmentCheck
 from hub.access.guard import DecisionCache, DirectoryCache
 from hub.auth import Principal
+from hub.errors import Forbidden
 
 
 class Clock:
@@ -123,3 +127,40 @@ def test_a_decision_is_a_guess_until_its_ttl_has_passed_and_never_after(clock: C
     clock.now += 0.001
     assert cache.peek(("reader", "tolvan")) is None
     assert cache.peek(("reader", "other")) is None
+
+
+def test_a_tokens_assignment_is_checked_again_after_thirty_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The app's AssignmentCheck keeps the directory's answer (does the token's unit belong
+    to its provider?) for its default 30 seconds, and no longer: a unit the directory has
+    moved to another provider since refuses the token once the answer is older."""
+    clock = Clock()
+    monkeypatch.setattr(assignment.time, "monotonic", clock)
+    check = AssignmentCheck(cast(Any, None), cast(Any, None))  # as hub.app builds it
+    answers = [True]
+    asked: list[tuple[str, str]] = []
+
+    def holds(unit: str, provider: str) -> bool:
+        asked.append((unit, provider))
+        return answers[-1]
+
+    monkeypatch.setattr(check, "_holds", holds)
+    system = Principal(
+        subject="SE2321000164-S002",
+        care_unit="SE2321000164-7381",
+        care_provider="SE2321000164-0000",
+        role=None,
+        scopes=frozenset(),
+        kind="system",
+    )
+    check.verify(system)
+    assert asked == [("SE2321000164-7381", "SE2321000164-0000")]
+    answers.append(False)  # the directory moves the unit
+    clock.now += 30.0
+    check.verify(system)  # thirty seconds old: still the kept answer
+    assert len(asked) == 1
+    clock.now += 0.5
+    with pytest.raises(Forbidden):
+        check.verify(system)
+    assert len(asked) == 2
