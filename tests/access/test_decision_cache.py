@@ -164,3 +164,33 @@ def test_a_tokens_assignment_is_checked_again_after_thirty_seconds(
     with pytest.raises(Forbidden):
         check.verify(system)
     assert len(asked) == 2
+
+
+def test_the_kept_assignment_answers_are_dropped_together_past_ten_thousand(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check keeps at most 10,000 answers: the 10,001st clears them all (the next
+    request of each token asks the directory again); up to 10,000 all are kept."""
+    monkeypatch.setattr(assignment.time, "monotonic", Clock())
+    check = AssignmentCheck(cast(Any, None), cast(Any, None))
+    asked: list[str] = []
+
+    def holds(unit: str, provider: str) -> bool:
+        asked.append(unit)
+        return True
+
+    monkeypatch.setattr(check, "_holds", holds)
+
+    def token(number: int) -> Principal:
+        unit = f"SE2321000164-{number:05d}"
+        return Principal(
+            "SE2321000164-S002", unit, "SE2321000164-0000", None, frozenset(), "system"
+        )
+
+    for number in range(10_000):
+        check.verify(token(number))
+    check.verify(token(0))
+    assert len(asked) == 10_000  # all 10,000 kept
+    check.verify(token(10_000))
+    check.verify(token(0))
+    assert len(asked) == 10_002 and asked[-1] == "SE2321000164-00000"  # cleared
