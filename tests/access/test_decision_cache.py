@@ -129,6 +129,32 @@ def test_a_decision_is_a_guess_until_its_ttl_has_passed_and_never_after(clock: C
     assert cache.peek(("reader", "other")) is None
 
 
+def test_the_apps_caches_keep_thirty_seconds_and_ten_and_fifty_thousand_entries(
+    clock: Clock,
+) -> None:
+    """hub.app builds DecisionCache() with its defaults: a decision and a directory record
+    are kept 30 seconds, and no longer; it holds 10,000 decisions and its directory cache
+    50,000 records, the oldest going first past that."""
+    cache = DecisionCache()
+    decision = _decision("tolvan")
+    cache.put(("reader", "tolvan"), 1, decision)
+    cache.directory.put(_unit("rv"))
+    clock.now += 30.0
+    assert cache.get(("reader", "tolvan"), 1) is decision
+    assert cache.directory.get(("Organization", "rv")) == _unit("rv")
+    clock.now += 0.5
+    assert cache.get(("reader", "tolvan"), 1) is None
+    assert cache.directory.get(("Organization", "rv")) is None
+    for number in range(10_001):
+        cache.put(("reader", str(number)), 1, decision)
+    assert cache.get(("reader", "0"), 1) is None  # the oldest went
+    assert cache.get(("reader", "1"), 1) is decision
+    for number in range(50_001):
+        cache.directory.put(_unit(str(number)))
+    assert cache.directory.get(("Organization", "0")) is None
+    assert cache.directory.get(("Organization", "1")) == _unit("1")
+
+
 def test_a_tokens_assignment_is_checked_again_after_thirty_seconds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
