@@ -153,6 +153,33 @@ def test_a_write_without_a_principal_is_not_audited_and_does_not_fail(scenario: 
     before = log.count()
     Access(scenario.store, None, log, "auth-off").record_write("update", stored)
     assert log.count() == before
+    unaudited = Access(scenario.store, None, log, "auth-off")
+    assert unaudited.read("CarePlan", "sip").id == "sip"
+    unaudited.record("search", ["tolvan"])
+    assert log.count() == before
+
+
+def test_a_transaction_audits_every_patient_it_wrote_for(scenario: Hub) -> None:
+    """The entries held during a write transaction are kept per action and patient: a
+    system client's transaction updating one plan of Tolvan and one of another patient is
+    logged under both."""
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    before = log.count()
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "resource": care_plan(plan, "VP", patient) | {"status": "on-hold"},
+                "request": {"method": "PUT", "url": f"CarePlan/{plan}"},
+            }
+            for plan, patient in (("vp", "tolvan"), ("other-vp", "other"))
+        ],
+    }
+    answer = scenario.client.post("/fhir", json=bundle, headers=scenario.region_system)
+    assert answer.status_code == 200, answer.text
+    logged = [r for r in log.records() if r.sequence > before]
+    assert sorted(r.patient_id for r in logged) == ["other", "tolvan"]
 
 
 def test_a_conditional_match_under_consent_is_audited_with_the_decision(scenario: Hub) -> None:
