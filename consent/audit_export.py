@@ -105,11 +105,20 @@ _TOLD_REASONS = frozenset(
         Reason.NO_ASSIGNMENT,
         Reason.NO_RELATIONSHIP,
         Reason.NOT_REPRESENTED,
+        Reason.PROVIDER_INTEGRATION,
+        Reason.DIRECTORY_DATA,
     }
 )
 """Reason codes an extract keeps: why data was shown, and why a reader could see nothing
 at all. Why a source was hidden (a block, no consent) is told as ``not-shown``."""
 NOT_SHOWN = "not-shown"
+_EARLIER_REASONS = {
+    "own care provider's data": Reason.SYSTEM_OWN_PROVIDER,
+    "provider integration: every row of its own care provider": Reason.PROVIDER_INTEGRATION,
+    "directory data": Reason.DIRECTORY_DATA,
+}
+"""The words records written before these reasons were codes carry for them (the chain
+keeps a record as written; its extract tells the code)."""
 
 
 def redacted(record: AuditRecord, provider: str | None) -> AuditRecord:
@@ -118,7 +127,8 @@ def redacted(record: AuditRecord, provider: str | None) -> AuditRecord:
     left out and every reason a source was hidden reads ``not-shown``, so an extract
     tells nobody about blocks (or consents) outside its own provider. The chain fields
     stay (the hash proves the record, not this view of it)."""
-    codes = [code for code in record.reason.split(",") if code]
+    earlier = _EARLIER_REASONS.get(record.reason)
+    codes = [earlier] if earlier else [code for code in record.reason.split(",") if code]
     told = sorted({code if code in _TOLD_REASONS else NOT_SHOWN for code in codes})
     hidden = tuple(p for p in record.hidden_providers if provider is not None and p == provider)
     return replace(record, reason=",".join(told) or record.reason, hidden_providers=hidden)

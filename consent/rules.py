@@ -78,6 +78,8 @@ class Reason(StrEnum):
     NO_CONSENT = "no-consent"
     NOT_PERMITTED = "not-permitted"
     BLOCK_RECORD = "block-record"
+    PROVIDER_INTEGRATION = "provider-integration"
+    DIRECTORY_DATA = "directory-data"
 
 
 BLOCK_REASONS: frozenset[Reason] = frozenset(

@@ -39,6 +39,7 @@ from consent.audit_export import redacted
 from consent.decision import AccessDecision
 from consent.facts import EmergencyGrant
 from consent.registration import BLOCK_RECORD_UNIT
+from consent.rules import Reason
 from hub.access.notices import PATIENT_ID_NEEDED, PATIENT_NEEDED, decision_notice
 from hub.access.scope import DIRECTORY_TYPES, ReadScope
 from hub.access.writes import CurrentReader, WritePolicy, check_write, lookup_in
@@ -491,7 +492,11 @@ class Access:
             shown_providers=own if self.principal.kind == "system" else (),
             hidden_providers=(),
             decision="permit",
-            reason=self._system_reason() if self.principal.kind == "system" else "directory data",
+            reason=(
+                self._system_reason()
+                if self.principal.kind == "system"
+                else Reason.DIRECTORY_DATA.value
+            ),
             emergency=False,
         )
 
@@ -519,8 +524,8 @@ class Access:
 
     def _system_reason(self) -> str:
         if self.provider_integration:
-            return "provider integration: every row of its own care provider"
-        return "own care provider's data"
+            return Reason.PROVIDER_INTEGRATION.value
+        return Reason.SYSTEM_OWN_PROVIDER.value
 
     def record(self, action: str, patient_ids: Iterable[str | None]) -> None:
         """Append one audit record per patient whose data this access returned (or whose

@@ -159,3 +159,27 @@ def test_the_extract_names_the_providers_own_hidden_data_and_no_others(scenario:
     assert hidden["SE2321000164-P001"] == R
     municipal = events(scenario.get(scenario.municipal_system, "Patient/tolvan/$access-log"))
     assert "SE2321000164-P001" not in str(municipal)
+
+
+def test_the_extract_tells_why_a_system_client_or_a_directory_read_was_shown(
+    scenario: Hub,
+) -> None:
+    """A system client's read of its own provider's data, a registered integration's and a
+    user's read of directory data are logged with reason codes the extract tells as they
+    are (`system-own-provider`, `provider-integration`, `directory-data`), never as the
+    `not-shown` that stands for a hidden source."""
+    assert scenario.get(scenario.region_system, "CarePlan/vp").status_code == 200
+    assert scenario.get(scenario.nurse, "Patient/tolvan").status_code == 200
+    state = scenario.client.app.state  # type: ignore[attr-defined]
+    integration = state.settings.provider_integration_clients
+    state.settings = state.settings.model_copy(
+        update={"provider_integration_clients": [*integration, "SE2321000164-S001"]}
+    )
+    assert scenario.get(scenario.region_system, "CarePlan/vp").status_code == 200
+    extract = events(scenario.get(scenario.region_system, "Patient/tolvan/$access-log"))
+    told = {e["outcomeDesc"] for e in extract}
+    assert {"system-own-provider", "provider-integration"} <= told
+    municipal = events(scenario.get(scenario.municipal_system, "Patient/tolvan/$access-log"))
+    nurse_reads = [e for e in municipal if "SE2120002122-P001" in str(e)]
+    assert "directory-data" in {e["outcomeDesc"] for e in nurse_reads}
+    assert "not-shown" not in told

@@ -145,7 +145,7 @@ def test_a_users_read_of_directory_data_is_logged_with_her_role(scenario: Hub) -
     assert scenario.get(scenario.physician, "Patient/tolvan").status_code == 200
     record = log.records(patient_id="tolvan")[-1]
     assert (record.action, record.subject, record.role) == ("read", PHYSICIAN, "201011")
-    assert record.reason == "directory data" and record.shown_providers == ()
+    assert record.reason == "directory-data" and record.shown_providers == ()
 
 
 def test_a_system_clients_reads_are_logged_as_its_own_providers_data(scenario: Hub) -> None:
@@ -164,7 +164,7 @@ def test_a_system_clients_reads_are_logged_as_its_own_providers_data(scenario: H
         ("search", "tolvan"),
     ]
     for record in logged:
-        assert record.reason == "own care provider's data"
+        assert record.reason == "system-own-provider"
         assert (record.decision, record.shown_providers) == ("permit", (R,))
 
 
@@ -184,4 +184,4 @@ def test_a_write_needs_a_write_scope_and_a_users_write_is_logged_with_her_decisi
     assert created.status_code == 201, created.text
     record = log.records(patient_id="tolvan")[-1]
     assert (record.action, record.subject) == ("create", NURSE)
-    assert record.shown_providers == (M,) and record.reason != "directory data"
+    assert record.shown_providers == (M,) and record.reason != "directory-data"

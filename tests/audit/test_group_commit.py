@@ -39,7 +39,7 @@ def entry(request: str, patient: str = "pat-1") -> AccessEntry:
         shown_providers=("SE2120002122-0000",),
         hidden_providers=(),
         decision="permit",
-        reason="own care provider's data",
+        reason="system-own-provider",
         emergency=False,
     )
 

@@ -20,7 +20,7 @@ from consent import (
     to_csv,
 )
 from consent.audit import AuditRecord
-from consent.audit_export import CSV_COLUMNS, csv_rows
+from consent.audit_export import CSV_COLUMNS, csv_rows, redacted
 
 START = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 BASE = "https://hub.example.se/fhir"
@@ -145,3 +145,24 @@ def test_a_records_dict_holds_every_field_and_reads_back_the_same() -> None:
     data = record.to_dict()
     assert set(data) == {f.name for f in fields(AuditRecord)} | {"v"}
     assert AuditRecord.from_dict(data) == record
+
+
+def test_an_extract_tells_why_data_was_shown_and_hides_why_a_source_was_hidden() -> None:
+    """Reasons that say why data was shown stay as they are; a hidden source's reason reads
+    `not-shown`; the words records carried before these reasons were codes read as their
+    codes (the stored record, and so its hash, is unchanged)."""
+    told = {
+        "system-own-provider": "system-own-provider",
+        "provider-integration": "provider-integration",
+        "directory-data": "directory-data",
+        "own-unit,blocked-unit": "not-shown,own-unit",
+        "own care provider's data": "system-own-provider",
+        "provider integration: every row of its own care provider": "provider-integration",
+        "directory data": "directory-data",
+        "something else": "not-shown",
+    }
+    for stored, expected in told.items():
+        (record,) = chain([entry("pat-1", reason=stored)])
+        shown = redacted(record, None)
+        assert shown.reason == expected, stored
+        assert (shown.hash, shown.sequence) == (record.hash, record.sequence)
