@@ -37,16 +37,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
-from bench.guarded import FHIR_JSON, Server, _hub_env, _python_bin, _token
 from bench.search_scale import (
     CACHE,
     RESULTS,
@@ -55,8 +52,8 @@ from bench.search_scale import (
     _postgres_url,
     build,
     copy_to_postgres,
+    serve_and_measure,
 )
-from bench.server import free_port
 
 COUNT = 20
 DEPTH = 0.9
@@ -134,19 +131,6 @@ def measure(base: str, headers: dict[str, str], requests: int) -> dict[str, Any]
     return out
 
 
-def serve_and_measure(url: str, requests: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="hub-deep-page-") as folder:
-        keys = Path(folder)
-        port = free_port()
-        headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {_token(keys, port)}"}
-        command = [_python_bin("hub"), "serve", "--port", str(port), "--workers", "1"]
-        server = Server(command, _hub_env(url, keys, port, auth=True), port, "/fhir/metadata")
-        try:
-            return measure(server.url + "/fhir", headers, requests)
-        finally:
-            server.stop()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.deep_page")
     parser.add_argument("--sizes", default="20000", help="table sizes, comma-separated")
@@ -175,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
                 else:
                     run["build"] = build(url, size)
             run["load_before"] = _load()
-            run["pages"] = serve_and_measure(url, options.requests)
+            run["pages"] = serve_and_measure(url, options.requests, measure)
             run["load_after"] = _load()
             for query, found in run["pages"].items():
                 print(

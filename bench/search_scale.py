@@ -31,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -253,7 +254,13 @@ def latency(base: str, headers: dict[str, str], requests: int) -> dict[str, Any]
     return out
 
 
-def serve_and_measure(url: str, requests: int) -> dict[str, Any]:
+Measure = Callable[[str, dict[str, str], int], dict[str, Any]]
+"""measure(FHIR base URL, headers with a bearer token, requests) -> figures."""
+
+
+def serve_and_measure(url: str, requests: int, measure: Measure | None = None) -> dict[str, Any]:
+    """`hub serve` over the database at `url` (one worker, HUB_AUTH=on, a system client's
+    real token, the audit append on), measured by `measure` (default `latency`)."""
     with tempfile.TemporaryDirectory(prefix="hub-scale-") as folder:
         keys = Path(folder)
         port = free_port()
@@ -261,7 +268,7 @@ def serve_and_measure(url: str, requests: int) -> dict[str, Any]:
         command = [_python_bin("hub"), "serve", "--port", str(port), "--workers", "1"]
         server = Server(command, _hub_env(url, keys, port, auth=True), port, "/fhir/metadata")
         try:
-            return latency(server.url + "/fhir", headers, requests)
+            return (measure or latency)(server.url + "/fhir", headers, requests)
         finally:
             server.stop()
 
