@@ -185,3 +185,32 @@ def test_a_write_needs_a_write_scope_and_a_users_write_is_logged_with_her_decisi
     record = log.records(patient_id="tolvan")[-1]
     assert (record.action, record.subject) == ("create", NURSE)
     assert record.shown_providers == (M,) and record.reason != "directory-data"
+
+
+def test_a_users_transaction_reads_are_judged_and_logged_as_her_reads(scenario: Hub) -> None:
+    """Inside a transaction a GET entry is a read of the reader's: the nurse's own unit's
+    plan answers 200 and is logged as `read`; the region's plan, hidden from her without
+    consent, fails the transaction with the 404 of a missing plan and is logged as
+    `read-denied` (the log keeps the attempt of a transaction that rolled back)."""
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+
+    def transaction_get(url: str) -> tuple[Any, list[tuple[str, str]]]:
+        before = len(log.records(patient_id="tolvan"))
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{"request": {"method": "GET", "url": url}}],
+        }
+        answer = scenario.client.post("/fhir", json=bundle, headers=scenario.nurse)
+        new = log.records(patient_id="tolvan")[before:]
+        return answer, [(r.action, r.subject) for r in new]
+
+    own, logged = transaction_get("CarePlan/sip")
+    assert own.status_code == 200, own.text
+    assert own.json()["entry"][0]["resource"]["id"] == "sip"
+    assert logged == [("read", "SE2120002122-P001")]
+    hidden, logged = transaction_get("CarePlan/vp")
+    missing, nothing = transaction_get("CarePlan/no-such-plan")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["issue"][0]["code"] == missing.json()["issue"][0]["code"]
+    assert logged == [("read-denied", "SE2120002122-P001")] and nothing == []
