@@ -214,3 +214,17 @@ def test_a_users_transaction_reads_are_judged_and_logged_as_her_reads(scenario: 
     assert hidden.status_code == missing.status_code == 404
     assert hidden.json()["issue"][0]["code"] == missing.json()["issue"][0]["code"]
     assert logged == [("read-denied", "SE2120002122-P001")] and nothing == []
+
+
+def test_a_directory_search_is_logged_only_under_the_patients_it_returns(scenario: Hub) -> None:
+    """A user's Patient search that reaches no clinical data and finds nothing leaves no
+    record under the patient its `_id` names: it looked at no data of hers, and her
+    decision is not even made."""
+    log = scenario.client.app.state.audit  # type: ignore[attr-defined]
+    before = len(log.records(patient_id="tolvan"))
+    answer = scenario.get(scenario.nurse, "Patient", _id="tolvan", family="Nomatch")
+    assert answer.status_code == 200 and answer.json().get("entry", []) == []
+    assert len(log.records(patient_id="tolvan")) == before
+    found = scenario.get(scenario.nurse, "Patient", _id="tolvan")
+    assert [e["resource"]["id"] for e in found.json()["entry"]] == ["tolvan"]
+    assert len(log.records(patient_id="tolvan")) == before + 1
