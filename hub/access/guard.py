@@ -49,7 +49,7 @@ from hub.auth import Principal
 from hub.errors import Forbidden, Gone, NotFound, StoreUnavailable
 from hub.search.query import Criterion, ReferenceValue, SearchQuery, TokenValue, linked_types
 from hub.store.found import live, missing
-from hub.store.model import DecisionInputs, HistoryPage, SearchPage, StoredResource
+from hub.store.model import DecisionInputs, HistoryPage, SearchPage, StoredResource, Version
 from hub.store.protocol import Store, UnitOfWork
 from hub.validation.resources import supported_types
 
@@ -92,14 +92,8 @@ def _only_directory_data(query: SearchQuery) -> bool:
     """Whether no part of a search can reach clinical data: its type, every chained or _has
     link, every _revinclude's source and every _include's target are directory types (an
     _include without a target type counts as reaching anything)."""
-    return (
-        query.resource_type in DIRECTORY_TYPES
-        and not _reaches_clinical_data(query)
-        and all(spec.source_type in DIRECTORY_TYPES for spec in query.revincludes)
-        and all(
-            spec.target_type is not None and spec.target_type in DIRECTORY_TYPES
-            for spec in query.includes
-        )
+    return not _asks_clinical_data(query) and all(
+        spec.target_type is not None for spec in query.includes
     )
 
 
@@ -671,10 +665,16 @@ class Access:
         if self.principal.kind == "system":
             return self.scope()
         row, version = self.store.security_and_version(resource_type, resource_id)
-        if row is None or row.patient_id is None:
+        return self._user_scope(None if row is None else row.patient_id, version)
+
+    def _user_scope(self, patient_id: str | None, version: Version | None) -> ReadScope:
+        """A user's scope for a row of clinical data about `patient_id` (None: about no
+        patient, so directory data only), from the decision for that patient (at
+        `version`, when the caller read it)."""
+        if patient_id is None:
             return self._typed(ReadScope.directory_only())
-        decided = self.decision(row.patient_id, version)
-        return self._typed(ReadScope(grants={row.patient_id: decided.visible_pairs}))
+        decided = self.decision(patient_id, version)
+        return self._typed(ReadScope(grants={patient_id: decided.visible_pairs}))
 
     def _denied(self, action: str, resource_type: str, resource_id: str) -> None:
         """Audit a read by id that found nothing the reader may see, under the patient of
@@ -683,8 +683,12 @@ class Access:
             return
         row, _version = self.store.security_and_version(resource_type, resource_id)
         if row is not None:
-            patient = row.id if row.resource_type == "Patient" else row.patient_id
-            self.record(f"{action}-denied", [patient])
+            self._record_denied(action, row)
+
+    def _record_denied(self, action: str, row: StoredResource) -> None:
+        """`action`-denied under the patient of a row the reader found and may not see."""
+        patient = row.id if row.resource_type == "Patient" else row.patient_id
+        self.record(f"{action}-denied", [patient])
 
     def read(
         self, resource_type: str, resource_id: str, work: UnitOfWork | None = None
@@ -725,15 +729,11 @@ class Access:
             scope = self._typed(ReadScope.directory_only())
         elif system:
             scope = self._typed(self._system_scope_for(row.patient_id, found.blocked))
-        elif row.patient_id is None:
-            scope = self._typed(ReadScope.directory_only())
         else:
-            decided = self.decision(row.patient_id, found.version)
-            scope = self._typed(ReadScope(grants={row.patient_id: decided.visible_pairs}))
+            scope = self._user_scope(row.patient_id, found.version)
         shown = scope.allows(resource_type, row.patient_id, row.care_provider, row.care_unit)
         if not shown or row.deleted:
-            patient = row.id if row.resource_type == "Patient" else row.patient_id
-            self.record("read-denied", [patient])
+            self._record_denied("read", row)
             if shown:
                 live(row, resource_type, resource_id)  # a deletion it may see: 410 Gone
             raise missing(resource_type, resource_id)

@@ -33,12 +33,7 @@ from hub.store.schema import resource_versions, resources
 from hub.store.searching import scoped, search_page
 from hub.store.statements import VERSION_COLUMNS, StoredRow, to_stored
 
-__all__ = [
-    "EVERYTHING_REFERENCED_TYPES",
-    "DecisionInputs",
-    "DirectoryLookup",
-    "StoreReads",
-]
+__all__ = ["EVERYTHING_REFERENCED_TYPES", "DecisionInputs", "DirectoryLookup", "StoreReads"]
 
 PATIENTS_PER_STATEMENT = 500
 """Patients per statement of the bulk reads (`patients_decision_inputs`)."""
