@@ -61,7 +61,14 @@ from consent.audit import (
 )
 from consent.audit_export import patient_extract
 from hub.audit.group_commit import GroupCommit
-from hub.store.schema import audit_checkpoints, audit_head, audit_records
+from hub.audit.patient_index import (
+    CATCH_UP_EVERY,
+    catch_up,
+    index_problems,
+    indexed_upto,
+    patient_records,
+)
+from hub.store.schema import audit_checkpoints, audit_head, audit_patient_index, audit_records
 from hub.store.statements import DriverStatement, batch_insert, compiled
 
 __all__ = [
@@ -173,16 +180,22 @@ class AuditLog:
         engine: Engine,
         signing_key: Ed25519PrivateKey | None,
         checkpoint_interval: int = DEFAULT_CHECKPOINT_INTERVAL,
+        index_every: int = CATCH_UP_EVERY,
     ) -> None:
-        """``signing_key`` ``None`` opens the log read-only: appends then fail."""
-        if checkpoint_interval < 1:
-            raise ValueError("The checkpoint interval must be positive")
+        """``signing_key`` ``None`` opens the log read-only: appends then fail.
+        ``index_every``: records the patient index may fall behind before a group commit's
+        leader lets it catch up (``hub.audit.patient_index``)."""
+        if checkpoint_interval < 1 or index_every < 1:
+            raise ValueError("The checkpoint and index intervals must be positive")
+        self._index_every = index_every
         self._engine = engine
         self._key = signing_key
         self.checkpoint_interval = checkpoint_interval
         self._group: GroupCommit[AccessEntry, AuditRecord] = GroupCommit(self._write_batches)
         self._leader: Any = None
         """The group commit's DBAPI connection (``_in_leader_transaction``)."""
+        self._indexed_upto: int | None = None
+        """The patient index's head as this log last saw it (``_index_if_behind``)."""
 
     @property
     def batches_written(self) -> int:
@@ -239,6 +252,7 @@ class AuditLog:
         flat = [entry for batch in batches for entry in batch]
         with _logged_as_write_error():
             records = self._in_leader_transaction(flat, key)
+        self._index_if_behind(records[-1].sequence)
         split: list[list[AuditRecord]] = []
         start = 0
         for batch in batches:
@@ -290,6 +304,29 @@ class AuditLog:
             with contextlib.suppress(Exception):
                 raw.invalidate()  # a connection in an unknown state never returns to the pool
             raise
+
+    def _index_if_behind(self, newest: int) -> None:
+        """Let the patient index catch up (``hub.audit.patient_index``) once it is
+        ``index_every`` records behind ``newest``, in a transaction of its own after the
+        batch has committed. A failure is logged and left: the records are stored, and
+        the extract finds the ones the index has not reached in the tail."""
+        if self._indexed_upto is not None and newest - self._indexed_upto < self._index_every:
+            return
+        try:
+            with self._write() as conn, conn.begin():
+                self._indexed_upto = catch_up(conn)
+        except Exception as exc:
+            _log.error("audit patient index catch-up failed: %s", type(exc).__name__)
+
+    def index_patients(self) -> int:
+        """Bring the patient index up to the newest record now; returns its head."""
+        with self._write() as conn, conn.begin():
+            newest = conn.execute(select(func.max(audit_records.c.sequence))).scalar_one()
+            head = catch_up(conn)
+            while head < int(newest or 0):
+                head = catch_up(conn)
+        self._indexed_upto = head
+        return head
 
     def close(self) -> None:
         """Give back the group commit's connection (at shutdown; appends reopen one)."""
@@ -428,9 +465,13 @@ class AuditLog:
     def _select(
         self, patient_id: str | None, since: datetime | None, until: datetime | None
     ) -> list[AuditRecord | None]:
-        query = select(audit_records.c.record).order_by(audit_records.c.sequence)
         if patient_id is not None:
-            query = query.where(audit_records.c.patient_id == patient_id)
+            since_us = None if since is None else _to_us(since)
+            until_us = None if until is None else _to_us(until)
+            with self._engine.connect() as conn:
+                found = conn.execute(patient_records(patient_id, since_us, until_us)).all()
+            return [_parse(row.record) for row in found]
+        query = select(audit_records.c.record).order_by(audit_records.c.sequence)
         if since is not None:
             query = query.where(audit_records.c.timestamp_us >= _to_us(since))
         if until is not None:
@@ -482,6 +523,10 @@ class AuditLog:
                         audit_head.c.id == _HEAD_ID
                     )
                 ).first()
+                index_rows = conn.execute(
+                    select(audit_patient_index.c.patient_id, audit_patient_index.c.sequence)
+                ).all()
+                index_head = indexed_upto(conn)
         extra: list[Problem] = []
         records: list[AuditRecord] = []
         for row in rows:
@@ -491,6 +536,14 @@ class AuditLog:
                 continue
             extra.extend(_column_problems(dict(row._mapping), record))
             records.append(record)
+        named = {int(row.sequence): str(row.patient_id) for row in rows}
+        named.update((record.sequence, record.patient_id) for record in records)
+        extra.extend(
+            Problem("edited", sequence, detail)
+            for sequence, detail in index_problems(
+                [(str(p), int(s)) for p, s in index_rows], index_head, named
+            )
+        )
         checkpoints = [Checkpoint.from_dict(dict(row._mapping)) for row in checkpoint_rows]
         report = verify(records, checkpoints, key, interval)
         head = None if head_row is None else ChainHead(int(head_row.sequence), str(head_row.hash))

@@ -4,7 +4,7 @@ Each migration has a number, a name and a function of a Connection. The applied 
 are recorded in schema_migrations; a database newer than this code refuses to start.
 Migration 1 creates the version-1 tables of schema.py, migration 2 the access-log tables,
 migration 3 the ingest quarantine and the emergency-access grants, migration 11 its unique
-index of content;
+index of content, migration 12 the audit records' patient index;
 later schema changes are new migrations with their own DDL, never edits of an applied one.
 """
 
@@ -19,6 +19,7 @@ from hub.fhir_dates import now_us
 from hub.store.schema import (
     BLOCK_INDEX_TABLES,
     KEPT_ONCE,
+    PATIENT_INDEX_TABLES,
     QUARANTINE_CONTENT_INDEX,
     VERSION_1_TABLES,
     VERSION_2_TABLES,
@@ -26,6 +27,9 @@ from hub.store.schema import (
     VERSION_7_TABLES,
     VERSION_8_TABLES,
     audit_head,
+    audit_index_head,
+    audit_patient_index,
+    audit_records,
     ingest_quarantine,
     metadata,
     schema_migrations,
@@ -154,6 +158,21 @@ def _quarantine_once_per_content(conn: Connection) -> None:
     QUARANTINE_CONTENT_INDEX.create(conn, checkfirst=True)
 
 
+def _patient_index_behind_appends(conn: Connection) -> None:
+    """The audit records' patients move from an index that every append updated to
+    audit_patient_index (hub.audit.patient_index), filled here with every record so far."""
+    metadata.create_all(conn, tables=list(PATIENT_INDEX_TABLES))
+    conn.execute(
+        audit_patient_index.insert().from_select(
+            ["patient_id", "sequence"],
+            select(audit_records.c.patient_id, audit_records.c.sequence),
+        )
+    )
+    newest = conn.execute(select(func.max(audit_records.c.sequence))).scalar_one_or_none()
+    conn.execute(audit_index_head.insert().values(id=1, sequence=int(newest or 0)))
+    conn.execute(text("DROP INDEX IF EXISTS ix_audit_patient"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "resources, versions, search indexes, conditional locks", _create_initial_schema),
     Migration(2, "access log: records, checkpoints, head", _create_audit_tables),
@@ -171,6 +190,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "no access-log indexes that no query reads", _drop_unread_audit_indexes),
     Migration(
         11, "one quarantine entry per adapter, content and status", _quarantine_once_per_content
+    ),
+    Migration(
+        12, "audit records' patients indexed behind the appends", _patient_index_behind_appends
     ),
 )
 _PG_LOCK_KEY = 7_231_944_118

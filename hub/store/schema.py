@@ -8,6 +8,8 @@ schema_migrations   applied migration versions
 audit_records       the hash-chained access log: canonical record JSON plus indexed columns
 audit_checkpoints   Ed25519-signed checkpoints over record hashes
 audit_head          one row: the newest record's sequence and hash; appenders lock it
+audit_patient_index (patient, sequence) of every record up to audit_index_head: the
+                    patients' extracts, filled in batches behind the appends
 """
 
 from __future__ import annotations
@@ -276,11 +278,11 @@ audit_records = Table(
     Column("emergency", Boolean, nullable=False),
     Column("record", Text, nullable=False),
 )
-Index("ix_audit_patient", audit_records.c.patient_id, audit_records.c.sequence)
 Index("ix_audit_time", audit_records.c.timestamp_us)
-# The patient's extract reads ix_audit_patient, the follow-up's day ix_audit_time. Migration
-# 10 dropped (subject, time) and (emergency, time): no query read them, and every append
-# paid for them.
+# The follow-up's day reads ix_audit_time. Migration 10 dropped (subject, time) and
+# (emergency, time): no query read them, and every append paid for them. Migration 12
+# replaced the index of (patient, sequence), whose leaves every append touched at random
+# (one per patient on a search page), with audit_patient_index below.
 
 audit_checkpoints = Table(
     "audit_checkpoints",
@@ -303,6 +305,32 @@ audit_head = Table(
 
 VERSION_2_TABLES = (audit_records, audit_checkpoints, audit_head)
 """The tables migration 2 creates."""
+
+audit_patient_index = Table(
+    "audit_patient_index",
+    metadata,
+    Column("patient_id", String(ID), nullable=False),
+    Column("sequence", BigInteger, nullable=False, autoincrement=False),
+    PrimaryKeyConstraint("patient_id", "sequence", name="pk_audit_patient_index"),
+    sqlite_with_rowid=False,
+)
+"""Each audit record's patient, for the patient's extract: the records up to
+``audit_index_head.sequence`` are here, each once (hub.audit.patient_index). An append does
+not write here; the newer records are found by a scan of the short tail after that
+sequence, and the index catches up in batches, where one transaction touches each of its
+patients' leaves once instead of once per record."""
+
+audit_index_head = Table(
+    "audit_index_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("sequence", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="ck_audit_index_head_single_row"),
+)
+"""One row: every record up to this sequence is in audit_patient_index."""
+
+PATIENT_INDEX_TABLES = (audit_patient_index, audit_index_head)
+"""The tables migration 12 creates."""
 
 ingest_quarantine = Table(
     "ingest_quarantine",

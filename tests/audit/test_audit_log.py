@@ -164,8 +164,19 @@ def test_swapped_sequence_numbers_are_named(store: SqlStore) -> None:
     assert first(log) == ("reordered", 5)
 
 
-def test_edited_index_column_is_named_and_never_leaks_into_an_extract(store: SqlStore) -> None:
-    log = filled(store, 12)
+@pytest.mark.parametrize("indexed", [True, False], ids=["indexed", "in-the-tail"])
+def test_edited_index_column_is_named_and_never_leaks_into_an_extract(
+    store: SqlStore, indexed: bool
+) -> None:
+    """Record 4's patient column is changed to another patient's, before or after the
+    patient index reached it. The other patient's extract never shows it (the signed
+    content decides), verify names it; once indexed, the record stays in its own
+    patient's extract whatever the column says."""
+    log = AuditLog(store.engine, KEY, checkpoint_interval=10)
+    log.append_many(entry(number) for number in range(1, 3))  # the first batch catches up
+    log.append_many(entry(number) for number in range(3, 13))
+    if indexed:
+        log.index_patients()
     victim = stored_json(store.engine, 4)["patient_id"]
     with store.engine.begin() as conn:
         conn.execute(
@@ -173,7 +184,8 @@ def test_edited_index_column_is_named_and_never_leaks_into_an_extract(store: Sql
         )
     assert first(log) == ("edited", 4)
     assert log.records(patient_id="pat-x") == []
-    assert 4 not in [record.sequence for record in log.records(patient_id=str(victim))]
+    in_extract = 4 in [record.sequence for record in log.records(patient_id=str(victim))]
+    assert in_extract is indexed
 
 
 def test_rewrite_with_recomputed_hashes_is_caught_by_the_next_checkpoint(
@@ -363,7 +375,7 @@ def test_migration_10_drops_the_audit_indexes_no_query_reads(
         assert migrations.migrate(engine)[0] == 10  # and any later ones
         after = {ix["name"] for ix in inspect(engine).get_indexes("audit_records")}
         assert after & set(migrations.UNREAD_AUDIT_INDEXES) == set()
-        assert {"ix_audit_patient", "ix_audit_time"} <= after
+        assert "ix_audit_time" in after and "ix_audit_patient" not in after  # migration 12
         log = AuditLog(engine, KEY, checkpoint_interval=10)
         log.append_many(entry(number) for number in range(1, 13))
         assert log.verify(KEY.public_key()).ok
