@@ -1,7 +1,7 @@
 """Resources per second through each adapter: parse, translate, validate, and full ingest.
 
     python -m bench.adapters [--patients 10000] [--postgres URL | --no-postgres]
-                             [--invariants-off]
+                             [--invariants-off] [--validation-workers N]
 
 Generates the demo exports (hub.demo.exports) for N patients, then per adapter measures,
 in one run over the same files: parse only; parse + translate; fhir.resources (R4B)
@@ -15,6 +15,10 @@ The validator's definitions are read before the timing (a running hub has them),
 database's load starts with no remembered invariant verdicts. With --invariants-off the
 loads are repeated into fresh databases with HUB_VALIDATE_INVARIANTS=off (the bulk-load
 setting: fhir.resources and the hub's structure checks, no base FHIRPath invariants).
+Each database is also loaded as `hub ingest` loads it (label `+workers`): with a
+ValidationPool of `--validation-workers` processes (default: `hub ingest`'s, one per core
+but one), fresh for each load, which validate a batch while the batch before it is written.
+Their CPU time is not this process's, so the CPU-time ratios leave it out.
 The machine load (uptime) is printed before and after, and the ratios are printed a second
 time by this process's CPU time, which a shared machine disturbs less (it leaves out the
 PostgreSQL server's own work). Not part of the test suite.
@@ -45,6 +49,7 @@ from hub.settings import Settings
 from hub.store import open_store
 from hub.store.sql_store import SqlStore
 from hub.validation.on_write import configure
+from hub.validation.pool import ValidationPool, default_workers
 from hub.validation.resources import forget_verdicts, validate_resource
 from mappings.loader import CodeTable, MappedCode, TargetCoding, load_table
 from mappings.systems import HSA_SYSTEM
@@ -52,6 +57,9 @@ from mappings.systems import HSA_SYSTEM
 SECRET = b"bench-secret"
 INVARIANTS_OFF = " inv-off"
 """Label suffix of the loads with HUB_VALIDATE_INVARIANTS=off (the setting for bulk loads)."""
+POOLED = " +workers"
+"""Label suffix of the loads with a ValidationPool, as `hub ingest` runs them: validation
+on worker processes while the batches are written (their CPU time is not this process's)."""
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -99,14 +107,23 @@ class Row:
 
 
 def load_all(
-    store: SqlStore, adapter_name: str, files: list[tuple[str, bytes]], secret: bytes
+    store: SqlStore,
+    adapter_name: str,
+    files: list[tuple[str, bytes]],
+    secret: bytes,
+    validation: ValidationPool | None = None,
 ) -> None:
     """Load the files as the CLI does (hub.ingest.batch); every file must be stored."""
-    for result in ingest_files(store, adapter_name, files, secret=secret):
+    for result in ingest_files(store, adapter_name, files, secret=secret, validation=validation):
         assert not isinstance(result, IngestRejected), result.error
 
 
-def _measure(adapter_name: str, files: list[tuple[str, bytes]], stores: dict[str, SqlStore]) -> Row:
+def _measure(
+    adapter_name: str,
+    files: list[tuple[str, bytes]],
+    stores: dict[str, SqlStore],
+    workers: int = 0,
+) -> Row:
     adapter = ADAPTERS[adapter_name]
     parsed: list[Any] = []
     seconds: dict[str, float] = {}
@@ -129,15 +146,23 @@ def _measure(adapter_name: str, files: list[tuple[str, bytes]], stores: dict[str
             get_fhir_model_class(resource["resourceType"]).model_validate(resource)
 
     seconds["validate"], cpu["validate"] = _timed(validate)
-    validate_resource(resources[0])  # the definitions are read once per process, not timed
+    first_of_each_type = list({r["resourceType"]: r for r in reversed(resources)}.values())
+    for resource in first_of_each_type:  # definitions are read once per process, not timed
+        validate_resource(resource)
     for label, store in stores.items():
+        pool = None
+        if POOLED in label:  # fresh workers: none remembers a verdict of an earlier load
+            pool = ValidationPool(workers)
+            pool.warm_up(first_of_each_type)  # as the inline arm's process is, untimed
 
-        def ingest(store: SqlStore = store) -> None:
-            load_all(store, adapter_name, files, SECRET)
+        def ingest(store: SqlStore = store, pool: ValidationPool | None = pool) -> None:
+            load_all(store, adapter_name, files, SECRET, pool)
 
         forget_verdicts()  # each database's load starts without remembered verdicts
-        configure(Settings(validate_invariants="off" if label.endswith(INVARIANTS_OFF) else "on"))
+        configure(Settings(validate_invariants="off" if INVARIANTS_OFF in label else "on"))
         seconds[f"ingest {label}"], cpu[f"ingest {label}"] = _timed(ingest)
+        if pool is not None:
+            pool.close()
     configure(Settings())
     return Row(adapter_name, len(files), len(resources), seconds, cpu)
 
@@ -148,6 +173,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--validation-workers",
+        type=int,
+        default=default_workers(),
+        help="worker processes of the pooled loads (the default of `hub ingest`); 0: none",
+    )
     parser.add_argument(
         "--invariants-off",
         action="store_true",
@@ -165,6 +196,8 @@ def main() -> None:
             f"{args.patients} patients: {len(exports)} files in {time.perf_counter() - start:.1f} s"
         )
         variants = ["", INVARIANTS_OFF] if args.invariants_off else [""]
+        if args.validation_workers > 0:  # the workers validate with the invariants on
+            variants.append(POOLED)
         stores = {
             f"sqlite{variant}": open_store(f"sqlite:///{folder / f'bench{variant}.db'}")
             for variant in variants
@@ -182,7 +215,7 @@ def main() -> None:
             rows = []
             for adapter_name in ADAPTERS:
                 files = [(p.name, p.read_bytes()) for a, p in exports if a == adapter_name]
-                rows.append(_measure(adapter_name, files, stores))
+                rows.append(_measure(adapter_name, files, stores, args.validation_workers))
         finally:
             for store in stores.values():
                 store.close()

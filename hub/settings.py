@@ -48,8 +48,9 @@ class Settings(BaseSettings):
         ge=0,
         le=64,
         description="Processes that validate large transaction bundles while the entries "
-        "are written; 0 validates in the request thread; default one per core (at most 4, "
-        "none on one core)",
+        "are written, and hub ingest's batches while the batch before is written; 0 "
+        "validates in the request thread; default one per core but one (at most 4, none on "
+        "one core)",
     )
     auth: Literal["on", "off"] = Field(
         default="on",

@@ -13,28 +13,42 @@ instead of being claimed one by one (`UnitOfWork.claim_new`): a resource another
 created meanwhile fails its file's savepoint, and the file's own load then updates it.
 A commit per batch instead of per file is what makes small files (one HL7 v2 message,
 three resources) cheap to load.
+
+With a `ValidationPool` of worker processes (`hub ingest` has one, HUB_VALIDATION_WORKERS),
+validation runs beside the rest: a batch's files are read and translated here, their
+resources sent to the workers, and while the workers validate them this process writes
+the batch before, then reads and translates the next one. The answers are the ones of the
+inline path: a file with an invalid resource is rejected (quarantined) with the error of
+its first invalid resource, and nothing of it is written; the ownership checks of an
+upload come after validation, as inline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from hub.ingest.intake import (
     IngestRejected,
     IngestSummary,
     PreparedFile,
+    TranslatedFile,
     WrittenFile,
+    complete_file,
     finish_file,
     ingest_file,
+    invalid_translation,
     other_format,
     prepare_file,
     reject,
     safe_filename,
     secret_bytes,
+    translate_file,
     write_file,
 )
-from hub.ingest.registry import get_adapter
+from hub.ingest.registry import IngestAdapter, get_adapter
 from hub.store.sql_store import SqlStore
+from hub.validation.pool import PendingValidation, ValidationPool
 
 __all__ = ["BATCH_FILES", "BATCH_RESOURCES", "IngestResult", "ingest_files"]
 
@@ -43,6 +57,11 @@ BATCH_FILES = 200
 
 BATCH_RESOURCES = 5_000
 """A batch is written once its files hold this many resources (one large file alone)."""
+
+PIPELINED_RESOURCES = 400
+"""With validation workers, a batch closes at this many resources: the workers validate
+one batch while the one before it is written, so smaller batches overlap sooner (a
+transaction of a few hundred resources still shares its commit among many small files)."""
 
 IngestResult = IngestSummary | IngestRejected
 
@@ -57,13 +76,28 @@ def ingest_files(
     owner: str | None = None,
     batch_files: int = BATCH_FILES,
     batch_resources: int = BATCH_RESOURCES,
+    validation: ValidationPool | None = None,
 ) -> Iterator[IngestResult]:
     """Load (file name, bytes) pairs; yields each file's summary or rejection, in order.
 
     The arguments mean what they mean for `ingest_file`; UnknownAdapter is raised before
-    anything is read. Files are read from `files` as the batches need them."""
+    anything is read. Files are read from `files` as the batches need them. With a
+    `validation` pool that has workers, validation overlaps the writes (module text)."""
     adapter = get_adapter(adapter_name)
     key = secret_bytes(secret)
+    if validation is not None and validation.workers > 0:
+        yield from _pipelined(
+            store,
+            adapter,
+            files,
+            source_system,
+            key,
+            owner,
+            batch_files,
+            min(batch_resources, PIPELINED_RESOURCES),
+            validation,
+        )
+        return
     pending: list[tuple[str, bytes, PreparedFile | IngestRejected]] = []
     resources = 0
     for filename, data in files:
@@ -105,6 +139,125 @@ def _load_batch(
             yield finish_file(store, item, done)
         except Exception as exc:
             yield reject(store, item.adapter, name, source_system, data, exc)
+
+
+Translated = TranslatedFile | IngestRejected
+
+
+def _pipelined(
+    store: SqlStore,
+    adapter: IngestAdapter,
+    files: Iterable[tuple[str, bytes]],
+    source_system: str | None,
+    secret: bytes,
+    owner: str | None,
+    batch_files: int,
+    batch_resources: int,
+    validation: ValidationPool,
+) -> Iterator[IngestResult]:
+    """`ingest_files` with the validation of each batch on the pool's workers while the
+    batch before it is written and the next one translated."""
+    previous: tuple[list[tuple[str, bytes, Translated]], PendingValidation] | None = None
+    try:
+        for batch in _translated_batches(
+            store, adapter, files, source_system, secret, batch_files, batch_resources
+        ):
+            prepared = None
+            if previous is not None:
+                prepared = _verdicts(store, *previous, source_system, owner)
+                previous = None
+            resources = [
+                (index, item.resource)
+                for index, item in enumerate(
+                    item
+                    for _, _, file in batch
+                    if isinstance(file, TranslatedFile)
+                    for item in file.translated
+                )
+            ]
+            # every batch goes to the workers: what counts is that it overlaps the writes
+            previous = (batch, validation.start(resources, min_parallel=1))
+            if prepared is not None:  # written while the workers validate `batch`
+                yield from _load_batch(store, prepared, source_system, secret, owner)
+        if previous is not None:
+            prepared = _verdicts(store, *previous, source_system, owner)
+            previous = None
+            yield from _load_batch(store, prepared, source_system, secret, owner)
+    finally:
+        if previous is not None:  # stopped early: the workers go back to the pool
+            previous[1].problems()
+
+
+def _translated_batches(
+    store: SqlStore,
+    adapter: IngestAdapter,
+    files: Iterable[tuple[str, bytes]],
+    source_system: str | None,
+    secret: bytes,
+    batch_files: int,
+    batch_resources: int,
+) -> Iterator[list[tuple[str, bytes, Translated]]]:
+    """The files read and translated, in batches as `ingest_files` cuts them; a file that
+    fails there is rejected (quarantined) at once."""
+    pending: list[tuple[str, bytes, Translated]] = []
+    resources = 0
+    for filename, data in files:
+        name = safe_filename(filename)
+        translated: Translated | None = other_format(adapter, name, data)
+        if translated is None:
+            try:
+                translated = translate_file(adapter, data, name, source_system, secret)
+            except Exception as exc:  # rejected before any write: keep its bytes now
+                translated = reject(store, adapter, name, source_system, data, exc)
+        pending.append((name, data, translated))
+        if isinstance(translated, TranslatedFile):
+            resources += len(translated.translated)
+        if len(pending) >= batch_files or resources >= batch_resources:
+            yield pending
+            pending, resources = [], 0
+    if pending:
+        yield pending
+
+
+def _verdicts(
+    store: SqlStore,
+    batch: list[tuple[str, bytes, Translated]],
+    pending: PendingValidation,
+    source_system: str | None,
+    owner: str | None,
+) -> list[tuple[str, bytes, PreparedFile | IngestRejected]]:
+    """A translated batch once its verdicts are in: each file prepared (`complete_file`),
+    or rejected with its first invalid resource's error, or with the error of its
+    ownership checks, as `prepare_file` would."""
+    first_invalid: dict[int, tuple[int, Any]] = {}
+    offset = 0
+    owners: list[tuple[int, TranslatedFile]] = []
+    for _, _, file in batch:
+        if isinstance(file, TranslatedFile):
+            owners.append((offset, file))
+            offset += len(file.translated)
+    problems = iter(pending.problems())  # lowest index first
+    problem = next(problems, None)
+    for start, file in owners:
+        end = start + len(file.translated)
+        while problem is not None and problem.index < start:
+            problem = next(problems, None)
+        if problem is not None and problem.index < end:
+            first_invalid[id(file)] = (problem.index - start, problem.error())
+    out: list[tuple[str, bytes, PreparedFile | IngestRejected]] = []
+    for name, data, file in batch:
+        if isinstance(file, IngestRejected):
+            out.append((name, data, file))
+            continue
+        try:
+            invalid = first_invalid.get(id(file))
+            if invalid is not None:
+                index, error = invalid
+                raise invalid_translation(file.translated[index].resource, error)
+            out.append((name, data, complete_file(file, owner)))
+        except Exception as exc:
+            out.append((name, data, reject(store, file.adapter, name, source_system, data, exc)))
+    return out
 
 
 def _write_batch(store: SqlStore, batch: list[PreparedFile]) -> dict[int, WrittenFile | None]:

@@ -38,6 +38,7 @@ from hub.ingest.registry import adapter_names, get_adapter
 from hub.settings import Settings
 from hub.store import open_store
 from hub.store.sql_store import SqlStore
+from hub.validation.pool import ValidationPool, default_workers
 
 __all__ = ["ExportInput", "app", "export_inputs", "zip_folder"]
 
@@ -139,6 +140,18 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+@contextmanager
+def _validation_pool(settings: Settings) -> Iterator[ValidationPool]:
+    """The worker processes that validate while the batches are written
+    (HUB_VALIDATION_WORKERS; by default one per core but this one's, none on one core)."""
+    workers = settings.validation_workers
+    pool = ValidationPool(default_workers() if workers is None else workers)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
 @app.command("load")
 def load(
     paths: list[Path] = typer.Argument(
@@ -171,7 +184,7 @@ def load(
     late: list[str] = []
     rejections: list[tuple[str, IngestRejected]] = []
     console = Console(stderr=True)
-    with _store() as (store, settings):
+    with _store() as (store, settings), _validation_pool(settings) as validation:
         columns: list[Any] = [
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -186,6 +199,7 @@ def load(
                 ((item.name, item.read()) for item in inputs),
                 source_system=source_system,
                 secret=settings.patient_id_secret,
+                validation=validation,
             )
             for result in results:
                 totals["files"] += 1

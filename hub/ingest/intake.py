@@ -63,9 +63,12 @@ __all__ = [
     "IngestSummary",
     "PreparedFile",
     "SourceSummary",
+    "TranslatedFile",
     "WrittenFile",
+    "complete_file",
     "finish_file",
     "ingest_file",
+    "invalid_translation",
     "load_file",
     "other_format",
     "prepare_file",
@@ -73,6 +76,7 @@ __all__ = [
     "replay",
     "safe_filename",
     "secret_bytes",
+    "translate_file",
     "write_file",
 ]
 
@@ -364,6 +368,32 @@ def prepare_file(
     owner: str | None = None,
 ) -> PreparedFile:
     """Parse, translate, validate and check ownership; raises the first error."""
+    translated = translate_file(adapter, data, filename, source_system, secret)
+    for item in translated.translated:
+        _validate(item.resource)
+    return complete_file(translated, owner)
+
+
+@dataclass(frozen=True)
+class TranslatedFile:
+    """A file read and translated, its resources not yet validated (`prepare_file`'s first
+    half: the batch loader validates them on worker processes meanwhile)."""
+
+    adapter: IngestAdapter
+    data: bytes
+    filename: str
+    system: str | None
+    translated: list[TranslatedResource]
+
+
+def translate_file(
+    adapter: IngestAdapter,
+    data: bytes,
+    filename: str,
+    source_system: str | None,
+    secret: bytes,
+) -> TranslatedFile:
+    """Parse and translate; raises the first error."""
     records = adapter.parse(data, filename)
     system = adapter.source_system(records) or source_system
     if not system and not adapter.sender_per_record:
@@ -372,9 +402,25 @@ def prepare_file(
             location=filename,
         )
     context = TranslationContext(secret, system or MANY_SENDERS)
-    translated = adapter.translate(records, context)
-    for item in translated:
-        _validate(item.resource)
+    return TranslatedFile(adapter, data, filename, system, adapter.translate(records, context))
+
+
+def invalid_translation(resource: dict[str, Any], error: HubError) -> TranslateError:
+    """The error that rejects a file whose translated `resource` failed validation."""
+    issue = error.issues[0] if error.issues else Issue(message=error.message)
+    resource_type = resource.get("resourceType", "resource")
+    return TranslateError(
+        f"the translated {resource_type} is not valid FHIR R4: {issue.message}",
+        code="fhir-validation",
+        location=issue.expression or str(resource_type),
+    )
+
+
+def complete_file(file: TranslatedFile, owner: str | None) -> PreparedFile:
+    """`prepare_file`'s second half, once every resource is valid: the ownership checks
+    of an upload, the senders, the file's hash."""
+    adapter, data, filename, system = file.adapter, file.data, file.filename, file.system
+    translated = file.translated
     check_records_owned(owner, translated)
     if owner is not None:  # every record is the uploading client's (hub.access.writes)
         owned = owned_upload([item.resource for item in translated], owner)
@@ -514,13 +560,7 @@ def _validate(resource: dict[str, Any]) -> None:
     try:
         validate_resource(resource)
     except HubError as exc:
-        issue = exc.issues[0]
-        resource_type = resource.get("resourceType", "resource")
-        raise TranslateError(
-            f"the translated {resource_type} is not valid FHIR R4: {issue.message}",
-            code="fhir-validation",
-            location=issue.expression or str(resource_type),
-        ) from None
+        raise invalid_translation(resource, exc) from None
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,23 @@ class ValidationPool:
         process calls this at start-up; a worker's start takes a second or two)."""
         self.give_back(self._take(self.workers), [])
 
+    def warm_up(self, resources: Sequence[dict[str, Any]]) -> None:
+        """Start the workers and have each validate `resources` (one of each type a load
+        will send, say), so that their definitions and model classes are loaded before
+        the first batch. Each worker remembers these verdicts as it would any others."""
+        workers = self._take(self.workers)
+        payload = orjson.dumps([[index, r] for index, r in enumerate(resources)])
+        healthy: list[_Worker] = []
+        broken: list[_Worker] = []
+        for worker in workers:
+            try:
+                worker.send(payload)
+                worker.receive()
+                healthy.append(worker)
+            except (EOFError, OSError, orjson.JSONDecodeError, ValueError):
+                broken.append(worker)
+        self.give_back(healthy, broken)
+
     def worker_pids(self) -> list[int]:
         """The process ids of the idle workers (for tests and operators)."""
         with self._lock:
@@ -256,10 +273,13 @@ class ValidationPool:
         for worker in healthy:  # the pool was closed meanwhile
             worker.stop()
 
-    def start(self, resources: Sequence[tuple[int, dict[str, Any]]]) -> PendingValidation:
-        """Begin validating (index, resource) pairs. The resources are serialised before
-        this returns, so the caller may change them afterwards."""
-        if self.workers == 0 or len(resources) < MIN_PARALLEL:
+    def start(
+        self, resources: Sequence[tuple[int, dict[str, Any]]], min_parallel: int = MIN_PARALLEL
+    ) -> PendingValidation:
+        """Begin validating (index, resource) pairs; fewer than `min_parallel` validate
+        inline. The resources are serialised before this returns, so the caller may change
+        them afterwards."""
+        if self.workers == 0 or not resources or len(resources) < min_parallel:
             return PendingValidation(problems=validate_inline(resources))
         workers = self._take(self.workers)
         if not workers:

@@ -1,0 +1,174 @@
+"""Batched intake with validation on worker processes (hub.ingest.batch, `hub ingest`).
+
+The answers are those of the inline path: the same summaries and the same stored
+resources for every demo adapter, the same rejection (code, message, location) for a file
+whose translation is not valid FHIR, nothing of that file stored and the others stored;
+a load stopped half-way gives its workers back to the pool. The pool is real: spawned
+processes validating over pipes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hub.demo.exports import write_demo_exports
+from hub.ingest import IngestRejected, IngestSummary
+from hub.ingest import batch as batch_module
+from hub.ingest.batch import IngestResult, ingest_files
+from hub.ingest.registry import ADAPTERS, IngestAdapter
+from hub.store import open_store
+from hub.store.schema import resources
+from hub.store.sql_store import SqlStore
+from hub.validation.pool import ValidationPool
+from tests.ingest.conftest import SECRET
+
+
+class CountingPool(ValidationPool):
+    """A real pool that counts the batches its workers validated (not inline)."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.on_workers = 0
+
+    def start(self, resources: Any, min_parallel: int = 64) -> Any:
+        pending = super().start(resources, min_parallel)
+        self.on_workers += not pending.settled
+        return pending
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[CountingPool]:
+    workers = CountingPool(1)
+    workers.start_workers()
+    try:
+        yield workers
+    finally:
+        workers.close()
+
+
+@pytest.fixture
+def inline_store(tmp_path: Path) -> Iterator[SqlStore]:
+    opened = open_store(f"sqlite:///{tmp_path / 'inline.db'}")
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def _outcome(result: IngestResult) -> tuple[Any, ...]:
+    if isinstance(result, IngestRejected):
+        error = result.error
+        return ("rejected", result.filename, error.code, error.message, error.location)
+    assert isinstance(result, IngestSummary)
+    return (
+        "stored",
+        result.file,
+        result.resources,
+        result.created,
+        result.updated,
+        result.unchanged,
+        result.superseded,
+        result.provenance,
+    )
+
+
+def _stored(store: SqlStore) -> list[tuple[str, str, int, bool]]:
+    r = resources.c
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(r.res_type, r.res_id, r.version_id, r.deleted)).all()
+    return sorted((row[0], row[1], int(row[2]), bool(row[3])) for row in rows)
+
+
+@pytest.mark.usefixtures("ward_registered")
+def test_every_adapter_stores_with_workers_what_it_stores_inline(
+    store: SqlStore, inline_store: SqlStore, pool: CountingPool, tmp_path: Path
+) -> None:
+    exports = write_demo_exports(tmp_path / "exports", 24, 0)
+    for adapter in ADAPTERS:
+        files = [(path.name, path.read_bytes()) for name, path in exports if name == adapter]
+        batches_before = pool.on_workers
+        # batches of at most 40 resources: several per adapter, so they overlap
+        pooled = list(
+            ingest_files(store, adapter, files, secret=SECRET, batch_resources=40, validation=pool)
+        )
+        inline = list(ingest_files(inline_store, adapter, files, secret=SECRET))
+        assert [_outcome(r) for r in pooled] == [_outcome(r) for r in inline]
+        assert all(isinstance(r, IngestSummary) for r in pooled)
+        assert pool.on_workers > batches_before  # validated on the worker
+    assert _stored(store) == _stored(inline_store)
+    assert pool.on_workers > len(ADAPTERS)  # and some adapter's files in several batches
+    assert pool.worker_pids(), "the worker went back to the pool"
+
+
+def _corrupting(adapter: IngestAdapter, victim: str) -> IngestAdapter:
+    """The adapter, but the first translated resource of file `victim` gets an element R4
+    does not have (the translation of that file is not valid FHIR)."""
+    state = {"file": ""}
+
+    def parse(data: bytes, name: str) -> Any:
+        state["file"] = name
+        return adapter.parse(data, name)
+
+    def translate(records: Any, context: Any) -> list[Any]:
+        translated = adapter.translate(records, context)
+        if state["file"] == victim:
+            first = translated[0]
+            bad = {**first.resource, "notAnR4Element": True}
+            translated = [dataclasses.replace(first, resource=bad), *translated[1:]]
+        return translated
+
+    return dataclasses.replace(adapter, parse=parse, translate=translate)
+
+
+@pytest.mark.usefixtures("ward_registered")
+def test_a_file_whose_translation_is_invalid_is_rejected_alike_and_only_it(
+    store: SqlStore,
+    inline_store: SqlStore,
+    pool: CountingPool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exports = write_demo_exports(tmp_path / "exports", 24, 0)
+    files = [(path.name, path.read_bytes()) for name, path in exports if name == "hl7v2_adt"]
+    assert len(files) >= 6
+    victim_at = len(files) // 2
+    victim = files[victim_at][0]
+    corrupted = _corrupting(ADAPTERS["hl7v2_adt"], victim)
+    monkeypatch.setattr(batch_module, "get_adapter", lambda name: corrupted)
+    pooled = list(
+        ingest_files(store, "hl7v2_adt", files, secret=SECRET, batch_resources=12, validation=pool)
+    )
+    inline = list(ingest_files(inline_store, "hl7v2_adt", files, secret=SECRET))
+    assert [_outcome(r) for r in pooled] == [_outcome(r) for r in inline]
+    rejected = pooled[victim_at]
+    assert isinstance(rejected, IngestRejected) and rejected.filename == victim
+    assert rejected.error.code == "fhir-validation"
+    assert "is not valid FHIR R4" in rejected.error.message
+    assert rejected.quarantine_id is not None
+    assert [i for i, r in enumerate(pooled) if isinstance(r, IngestRejected)] == [victim_at]
+    assert _stored(store) == _stored(inline_store)
+
+
+@pytest.mark.usefixtures("ward_registered")
+def test_a_load_stopped_half_way_gives_its_workers_back(
+    store: SqlStore, pool: CountingPool, tmp_path: Path
+) -> None:
+    exports = write_demo_exports(tmp_path / "exports", 24, 0)
+    files = [(path.name, path.read_bytes()) for name, path in exports if name == "hl7v2_adt"]
+    loading = ingest_files(
+        store, "hl7v2_adt", files, secret=SECRET, batch_resources=9, validation=pool
+    )
+    first = next(loading)
+    assert isinstance(first, IngestSummary)
+    loading.close()
+    assert len(pool.worker_pids()) == 1
+    again = list(
+        ingest_files(store, "hl7v2_adt", files, secret=SECRET, batch_resources=9, validation=pool)
+    )
+    assert all(isinstance(r, IngestSummary) for r in again)
