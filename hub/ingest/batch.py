@@ -269,6 +269,16 @@ def _write_batch(store: SqlStore, batch: list[PreparedFile]) -> dict[int, Writte
     try:
         with store.unit_of_work() as work:
             work.claim_new = False  # a concurrent creator fails its file's savepoint only
+            # every file's rows locked and read at once (a few statements for the batch
+            # instead of a few per file); a file's own call then asks only for what the
+            # files before it wrote, or everything again after a savepoint rolled back
+            work.lock_current_many(
+                [
+                    (i.resource["resourceType"], i.resource["id"])
+                    for p in batch
+                    for i in p.translated
+                ]
+            )
             for prepared in batch:
                 try:
                     with work.savepoint():

@@ -186,10 +186,12 @@ class UnitOfWork:
         """Row-lock and load the current versions of many resources in a few statements, so
         that a bulk load's later `current(..., for_update=True)` calls need no round trip.
         Keys not found are remembered as absent; a concurrent creator is still caught by
-        the insert's conflict check."""
+        the insert's conflict check. Keys this transaction knows already (locked before
+        and not written since: a write forgets its key) are not asked again."""
         by_type: dict[str, list[str]] = {}
-        for resource_type, resource_id in dict.fromkeys(keys):
-            by_type.setdefault(resource_type, []).append(resource_id)
+        for key in dict.fromkeys(keys):
+            if key not in self._known:
+                by_type.setdefault(key[0], []).append(key[1])
         for resource_type, ids in by_type.items():
             for start in range(0, len(ids), chunk):
                 part = ids[start : start + chunk]
