@@ -64,8 +64,8 @@ from hub.audit.group_commit import GroupCommit
 from hub.audit.patient_index import (
     CATCH_UP_EVERY,
     catch_up,
+    index_head,
     index_problems,
-    indexed_upto,
     patient_records,
 )
 from hub.store.schema import audit_checkpoints, audit_head, audit_patient_index, audit_records
@@ -317,14 +317,19 @@ class AuditLog:
                 self._indexed_upto = catch_up(conn)
         except Exception as exc:
             _log.error("audit patient index catch-up failed: %s", type(exc).__name__)
+            self._indexed_upto = newest  # the next try after another index_every records
 
     def index_patients(self) -> int:
-        """Bring the patient index up to the newest record now; returns its head."""
+        """Bring the patient index up to the newest record now (unless another process is
+        doing so at the same moment); returns its head."""
         with self._write() as conn, conn.begin():
             newest = conn.execute(select(func.max(audit_records.c.sequence))).scalar_one()
             head = catch_up(conn)
             while head < int(newest or 0):
-                head = catch_up(conn)
+                moved = catch_up(conn)
+                if moved == head:  # another process is catching up (PostgreSQL)
+                    break
+                head = moved
         self._indexed_upto = head
         return head
 
@@ -526,7 +531,7 @@ class AuditLog:
                 index_rows = conn.execute(
                     select(audit_patient_index.c.patient_id, audit_patient_index.c.sequence)
                 ).all()
-                index_head = indexed_upto(conn)
+                patient_index_head = index_head(conn)
         extra: list[Problem] = []
         records: list[AuditRecord] = []
         for row in rows:
@@ -541,7 +546,7 @@ class AuditLog:
         extra.extend(
             Problem("edited", sequence, detail)
             for sequence, detail in index_problems(
-                [(str(p), int(s)) for p, s in index_rows], index_head, named
+                [(str(p), int(s)) for p, s in index_rows], patient_index_head, named
             )
         )
         checkpoints = [Checkpoint.from_dict(dict(row._mapping)) for row in checkpoint_rows]

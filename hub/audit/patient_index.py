@@ -10,7 +10,8 @@ of the sequence), and ``audit_patient_index`` catches up in batches:
 - ``audit_index_head.sequence`` says how far the index reaches: every record up to it has
   exactly one row (patient, sequence), none after it;
 - ``catch_up`` indexes the records after it, at most ``limit`` of them, and moves it, in one
-  transaction that locks the index head (two processes never index the same records);
+  transaction that locks the index head (two processes never index the same records; on
+  PostgreSQL one that finds it locked leaves the work to the other);
 - ``patient_records`` is the extract's one statement: the indexed records of the patient
   plus those of the tail after the index head whose patient column names the patient, in
   one snapshot, so a record committed a moment ago is in the extract whether or not the
@@ -37,7 +38,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    union_all,
+    union,
     update,
 )
 
@@ -46,7 +47,9 @@ from hub.store.schema import audit_index_head, audit_patient_index, audit_record
 __all__ = [
     "CATCH_UP_EVERY",
     "CATCH_UP_LIMIT",
+    "IndexHeadMissing",
     "catch_up",
+    "index_head",
     "index_problems",
     "indexed_upto",
     "patient_records",
@@ -64,23 +67,45 @@ CATCH_UP_LIMIT = 50_000
 _HEAD_ID = 1
 
 
-def indexed_upto(conn: Connection, *, lock: bool = False) -> int:
-    """The index head: every record up to this sequence is in the index."""
+class IndexHeadMissing(RuntimeError):
+    """The patient index's head row is gone (the log was tampered with): nothing is
+    indexed until it is back, and ``verify`` names it."""
+
+
+def index_head(conn: Connection) -> int | None:
+    """The index head (every record up to this sequence is in the index), or None when
+    its row is missing."""
     query = select(audit_index_head.c.sequence).where(audit_index_head.c.id == _HEAD_ID)
-    if lock:
-        query = query.with_for_update()
     found = conn.execute(query).scalar_one_or_none()
-    return 0 if found is None else int(found)
+    return None if found is None else int(found)
+
+
+def indexed_upto(conn: Connection) -> int:
+    """The index head, 0 when its row is missing (the extract then scans every record)."""
+    head = index_head(conn)
+    return 0 if head is None else head
 
 
 def catch_up(conn: Connection, limit: int = CATCH_UP_LIMIT) -> int:
     """Index the records after the index head, at most ``limit``; returns the new head.
 
-    Runs in the caller's write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: the index
-    head's row is locked FOR UPDATE, so a second process waits and then starts after the
-    first one's head). Records are committed in sequence order without gaps (the audit
-    head's lock orders appends), so every record up to the newest one seen is there."""
-    start = indexed_upto(conn, lock=True)
+    Runs in the caller's write transaction (SQLite: BEGIN IMMEDIATE). On PostgreSQL the
+    index head's row is locked FOR UPDATE SKIP LOCKED: while another process catches up,
+    this one leaves it to that one and returns the head as it stands. Records are
+    committed in sequence order without gaps (the audit head's lock orders appends), so
+    every record up to the newest one seen is there. Raises ``IndexHeadMissing`` when the
+    head row is gone."""
+    locked = conn.execute(
+        select(audit_index_head.c.sequence)
+        .where(audit_index_head.c.id == _HEAD_ID)
+        .with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
+    if locked is None:
+        standing = index_head(conn)
+        if standing is None:
+            raise IndexHeadMissing("The audit patient index's head row is missing")
+        return standing  # another process holds it and is catching up
+    start = int(locked)
     newest = conn.execute(select(func.max(audit_records.c.sequence))).scalar_one_or_none()
     end = min(int(newest or 0), start + limit)
     if end <= start:
@@ -108,10 +133,11 @@ def patient_records(patient_id: str, since_us: int | None, until_us: int | None)
         times.append(records.timestamp_us >= bindparam("since_us", since_us, BigInteger))
     if until_us is not None:
         times.append(records.timestamp_us < bindparam("until_us", until_us, BigInteger))
-    head = (
+    head = func.coalesce(  # a missing head row: every record is in the tail
         select(audit_index_head.c.sequence)
         .where(audit_index_head.c.id == _HEAD_ID)
-        .scalar_subquery()
+        .scalar_subquery(),
+        0,
     )
     indexed = (
         select(records.record, records.sequence)
@@ -121,18 +147,21 @@ def patient_records(patient_id: str, since_us: int | None, until_us: int | None)
     recent = select(records.record, records.sequence).where(
         records.sequence > head, records.patient_id == patient_id, *times
     )
-    both = union_all(indexed, recent).subquery()
+    # UNION, not UNION ALL: an index head moved back by hand would list a record twice
+    both = union(indexed, recent).subquery()
     return select(both.c.record, both.c.sequence).order_by(both.c.sequence)
 
 
 def index_problems(
-    index_rows: Sequence[tuple[str, int]], head: int, patients: dict[int, str]
+    index_rows: Sequence[tuple[str, int]], head: int | None, patients: dict[int, str]
 ) -> list[tuple[int, str]]:
     """What ``verify`` reports of the index: (sequence, detail) for every record up to the
     index head that the index lacks or names under another patient, and every index row
     past the head. ``patients`` maps each stored record's sequence to the patient its
     signed content names. A row of a record that is not stored is left to the chain's
     check, which reports the record as deleted."""
+    if head is None:
+        return [(0, "patient index head missing")]
     found: dict[int, list[str]] = {}
     for patient, sequence in index_rows:
         found.setdefault(int(sequence), []).append(str(patient))

@@ -25,6 +25,7 @@ upload come after validation, as inline.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -44,11 +45,12 @@ from hub.ingest.intake import (
     safe_filename,
     secret_bytes,
     translate_file,
+    validate_translated,
     write_file,
 )
 from hub.ingest.registry import IngestAdapter, get_adapter
 from hub.store.sql_store import SqlStore
-from hub.validation.pool import PendingValidation, ValidationPool
+from hub.validation.pool import EntryProblem, PendingValidation, ValidationPool
 
 __all__ = ["BATCH_FILES", "BATCH_RESOURCES", "IngestResult", "ingest_files"]
 
@@ -158,14 +160,25 @@ def _pipelined(
     """`ingest_files` with the validation of each batch on the pool's workers while the
     batch before it is written and the next one translated."""
     previous: tuple[list[tuple[str, bytes, Translated]], PendingValidation] | None = None
+    batches = _translated_batches(
+        store, adapter, files, source_system, secret, batch_files, batch_resources
+    )
     try:
-        for batch in _translated_batches(
-            store, adapter, files, source_system, secret, batch_files, batch_resources
-        ):
-            prepared = None
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except Exception:  # reading the files failed: what was read is still loaded
+                if previous is not None:
+                    done, previous = previous, None
+                    read = _verdicts(store, *done, source_system, owner)
+                    yield from _load_batch(store, read, source_system, secret, owner)
+                raise
+            prepared: list[tuple[str, bytes, PreparedFile | IngestRejected]] | None = None
             if previous is not None:
-                prepared = _verdicts(store, *previous, source_system, owner)
-                previous = None
+                done, previous = previous, None
+                prepared = _verdicts(store, *done, source_system, owner)
             resources = [
                 (index, item.resource)
                 for index, item in enumerate(
@@ -180,12 +193,13 @@ def _pipelined(
             if prepared is not None:  # written while the workers validate `batch`
                 yield from _load_batch(store, prepared, source_system, secret, owner)
         if previous is not None:
-            prepared = _verdicts(store, *previous, source_system, owner)
-            previous = None
-            yield from _load_batch(store, prepared, source_system, secret, owner)
+            done, previous = previous, None
+            last = _verdicts(store, *done, source_system, owner)
+            yield from _load_batch(store, last, source_system, secret, owner)
     finally:
         if previous is not None:  # stopped early: the workers go back to the pool
-            previous[1].problems()
+            with contextlib.suppress(Exception):
+                previous[1].problems()
 
 
 def _translated_batches(
@@ -236,7 +250,11 @@ def _verdicts(
         if isinstance(file, TranslatedFile):
             owners.append((offset, file))
             offset += len(file.translated)
-    problems = iter(pending.problems())  # lowest index first
+    try:
+        found: list[EntryProblem] | None = pending.problems()  # lowest index first
+    except Exception:  # the validator itself failed: each file is validated here, as inline
+        found = None
+    problems = iter(found or ())
     problem = next(problems, None)
     for start, file in owners:
         end = start + len(file.translated)
@@ -250,6 +268,9 @@ def _verdicts(
             out.append((name, data, file))
             continue
         try:
+            if found is None:
+                for item in file.translated:
+                    validate_translated(item.resource)
             invalid = first_invalid.get(id(file))
             if invalid is not None:
                 index, error = invalid

@@ -77,6 +77,7 @@ __all__ = [
     "safe_filename",
     "secret_bytes",
     "translate_file",
+    "validate_translated",
     "write_file",
 ]
 
@@ -370,7 +371,7 @@ def prepare_file(
     """Parse, translate, validate and check ownership; raises the first error."""
     translated = translate_file(adapter, data, filename, source_system, secret)
     for item in translated.translated:
-        _validate(item.resource)
+        validate_translated(item.resource)
     return complete_file(translated, owner)
 
 
@@ -556,7 +557,8 @@ def _keep_superseded(
     )
 
 
-def _validate(resource: dict[str, Any]) -> None:
+def validate_translated(resource: dict[str, Any]) -> None:
+    """Validate one translated resource; a problem raises the file's rejection."""
     try:
         validate_resource(resource)
     except HubError as exc:
@@ -708,7 +710,7 @@ def _write_provenance(
             }
         ],
     }
-    _validate(provenance)
+    validate_translated(provenance)
     providers = {item.source_care_provider for item in translated}
     units = {item.source_care_unit for item in translated if item.source_care_provider}
     provider = next(iter(providers)) if len(providers) == 1 else None

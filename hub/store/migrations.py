@@ -162,14 +162,20 @@ def _patient_index_behind_appends(conn: Connection) -> None:
     """The audit records' patients move from an index that every append updated to
     audit_patient_index (hub.audit.patient_index), filled here with every record so far."""
     metadata.create_all(conn, tables=list(PATIENT_INDEX_TABLES))
+    # A hub of the version before may still append while this runs: the audit head's lock
+    # (PostgreSQL) holds its appends back, and only records up to the newest one read
+    # here are indexed, so the index head never passes a record the index lacks.
+    conn.execute(select(audit_head.c.sequence).with_for_update())
+    newest = int(conn.execute(select(func.max(audit_records.c.sequence))).scalar_one() or 0)
     conn.execute(
         audit_patient_index.insert().from_select(
             ["patient_id", "sequence"],
-            select(audit_records.c.patient_id, audit_records.c.sequence),
+            select(audit_records.c.patient_id, audit_records.c.sequence).where(
+                audit_records.c.sequence <= newest
+            ),
         )
     )
-    newest = conn.execute(select(func.max(audit_records.c.sequence))).scalar_one_or_none()
-    conn.execute(audit_index_head.insert().values(id=1, sequence=int(newest or 0)))
+    conn.execute(audit_index_head.insert().values(id=1, sequence=newest))
     conn.execute(text("DROP INDEX IF EXISTS ix_audit_patient"))
 
 

@@ -162,17 +162,22 @@ class PendingValidation:
             found: list[EntryProblem] = []
             healthy: list[_Worker] = []
             broken: list[_Worker] = []
-            for worker, _payload in self._tasks:
-                try:
-                    found.extend(worker.receive())
-                    healthy.append(worker)
-                except (EOFError, OSError, orjson.JSONDecodeError, ValueError):
-                    broken.append(worker)
+            tasks, self._tasks = self._tasks, []  # each answer is read once, whatever happens
+            try:
+                for worker, _payload in tasks:
+                    try:
+                        found.extend(worker.receive())
+                        healthy.append(worker)
+                    except (EOFError, OSError, orjson.JSONDecodeError, ValueError):
+                        broken.append(worker)
+            finally:
+                # a worker whose answer was not read stops: its pipe may still hold it
+                unread = [w for w, _ in tasks if w not in healthy and w not in broken]
+                if self._pool is not None:
+                    self._pool.give_back(healthy, broken + unread)
             if broken:
                 log.error("a validation worker died; validating in the request thread")
-                found = [p for _, payload in self._tasks for p in validate_chunk(payload)]
-            if self._pool is not None:
-                self._pool.give_back(healthy, broken)
+                found = [p for _, payload in tasks for p in validate_chunk(payload)]
             self._problems = sorted(found, key=lambda p: p.index)
         return self._problems
 

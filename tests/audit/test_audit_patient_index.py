@@ -195,3 +195,27 @@ def test_migration_12_indexes_an_existing_log_and_drops_the_old_index(
         assert log.verify(KEY.public_key()).ok
     finally:
         engine.dispose()
+
+
+def test_a_deleted_index_head_is_named_and_the_extract_stays_complete(store: SqlStore) -> None:
+    """The head row and every index row deleted: verify names it, the extract reads every
+    record instead (nothing hidden), and appends go on (the catch-up fails and waits)."""
+    log = AuditLog(store.engine, KEY, index_every=5)
+    log.append_many(entry(n, PATIENTS[n % 7]) for n in range(1, 31))
+    with store.engine.begin() as conn:
+        conn.execute(delete(audit_patient_index))
+        conn.execute(delete(audit_index_head))
+    assert first_problem(log) == ("edited", 0, "patient index head missing")
+    for number in range(31, 43):  # past index_every: catch-ups are tried and fail
+        log.append(entry(number, PATIENTS[number % 7]))
+    for patient in PATIENTS:
+        assert [r.sequence for r in log.extract(patient)] == expected(log, patient)
+    assert expected(log, PATIENTS[3])[-1] == 38
+
+
+def test_an_index_head_moved_back_lists_no_record_twice(store: SqlStore) -> None:
+    log = filled(store)
+    with store.engine.begin() as conn:
+        conn.execute(update(audit_index_head).values(sequence=10))
+    for patient in PATIENTS:
+        assert [r.sequence for r in log.extract(patient)] == expected(log, patient)

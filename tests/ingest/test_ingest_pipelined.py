@@ -3,13 +3,17 @@
 The answers are those of the inline path: the same summaries and the same stored
 resources for every demo adapter, the same rejection (code, message, location) for a file
 whose translation is not valid FHIR, nothing of that file stored and the others stored;
-a load stopped half-way gives its workers back to the pool. The pool is real: spawned
-processes validating over pipes.
+a load stopped half-way gives its workers back to the pool; a worker that dies and a
+validator that fails itself reject only the file concerned, as inline; a read error
+loads what the inline path loads before it. The pool is real: spawned processes
+validating over pipes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,13 +22,14 @@ import pytest
 from sqlalchemy import select
 
 from hub.demo.exports import write_demo_exports
-from hub.ingest import IngestRejected, IngestSummary
+from hub.ingest import IngestRejected, IngestSummary, intake
 from hub.ingest import batch as batch_module
 from hub.ingest.batch import IngestResult, ingest_files
 from hub.ingest.registry import ADAPTERS, IngestAdapter
 from hub.store import open_store
 from hub.store.schema import resources
 from hub.store.sql_store import SqlStore
+from hub.validation import pool as pool_module
 from hub.validation.pool import ValidationPool
 from tests.ingest.conftest import SECRET
 
@@ -172,3 +177,90 @@ def test_a_load_stopped_half_way_gives_its_workers_back(
         ingest_files(store, "hl7v2_adt", files, secret=SECRET, batch_resources=9, validation=pool)
     )
     assert all(isinstance(r, IngestSummary) for r in again)
+
+
+class KillingPool(CountingPool):
+    """A real pool whose worker is killed right after its first task is sent."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.killed = 0
+
+    def start(self, resources: Any, min_parallel: int = 64) -> Any:
+        pending = super().start(resources, min_parallel)
+        if not self.killed and not pending.settled:
+            for worker, _payload in pending._tasks:
+                os.kill(worker.process.pid, signal.SIGKILL)
+                worker.process.join(timeout=10)
+                self.killed += 1
+        return pending
+
+
+@pytest.mark.usefixtures("ward_registered")
+def test_a_validator_that_fails_itself_rejects_the_file_as_inline_and_hangs_nothing(
+    store: SqlStore, inline_store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker dies and the validation here fails too (a validator bug, not an invalid
+    resource) for one file's resource: that file is rejected as the inline path rejects
+    it, the others are stored, and the pool goes on with a new worker."""
+    exports = write_demo_exports(tmp_path / "exports", 24, 0)
+    files = [(path.name, path.read_bytes()) for name, path in exports if name == "hl7v2_adt"]
+    victim = files[1][0]
+    corrupted = _corrupting(ADAPTERS["hl7v2_adt"], victim)
+    monkeypatch.setattr(batch_module, "get_adapter", lambda name: corrupted)
+    real = intake.validate_resource
+
+    def failing(resource: dict[str, Any], **options: Any) -> dict[str, Any]:
+        if "notAnR4Element" in resource:
+            raise RuntimeError("validator bug")
+        return real(resource, **options)
+
+    monkeypatch.setattr(intake, "validate_resource", failing)
+
+    def fallback_fails(payload: bytes) -> list[Any]:
+        raise RuntimeError("validator bug")
+
+    monkeypatch.setattr(pool_module, "validate_chunk", fallback_fails)
+    pool = KillingPool(1)
+    try:
+        pooled = list(
+            ingest_files(
+                store, "hl7v2_adt", files, secret=SECRET, batch_resources=12, validation=pool
+            )
+        )
+        inline = list(ingest_files(inline_store, "hl7v2_adt", files, secret=SECRET))
+        assert pool.killed == 1 and pool.on_workers > 1  # later batches on a new worker
+        assert len(pool.worker_pids()) == 1
+    finally:
+        pool.close()
+    assert [_outcome(r) for r in pooled] == [_outcome(r) for r in inline]
+    assert [i for i, r in enumerate(pooled) if isinstance(r, IngestRejected)] == [1]
+    assert _stored(store) == _stored(inline_store)
+
+
+@pytest.mark.usefixtures("ward_registered")
+def test_a_read_error_loads_what_the_inline_path_loads_before_it(
+    store: SqlStore, inline_store: SqlStore, pool: CountingPool, tmp_path: Path
+) -> None:
+    exports = write_demo_exports(tmp_path / "exports", 24, 0)
+    files = [(path.name, path.read_bytes()) for name, path in exports if name == "hl7v2_adt"]
+    assert len(files) >= 6
+
+    def reading(count: int) -> Iterator[tuple[str, bytes]]:
+        yield from files[:count]
+        raise OSError("the disk went away")
+
+    def load(target: SqlStore, validation: ValidationPool | None) -> list[IngestResult]:
+        got: list[IngestResult] = []
+        with pytest.raises(OSError, match="went away"):
+            for result in ingest_files(
+                target, "hl7v2_adt", reading(5), secret=SECRET, batch_files=2, validation=validation
+            ):
+                got.append(result)
+        return got
+
+    pooled, inline = load(store, pool), load(inline_store, None)
+    assert [_outcome(r) for r in pooled] == [_outcome(r) for r in inline]
+    assert len(pooled) == 4  # two whole batches of two; the fifth file's batch never closed
+    assert _stored(store) == _stored(inline_store)
+    assert pool.worker_pids()
