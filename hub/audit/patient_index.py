@@ -139,17 +139,20 @@ def patient_records(patient_id: str, since_us: int | None, until_us: int | None)
         .scalar_subquery(),
         0,
     )
-    indexed = (
-        select(records.record, records.sequence)
-        .join(audit_patient_index, audit_patient_index.c.sequence == records.sequence)
-        .where(audit_patient_index.c.patient_id == patient_id, *times)
+    indexed = select(audit_patient_index.c.sequence).where(
+        audit_patient_index.c.patient_id == patient_id
     )
-    recent = select(records.record, records.sequence).where(
-        records.sequence > head, records.patient_id == patient_id, *times
+    recent = select(records.sequence).where(
+        records.sequence > head, records.patient_id == patient_id
     )
     # UNION, not UNION ALL: an index head moved back by hand would list a record twice
-    both = union(indexed, recent).subquery()
-    return select(both.c.record, both.c.sequence).order_by(both.c.sequence)
+    sequences = union(indexed, recent).subquery()
+    return (
+        select(records.record, records.sequence)
+        .join(sequences, sequences.c.sequence == records.sequence)
+        .where(*times)
+        .order_by(records.sequence)
+    )
 
 
 def index_problems(
