@@ -26,8 +26,8 @@ upload come after validation, as inline.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from hub.ingest.intake import (
     IngestRejected,
@@ -100,24 +100,49 @@ def ingest_files(
             validation,
         )
         return
-    pending: list[tuple[str, bytes, PreparedFile | IngestRejected]] = []
+
+    def prepare(name: str, data: bytes) -> PreparedFile:
+        return prepare_file(adapter, data, name, source_system, key, owner)
+
+    for batch in _batches(
+        store, adapter, files, source_system, prepare, batch_files, batch_resources
+    ):
+        yield from _load_batch(store, batch, source_system, key, owner)
+
+
+Read = TypeVar("Read", PreparedFile, TranslatedFile)
+
+
+def _batches(
+    store: SqlStore,
+    adapter: IngestAdapter,
+    files: Iterable[tuple[str, bytes]],
+    source_system: str | None,
+    read: Callable[[str, bytes], Read],
+    batch_files: int,
+    batch_resources: int,
+) -> Iterator[list[tuple[str, bytes, Read | IngestRejected]]]:
+    """The files, each `read` (prepared, or translated only), in batches of at most
+    `batch_files` files, a batch closing once its files hold `batch_resources` resources;
+    a file that fails there is rejected (quarantined) at once."""
+    pending: list[tuple[str, bytes, Read | IngestRejected]] = []
     resources = 0
     for filename, data in files:
         name = safe_filename(filename)
-        prepared: PreparedFile | IngestRejected | None = other_format(adapter, name, data)
-        if prepared is None:
+        done: Read | IngestRejected | None = other_format(adapter, name, data)
+        if done is None:
             try:
-                prepared = prepare_file(adapter, data, name, source_system, key, owner)
+                done = read(name, data)
             except Exception as exc:  # rejected before any write: keep its bytes now
-                prepared = reject(store, adapter, name, source_system, data, exc)
-        pending.append((name, data, prepared))
-        if isinstance(prepared, PreparedFile):
-            resources += len(prepared.translated)
+                done = reject(store, adapter, name, source_system, data, exc)
+        pending.append((name, data, done))
+        if not isinstance(done, IngestRejected):
+            resources += len(done.translated)
         if len(pending) >= batch_files or resources >= batch_resources:
-            yield from _load_batch(store, pending, source_system, key, owner)
+            yield pending
             pending, resources = [], 0
     if pending:
-        yield from _load_batch(store, pending, source_system, key, owner)
+        yield pending
 
 
 def _load_batch(
@@ -160,8 +185,12 @@ def _pipelined(
     """`ingest_files` with the validation of each batch on the pool's workers while the
     batch before it is written and the next one translated."""
     previous: tuple[list[tuple[str, bytes, Translated]], PendingValidation] | None = None
-    batches = _translated_batches(
-        store, adapter, files, source_system, secret, batch_files, batch_resources
+
+    def translate(name: str, data: bytes) -> TranslatedFile:
+        return translate_file(adapter, data, name, source_system, secret)
+
+    batches = _batches(
+        store, adapter, files, source_system, translate, batch_files, batch_resources
     )
     try:
         while True:
@@ -200,37 +229,6 @@ def _pipelined(
         if previous is not None:  # stopped early: the workers go back to the pool
             with contextlib.suppress(Exception):
                 previous[1].problems()
-
-
-def _translated_batches(
-    store: SqlStore,
-    adapter: IngestAdapter,
-    files: Iterable[tuple[str, bytes]],
-    source_system: str | None,
-    secret: bytes,
-    batch_files: int,
-    batch_resources: int,
-) -> Iterator[list[tuple[str, bytes, Translated]]]:
-    """The files read and translated, in batches as `ingest_files` cuts them; a file that
-    fails there is rejected (quarantined) at once."""
-    pending: list[tuple[str, bytes, Translated]] = []
-    resources = 0
-    for filename, data in files:
-        name = safe_filename(filename)
-        translated: Translated | None = other_format(adapter, name, data)
-        if translated is None:
-            try:
-                translated = translate_file(adapter, data, name, source_system, secret)
-            except Exception as exc:  # rejected before any write: keep its bytes now
-                translated = reject(store, adapter, name, source_system, data, exc)
-        pending.append((name, data, translated))
-        if isinstance(translated, TranslatedFile):
-            resources += len(translated.translated)
-        if len(pending) >= batch_files or resources >= batch_resources:
-            yield pending
-            pending, resources = [], 0
-    if pending:
-        yield pending
 
 
 def _verdicts(

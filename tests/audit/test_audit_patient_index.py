@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import random
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, inspect, select, update
 
 from consent.audit import AccessEntry
@@ -23,29 +22,15 @@ from hub.audit.log import AuditLog
 from hub.store import migrations
 from hub.store.schema import audit_index_head, audit_patient_index, audit_records
 from hub.store.sql_store import SqlStore
+from tests.audit.test_audit_log import KEY, START, _engine
+from tests.audit.test_audit_log import entry as log_entry
 
-KEY = Ed25519PrivateKey.generate()
-START = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
 PATIENTS = [f"pat-{n}" for n in range(7)]
 
 
 def entry(number: int, patient: str) -> AccessEntry:
-    return AccessEntry(
-        timestamp=START + timedelta(minutes=number),
-        request_id=f"req-{number}",
-        action="search",
-        subject="SE2120002122-S001",
-        principal_kind="system",
-        care_unit=None,
-        care_provider="SE2120002122-0000",
-        role=None,
-        patient_id=patient,
-        shown_providers=("SE2120002122-0000",),
-        hidden_providers=(),
-        decision="permit",
-        reason="system-own-provider",
-        emergency=False,
-    )
+    """test_audit_log's entry (a minute apart from number to number) of `patient`."""
+    return log_entry(number, patient=patient)
 
 
 def index_head(store: SqlStore) -> int:
@@ -168,8 +153,6 @@ def test_an_index_head_moved_is_named(store: SqlStore) -> None:
 def test_migration_12_indexes_an_existing_log_and_drops_the_old_index(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.audit.test_audit_log import _engine
-
     engine = _engine(database_url)
     try:
         with monkeypatch.context() as patch:
