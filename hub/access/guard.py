@@ -758,6 +758,7 @@ class Access:
         since: int | None,
         count: int,
         offset: int,
+        after: tuple[object, ...] | None = None,
     ) -> HistoryPage:
         if resource_type is not None:
             self.require_read(resource_type)
@@ -768,7 +769,13 @@ class Access:
         else:
             scope = self.scope()
         page = self.store.history(
-            resource_type, resource_id, since=since, count=count, offset=offset, scope=scope
+            resource_type,
+            resource_id,
+            since=since,
+            count=count,
+            offset=offset,
+            scope=scope,
+            after=after,
         )
         self.record("history", [*(e.patient_id for e in page.entries), *scope.grants])
         return page

@@ -26,6 +26,7 @@ from hub.fhir_api.capability import capability_statement
 from hub.fhir_api.messages import FhirRequest, FhirResponse, ReturnPreference
 from hub.fhir_api.outcome import information, outcome
 from hub.fhir_dates import InvalidDate, date_range
+from hub.search.cursor import HISTORY_KEYS, decode_cursor, encode_cursor, fingerprint
 from hub.search.parameters import SearchParameterRegistry
 from hub.search.query import (
     LARGEST_INTEGER,
@@ -458,12 +459,41 @@ _HISTORY_PARAMS = {"_since", "_format", "_pretty", "_summary", "_elements"}
 def history(
     ctx: ApiContext, request: FhirRequest, resource_type: str | None, resource_id: str | None
 ) -> FhirResponse:
-    count, offset = _paging(ctx, request.query, _HISTORY_PARAMS, request.lenient)
+    """A history page. Its next link carries a `_cursor` (keyset paging by
+    hub.search.cursor.HISTORY_KEYS: a deep page costs what the first one does, and versions
+    written meanwhile neither repeat nor skip an entry); an explicit `_offset` pages by
+    offset as before."""
+    count, offset = _paging(ctx, request.query, _HISTORY_PARAMS | {"_cursor"}, request.lenient)
+    since = _since(request.query)
     subset = subset_from(resource_type or "", request.query)
-    page = ctx.access.history(
-        resource_type, resource_id, since=_since(request.query), count=count, offset=offset
-    )
     path = "/".join(p for p in (resource_type, resource_id) if p) + "/_history"
+    token = next((v for k, v in reversed(request.query) if k == "_cursor"), None)
+    by_offset = any(k == "_offset" for k, _ in request.query)
+    if token is not None and by_offset:
+        raise InvalidRequest(
+            "_cursor and _offset cannot be used together (follow the next link)",
+            expression="_cursor",
+        )
+    query_print = fingerprint(path, since, "history")
+    cursor = None if token is None else decode_cursor(token, query_print, HISTORY_KEYS)
+    if cursor is not None:
+        offset = cursor.position
+    page = ctx.access.history(
+        resource_type,
+        resource_id,
+        since=since,
+        count=count,
+        offset=offset,
+        after=None if cursor is None else cursor.after,
+    )
+    following = None
+    if page.has_next and count > 0 and not by_offset and page.entries:
+        last = page.entries[-1]
+        following = encode_cursor(
+            query_print,
+            (last.last_updated, last.resource_type, last.id, last.version_id),
+            offset + count,
+        )
     links = bundle_builder.page_links(
         ctx.base_url,
         path.lstrip("/"),
@@ -471,6 +501,8 @@ def history(
         offset=offset,
         count=count,
         has_next=page.has_next and count > 0,
+        cursor=token,
+        next_cursor=following,
     )
     return FhirResponse(
         200,

@@ -89,8 +89,9 @@ _COMMON_PARAMETERS: dict[str, dict[str, Any]] = {
     ),
     "_cursor": _query(
         "_cursor",
-        "The page position of a search ordered by _id and _lastUpdated (or unsorted), as "
-        "the hub writes it in the next link; opaque, not to be combined with _offset",
+        "The page position of a search ordered by _id and _lastUpdated (or unsorted), or of "
+        "a history, as the hub writes it in the next link; opaque, not to be combined with "
+        "_offset",
         {"type": "string"},
     ),
     "_sort": _query(
@@ -177,7 +178,7 @@ _RESULT = (
     "_elements",
     "_total",
 )
-_HISTORY = ("_count", "_offset", "_since", "_summary", "_elements", *_FORMAT)
+_HISTORY = ("_count", "_offset", "_cursor", "_since", "_summary", "_elements", *_FORMAT)
 
 
 def _ref(name: str) -> dict[str, str]:

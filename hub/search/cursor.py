@@ -4,7 +4,8 @@ A search ordered by columns of the resources table alone (no `_sort`, or `_sort`
 `_id` and `_lastUpdated`, with the id as the final tie-breaker) is a total order on those
 columns, so its next page is the rows whose key comes after the last row shown: the store
 adds that condition (hub.search.sql.after_condition) instead of skipping rows by offset.
-Any other `_sort` (a search parameter's value) keeps `_offset` paging.
+Any other `_sort` (a search parameter's value) keeps `_offset` paging. A history (of the
+system, a type or one resource) pages the same way by `HISTORY_KEYS`.
 
 The token is base64url (no padding) of a small JSON object: the format version `v`, the
 last row's key values `k` (its id, and its lastUpdated in microseconds when the order
@@ -31,6 +32,7 @@ from hub.errors import InvalidRequest
 
 __all__ = [
     "CURSOR_VERSION",
+    "HISTORY_KEYS",
     "Cursor",
     "KeysetKey",
     "decode_cursor",
@@ -45,7 +47,7 @@ MAX_TOKEN_LENGTH = 512
 MAX_ID_LENGTH = 64
 LARGEST_INTEGER = 2**63 - 1
 
-KeyColumn = Literal["res_id", "last_updated"]
+KeyColumn = Literal["res_id", "last_updated", "res_type", "version_id"]
 KeyValue = str | int
 
 
@@ -55,6 +57,16 @@ class KeysetKey:
 
     column: KeyColumn
     descending: bool
+
+
+HISTORY_KEYS = (
+    KeysetKey("last_updated", True),
+    KeysetKey("res_type", False),
+    KeysetKey("res_id", False),
+    KeysetKey("version_id", True),
+)
+"""The order of a history (newest first, then type, id and newest version), a total
+order on the versions table: its `_cursor` holds the last version's four values."""
 
 
 class SortSpec(Protocol):
@@ -126,7 +138,7 @@ def _refuse(reason: str) -> InvalidRequest:
 
 
 def _key_value(key: KeysetKey, value: object) -> KeyValue:
-    if key.column == "res_id":
+    if key.column in ("res_id", "res_type"):
         if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
             return value
     elif (

@@ -69,6 +69,7 @@ class Store(Protocol):
         count: int,
         offset: int,
         scope: ReadScope | None = None,
+        after: tuple[object, ...] | None = None,
     ) -> HistoryPage: ...
 
     def search(self, query: SearchQuery, scope: ReadScope | None = None) -> SearchPage: ...

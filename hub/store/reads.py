@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import orjson
-from sqlalchemy import ColumnElement, Engine, func, select
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 
 from hub.access.scope import ReadScope
 from hub.search.query import SearchQuery
@@ -153,8 +153,13 @@ class StoreReads:
         count: int,
         offset: int,
         scope: ReadScope | None = None,
+        after: tuple[object, ...] | None = None,
     ) -> HistoryPage:
-        """Versions newest first: of one resource, one type, or the whole store."""
+        """Versions newest first: of one resource, one type, or the whole store. `after`
+        (the last_updated, type, id and version of the last version shown, in the order
+        of hub.search.cursor.HISTORY_KEYS) starts the page after it instead of at
+        `offset`, and such a page has no total (counting every version would make each
+        page of a long walk cost as much as a scan); other pages count them all."""
         conditions: list[ColumnElement[bool]] = [scoped(scope, _v)]
         if resource_type is not None:
             conditions.append(_v.res_type == resource_type)
@@ -162,12 +167,15 @@ class StoreReads:
             conditions.append(_v.res_id == resource_id)
         if since is not None:
             conditions.append(_v.last_updated >= since)
+        page_conditions = list(conditions)
+        if after is not None:
+            page_conditions.append(_after_version(*after))
         stmt = (
             select(*VERSION_COLUMNS)
-            .where(*conditions)
+            .where(*page_conditions)
             .order_by(_v.last_updated.desc(), _v.res_type, _v.res_id, _v.version_id.desc())
             .limit(count + 1)
-            .offset(offset)
+            .offset(0 if after is not None else offset)
         )
         with reading(self.engine) as conn:
             if resource_type is not None and resource_id is not None:
@@ -182,11 +190,15 @@ class StoreReads:
                 if exists is None:
                     raise missing(resource_type, resource_id)
             rows = conn.execute(stmt).all()
-            total = conn.execute(
-                select(func.count()).select_from(resource_versions).where(*conditions)
-            ).scalar_one()
+            total = None
+            if after is None:
+                total = conn.execute(
+                    select(func.count()).select_from(resource_versions).where(*conditions)
+                ).scalar_one()
         entries = [to_stored(r) for r in rows[:count]]
-        return HistoryPage(entries=entries, total=int(total), has_next=len(rows) > count)
+        return HistoryPage(
+            entries=entries, total=None if total is None else int(total), has_next=len(rows) > count
+        )
 
     def search(self, query: SearchQuery, scope: ReadScope | None = None) -> SearchPage:
         with reading(self.engine) as conn:
@@ -482,3 +494,26 @@ class StoreReads:
                 for (c,) in run(statement.sql, statement.values(values))
             )
         return contents
+
+
+def _after_version(
+    last_updated: object, res_type: object, res_id: object, version_id: object
+) -> ColumnElement[bool]:
+    """The versions after (last_updated, type, id, version) in history order: older, or
+    as old and after it by type, id, and then older version."""
+    return or_(
+        _v.last_updated < last_updated,
+        and_(
+            _v.last_updated == last_updated,
+            or_(
+                _v.res_type > res_type,
+                and_(
+                    _v.res_type == res_type,
+                    or_(
+                        _v.res_id > res_id,
+                        and_(_v.res_id == res_id, _v.version_id < version_id),
+                    ),
+                ),
+            ),
+        ),
+    )
