@@ -18,10 +18,15 @@ def test_revoked_token_is_refused_within_a_second(hub: Hub, tmp_path: Path) -> N
     claims = jwt.decode(token, options={"verify_signature": False})
     revoke(tmp_path / "revoked-tokens.json", jti=claims["jti"], expires_at=claims["exp"])
     revoked_at = time.monotonic()
-    while hub.client.get("/fhir/Patient", headers=headers).status_code == 200:
+    while True:
         # the verifier looks once a second (pinned exactly with a test clock in
-        # tests/unit/auth/test_token_revocation.py); 2 s leaves room for a loaded machine
-        assert time.monotonic() - revoked_at < 2.0, "a revoked token still works after 2 s"
+        # tests/unit/auth/test_token_revocation.py): a request begun more than a second
+        # after the revocation must be refused, however long a loaded machine takes to
+        # answer it (0.2 s of margin for the clock's reading around the write)
+        started = time.monotonic()
+        if hub.client.get("/fhir/Patient", headers=headers).status_code != 200:
+            break
+        assert started - revoked_at < 1.2, "a request begun 1.2 s after the revocation got in"
         time.sleep(0.05)
     refused = hub.client.get("/fhir/Patient", headers=headers)
     assert refused.status_code == 401
