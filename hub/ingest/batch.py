@@ -243,10 +243,10 @@ def _verdicts(
     ownership checks, as `prepare_file` would."""
     first_invalid: dict[int, tuple[int, Any]] = {}
     offset = 0
-    owners: list[tuple[int, TranslatedFile]] = []
+    placed: list[tuple[int, TranslatedFile]] = []  # each file's first index in the batch
     for _, _, file in batch:
         if isinstance(file, TranslatedFile):
-            owners.append((offset, file))
+            placed.append((offset, file))
             offset += len(file.translated)
     try:
         found: list[EntryProblem] | None = pending.problems()  # lowest index first
@@ -254,7 +254,7 @@ def _verdicts(
         found = None
     problems = iter(found or ())
     problem = next(problems, None)
-    for start, file in owners:
+    for start, file in placed:
         end = start + len(file.translated)
         while problem is not None and problem.index < start:
             problem = next(problems, None)
