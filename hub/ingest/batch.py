@@ -217,8 +217,9 @@ def _pipelined(
                     for item in file.translated
                 )
             ]
-            # every batch goes to the workers: what counts is that it overlaps the writes
-            previous = (batch, validation.start(resources, min_parallel=1))
+            # every batch goes to the workers, what counts is that it overlaps the writes;
+            # while they start (a second or two), batches validate here instead
+            previous = (batch, validation.start(resources, min_parallel=1, only_ready=True))
             if prepared is not None:  # written while the workers validate `batch`
                 yield from _load_batch(store, prepared, source_system, secret, owner)
         if previous is not None:

@@ -101,17 +101,34 @@ class _Worker:
         self.process.start()
         theirs.close()
         self.connection: Connection = ours
+        self._ready = False
+
+    def ready(self) -> bool:
+        """Whether the worker has warmed up (its READY message is in), without waiting."""
+        if not self._ready and self.connection.poll(0):
+            self._take_ready()
+        return self._ready
+
+    def _take_ready(self) -> None:
+        if self.connection.recv_bytes() != READY:
+            raise ValueError("a validation worker answered before it was ready")
+        self._ready = True
 
     def send(self, payload: bytes) -> None:
         self.connection.send_bytes(payload)
 
     def receive(self) -> list[EntryProblem]:
+        if not self._ready:
+            self._take_ready()
         return [
             EntryProblem(index, error_class, message, tuple(tuple(i) for i in issues))
             for index, error_class, message, issues in orjson.loads(self.connection.recv_bytes())
         ]
 
     def stop(self) -> None:
+        with contextlib.suppress(OSError, EOFError, ValueError):
+            if not self.ready():  # still warming up, holding nothing: not waited for
+                self.process.kill()
         with contextlib.suppress(OSError):
             self.connection.send_bytes(b"")
         self.connection.close()
@@ -121,9 +138,15 @@ class _Worker:
             self.process.join(timeout=5)
 
 
+READY = b"ready"
+"""A worker's first message, once it has warmed up (its model classes loaded)."""
+
+
 def _serve(connection: Connection) -> None:
-    """Worker side: validate each task received until an empty one or a closed pipe."""
+    """Worker side: say READY once warm, then validate each task received until an empty
+    one or a closed pipe."""
     _warm_up()
+    connection.send_bytes(READY)
     while True:
         try:
             payload = connection.recv_bytes()
@@ -223,6 +246,7 @@ class ValidationPool:
         the first batch. Each worker remembers these verdicts as it would any others."""
         workers = self._take(self.workers)
         payload = orjson.dumps([[index, r] for index, r in enumerate(resources)])
+        # (receive() takes each worker's READY first)
         healthy: list[_Worker] = []
         broken: list[_Worker] = []
         for worker in workers:
@@ -279,14 +303,24 @@ class ValidationPool:
             worker.stop()
 
     def start(
-        self, resources: Sequence[tuple[int, dict[str, Any]]], min_parallel: int = MIN_PARALLEL
+        self,
+        resources: Sequence[tuple[int, dict[str, Any]]],
+        min_parallel: int = MIN_PARALLEL,
+        *,
+        only_ready: bool = False,
     ) -> PendingValidation:
         """Begin validating (index, resource) pairs; fewer than `min_parallel` validate
-        inline. The resources are serialised before this returns, so the caller may change
-        them afterwards."""
+        inline. With `only_ready`, workers still warming up (just started) are not waited
+        for: the resources validate inline meanwhile, and the workers go on warming up for
+        the next call. The resources are serialised before this returns, so the caller may
+        change them afterwards."""
         if self.workers == 0 or not resources or len(resources) < min_parallel:
             return PendingValidation(problems=validate_inline(resources))
         workers = self._take(self.workers)
+        if only_ready and workers:
+            warm = [worker for worker in workers if worker.ready()]
+            self.give_back([w for w in workers if w not in warm], [])
+            workers = warm
         if not workers:
             return PendingValidation(problems=validate_inline(resources))
         size = chunk_size(len(resources), len(workers))

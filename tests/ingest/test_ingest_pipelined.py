@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,8 @@ class CountingPool(ValidationPool):
         super().__init__(workers)
         self.on_workers = 0
 
-    def start(self, resources: Any, min_parallel: int = 64) -> Any:
-        pending = super().start(resources, min_parallel)
+    def start(self, resources: Any, min_parallel: int = 64, **options: Any) -> Any:
+        pending = super().start(resources, min_parallel, **options)
         self.on_workers += not pending.settled
         return pending
 
@@ -50,7 +51,7 @@ class CountingPool(ValidationPool):
 @pytest.fixture(scope="module")
 def pool() -> Iterator[CountingPool]:
     workers = CountingPool(1)
-    workers.start_workers()
+    workers.warm_up([])  # started and ready: a load sends its batches to it at once
     try:
         yield workers
     finally:
@@ -186,8 +187,8 @@ class KillingPool(CountingPool):
         super().__init__(workers)
         self.killed = 0
 
-    def start(self, resources: Any, min_parallel: int = 64) -> Any:
-        pending = super().start(resources, min_parallel)
+    def start(self, resources: Any, min_parallel: int = 64, **options: Any) -> Any:
+        pending = super().start(resources, min_parallel, **options)
         if not self.killed and not pending.settled:
             for worker, _payload in pending._tasks:
                 os.kill(worker.process.pid, signal.SIGKILL)
@@ -222,6 +223,7 @@ def test_a_validator_that_fails_itself_rejects_the_file_as_inline_and_hangs_noth
 
     monkeypatch.setattr(pool_module, "validate_chunk", fallback_fails)
     pool = KillingPool(1)
+    pool.warm_up([])
     try:
         pooled = list(
             ingest_files(
@@ -229,8 +231,8 @@ def test_a_validator_that_fails_itself_rejects_the_file_as_inline_and_hangs_noth
             )
         )
         inline = list(ingest_files(inline_store, "hl7v2_adt", files, secret=SECRET))
-        assert pool.killed == 1 and pool.on_workers > 1  # later batches on a new worker
-        assert len(pool.worker_pids()) == 1
+        assert pool.killed == 1
+        assert len(pool.worker_pids()) == 1  # a new worker, started for the later batches
     finally:
         pool.close()
     assert [_outcome(r) for r in pooled] == [_outcome(r) for r in inline]
@@ -264,3 +266,29 @@ def test_a_read_error_loads_what_the_inline_path_loads_before_it(
     assert len(pooled) == 4  # two whole batches of two; the fifth file's batch never closed
     assert _stored(store) == _stored(inline_store)
     assert pool.worker_pids()
+
+
+def test_batches_validate_here_while_the_workers_start(tmp_path: Path) -> None:
+    """A pool whose worker has just been started is not waited for: the batch validates
+    in this process, and once the worker is warm the batches go to it."""
+    resources = [(index, {"resourceType": "Patient", "active": True}) for index in range(3)]
+    cold = ValidationPool(1)
+    try:
+        first = cold.start(resources, min_parallel=1, only_ready=True)
+        assert first.settled and first.problems() == []
+        deadline = time.monotonic() + 60
+        while not _warm(cold):
+            assert time.monotonic() < deadline, "the worker never became ready"
+            time.sleep(0.1)
+        later = cold.start(resources, min_parallel=1, only_ready=True)
+        assert not later.settled and later.problems() == []
+    finally:
+        cold.close()
+
+
+def _warm(pool: ValidationPool) -> bool:
+    taken = pool._take(1)
+    try:
+        return all(worker.ready() for worker in taken) and bool(taken)
+    finally:
+        pool.give_back(taken, [])
