@@ -21,7 +21,7 @@ cannot reveal one by what it matches or counts. Deleted rows never match a link.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 
 from hub.access.scope import ReadScope
 from hub.errors import InvalidRequest
-from hub.search.cursor import keyset_keys
+from hub.search.cursor import KeysetKey, keyset_keys
 from hub.search.indexing import normalize_string
 from hub.search.query import (
     Criterion,
@@ -663,14 +663,24 @@ def after_condition(query: SearchQuery) -> ColumnElement[bool]:
         raise InvalidRequest("_cursor does not fit this search", expression="_cursor")
     rc = resources.c
     columns = [rc.res_id if key.column == "res_id" else rc.last_updated for key in keys]
+    return keyset_condition(columns, keys, query.after)
+
+
+def keyset_condition(
+    columns: Sequence[ColumnElement[Any]], keys: Sequence[KeysetKey], after: Sequence[object]
+) -> ColumnElement[bool]:
+    """The rows whose values of `columns`, ordered by `keys`, come after `after`:
+    (a > x) OR (a = x AND b > y) ..., `<` for a descending key, with the first column also
+    bounded alone when there are several (the search's `after_condition`, and a history
+    page after its cursor)."""
     steps: list[ColumnElement[bool]] = []
     for i, key in enumerate(keys):
-        value = query.after[i]
+        value = after[i]
         beyond = columns[i] < value if key.descending else columns[i] > value
-        steps.append(and_(*[columns[j] == query.after[j] for j in range(i)], beyond))
+        steps.append(and_(*[columns[j] == after[j] for j in range(i)], beyond))
     if len(steps) == 1:
         return steps[0]
-    first, start = columns[0], query.after[0]
+    first, start = columns[0], after[0]
     leading = first <= start if keys[0].descending else first >= start
     return and_(leading, or_(*steps))
 

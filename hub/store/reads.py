@@ -13,10 +13,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import orjson
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, func, select
 
 from hub.access.scope import ReadScope
+from hub.search.cursor import HISTORY_KEYS
 from hub.search.query import SearchQuery
+from hub.search.sql import keyset_condition
 from hub.store import compartment, statements
 from hub.store.blocks import patients_with_blocks
 from hub.store.connections import Run, driver_cursor, fetch_one, reading, run_together
@@ -169,7 +171,8 @@ class StoreReads:
             conditions.append(_v.last_updated >= since)
         page_conditions = list(conditions)
         if after is not None:
-            page_conditions.append(_after_version(*after))
+            columns = [_v.last_updated, _v.res_type, _v.res_id, _v.version_id]
+            page_conditions.append(keyset_condition(columns, HISTORY_KEYS, after))
         stmt = (
             select(*VERSION_COLUMNS)
             .where(*page_conditions)
@@ -494,26 +497,3 @@ class StoreReads:
                 for (c,) in run(statement.sql, statement.values(values))
             )
         return contents
-
-
-def _after_version(
-    last_updated: object, res_type: object, res_id: object, version_id: object
-) -> ColumnElement[bool]:
-    """The versions after (last_updated, type, id, version) in history order: older, or
-    as old and after it by type, id, and then older version."""
-    return or_(
-        _v.last_updated < last_updated,
-        and_(
-            _v.last_updated == last_updated,
-            or_(
-                _v.res_type > res_type,
-                and_(
-                    _v.res_type == res_type,
-                    or_(
-                        _v.res_id > res_id,
-                        and_(_v.res_id == res_id, _v.version_id < version_id),
-                    ),
-                ),
-            ),
-        ),
-    )
