@@ -51,7 +51,13 @@ def attach_access_services(app: FastAPI, settings: Settings) -> None:
     app.state.audit = None
     if settings.auth != "off":
         key = load_or_create_audit_key(settings.audit_key_path)
-        app.state.audit = AuditLog(engine, key, settings.audit_checkpoint_interval)
+        checkpointer = getattr(app.state.store, "checkpointer", None)
+        app.state.audit = AuditLog(
+            engine,
+            key,
+            settings.audit_checkpoint_interval,
+            after_commit=None if checkpointer is None else checkpointer.logged,
+        )
 
 
 def _open_replica(settings: Settings) -> ReplicaStore | None:

@@ -18,17 +18,19 @@ it has ended (`unit_of_work`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_futures
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import orjson
 from sqlalchemy import Connection
@@ -54,8 +56,6 @@ from hub.store.protocol import Store, UnitOfWork
 from hub.validation.resources import supported_types
 
 log = logging.getLogger("hub.access")
-_APPENDS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hub-audit-append")
-"""Threads of `Access.appending_alongside` (each waits for a group commit)."""
 FACT_TYPES = ("EpisodeOfCare", "Encounter", "CareTeam", "Consent")
 DIRECTORY_LOOKUP_TYPES = ("Organization", "PractitionerRole", "Practitioner", "RelatedPerson")
 PATIENT_PARAMETERS = ("patient", "subject")
@@ -242,6 +242,10 @@ class AuditSink(Protocol):
 
     def append_within(self, conn: Connection, entries: Sequence[AccessEntry]) -> object: ...
 
+    def append_detached(self, entries: Sequence[AccessEntry]) -> Future[Any]: ...
+
+    def append_on_loop(self, entries: Sequence[AccessEntry]) -> asyncio.Future[Any]: ...
+
 
 class GrantSource(Protocol):
     def active_grants(self, patient_id: str, now: datetime) -> list[EmergencyGrant]: ...
@@ -269,7 +273,8 @@ class Access:
     _in_context: dict[SearchQuery, str | None] = field(default_factory=dict)
     _held: dict[tuple[str, str], AccessEntry] | None = None
     _system_scope: ReadScope | None = None
-    _appending: list[Future[object]] | None = None
+    _detached: list[Future[Any]] | None = None
+    _collected: list[AccessEntry] | None = None
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -539,41 +544,66 @@ class Access:
     def _append(self, entries: Sequence[AccessEntry]) -> None:
         if not entries or self.audit is None:
             return
-        if self._appending is not None:
-            self._appending.append(_APPENDS.submit(self.audit.append_many, list(entries)))
+        if self._collected is not None:
+            self._collected.extend(entries)
+            return
+        if self._detached is not None:
+            try:
+                self._detached.append(self.audit.append_detached(list(entries)))
+            except Exception as error:
+                self._append_failed(error)
             return
         try:
             self.audit.append_many(entries)
         except Exception as error:
             self._append_failed(error)
 
-    def _append_failed(self, error: BaseException) -> None:
+    def _append_failed(self, error: BaseException) -> NoReturn:
         log.error("audit append failed: %s (request %s)", type(error).__name__, self.request_id)
         raise StoreUnavailable("The audit log is unavailable; no data was returned") from None
 
+    def collect_appends(self) -> bool:
+        """From now on this request's audit entries are only collected, for the request's
+        coroutine to append on the event loop (``append_collected``) before it answers.
+        False (and nothing changes) when appends are already collected, detached or held
+        by a unit of work."""
+        if self._collected is not None or self._detached is not None or self._held is not None:
+            return False
+        self._collected = []
+        return True
+
+    async def append_collected(self) -> None:
+        """On the event loop: append the entries collected since ``collect_appends`` in one
+        batch (``AuditLog.append_on_loop``) and return once it has committed; appends wait
+        again from now on. StoreUnavailable if the append failed: nothing may be answered."""
+        entries, self._collected = self._collected or [], None
+        if not entries or self.audit is None:
+            return
+        try:
+            await self.audit.append_on_loop(entries)
+        except Exception as error:
+            self._append_failed(error)
+
     @contextmanager
     def appending_alongside(self) -> Iterator[None]:
-        """Inside the block, the audit appends run on a helper thread while the request
-        goes on (reading and building its answer); the block ends only when every one of
-        them has committed, and raises StoreUnavailable if any failed. The caller answers
-        after the block, so, as with an append in line, no data leaves before its access
-        is in the log."""
-        if self._appending is not None or self._held is not None:
+        """Inside the block, the audit appends are written by the group commit's writer
+        thread (``AuditLog.append_detached``) while the request goes on (reading and
+        building its answer); the block ends only when every one of them has committed,
+        and raises StoreUnavailable if any failed. The caller answers after the block, so,
+        as with an append in line, no data leaves before its access is in the log."""
+        if self._collected is not None or self._detached is not None or self._held is not None:
             yield
             return
-        self._appending = []
+        self._detached = []
         try:
             yield
         finally:
-            pending, self._appending = self._appending, None
-            failed: BaseException | None = None
+            pending, self._detached = self._detached, None
+            wait_futures(pending)
             for appended in pending:
-                try:
-                    appended.result()
-                except BaseException as error:
-                    failed = failed or error
-            if failed is not None:
-                self._append_failed(failed)
+                error = appended.exception()
+                if error is not None:
+                    self._append_failed(error)
 
     @contextmanager
     def unit_of_work(self, base_url: str | None = None) -> Iterator[UnitOfWork]:

@@ -14,7 +14,11 @@ PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), chain the entries after the head wit
 checkpoint at every multiple of the interval, move the head. Concurrent requests share
 that transaction (group commit, ``hub.audit.group_commit``): each waits until the batch
 holding its records has committed, so a read is on disk in the log (surviving kill -9 of
-the server) before its data is answered, and one transaction serves many requests. The
+the server) before its data is answered, and one transaction serves many requests. A
+request that must not block a thread on the log hands its records over and waits for a
+future instead: ``append_detached`` (the group commit's writer thread writes them) and,
+on an event loop, ``append_on_loop`` (on SQLite the loop writes the batch of the requests
+it handled in line, when the write lock is free; see ``hub.audit.group_commit``). The
 head row's lock orders batches of several processes (``hub serve --workers N`` on
 PostgreSQL) into one gap-free chain. A unit of work that reads while it writes appends
 inside its own transaction (``append_within``). Any failure raises ``AuditWriteError``;
@@ -30,12 +34,16 @@ Messages of the exceptions raised here never carry patient data.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
 import os
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +92,12 @@ DEFAULT_CHECKPOINT_INTERVAL = 100
 _log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HEAD_ID = 1
+_SQLITE_BUSY = 5
+"""sqlite3's result code when a lock is held by another connection."""
+IN_LINE_PRAGMAS = ("PRAGMA busy_timeout=0", "PRAGMA wal_autocheckpoint=0")
+"""The in-line connection (``_write_now``) never waits for the write lock and never
+checkpoints the log itself: both would hold the event loop; the store's checkpointer
+thread does the checkpoints (``after_commit``)."""
 
 
 class AuditWriteError(RuntimeError):
@@ -181,19 +195,29 @@ class AuditLog:
         signing_key: Ed25519PrivateKey | None,
         checkpoint_interval: int = DEFAULT_CHECKPOINT_INTERVAL,
         index_every: int = CATCH_UP_EVERY,
+        after_commit: Callable[[int], None] | None = None,
     ) -> None:
         """``signing_key`` ``None`` opens the log read-only: appends then fail.
         ``index_every``: records the patient index may fall behind before a group commit's
-        leader lets it catch up (``hub.audit.patient_index``)."""
+        leader lets it catch up (``hub.audit.patient_index``). ``after_commit``: told the
+        number of records each in-line batch committed (the SQLite store's checkpointer,
+        which checkpoints the write-ahead log those batches do not checkpoint)."""
         if checkpoint_interval < 1 or index_every < 1:
             raise ValueError("The checkpoint and index intervals must be positive")
         self._index_every = index_every
         self._engine = engine
         self._key = signing_key
         self.checkpoint_interval = checkpoint_interval
-        self._group: GroupCommit[AccessEntry, AuditRecord] = GroupCommit(self._write_batches)
+        self._after_commit = after_commit
+        in_line = self._write_now if engine.dialect.name == "sqlite" else None
+        self._group: GroupCommit[AccessEntry, AuditRecord] = GroupCommit(
+            self._write_batches, write_now=in_line
+        )
         self._leader: Any = None
         """The group commit's DBAPI connection (``_in_leader_transaction``)."""
+        self._in_line: Any = None
+        """SQLite: the event loop's own DBAPI connection (``_write_now``), outside the pool."""
+        self._catching_up = threading.Lock()
         self._indexed_upto: int | None = None
         """The patient index's head as this log last saw it (``_index_if_behind``)."""
 
@@ -201,6 +225,11 @@ class AuditLog:
     def batches_written(self) -> int:
         """Group-commit transactions this log object has written (for tests and benches)."""
         return self._group.batches
+
+    @property
+    def batches_in_line(self) -> int:
+        """Of those, the batches an event loop wrote in line (``append_on_loop``)."""
+        return self._group.batches_in_line
 
     @property
     def public_key(self) -> Ed25519PublicKey | None:
@@ -236,6 +265,35 @@ class AuditLog:
         except AuditWriteError as error:
             raise AuditWriteError(str(error)) from None
 
+    def append_detached(self, entries: Iterable[AccessEntry]) -> Future[list[AuditRecord]]:
+        """``append_many`` without waiting: the group commit's writer thread chains and
+        stores the entries in its next batch, and the future is settled once that batch has
+        committed (with ``AuditWriteError`` if it did not). The caller must not return the
+        data of the access before the future is done without an exception."""
+        pending = list(entries)
+        if not pending:
+            done: Future[list[AuditRecord]] = Future()
+            done.set_result([])
+            return done
+        self._signing_key()
+        return self._group.submit_detached(pending)
+
+    def append_on_loop(self, entries: Iterable[AccessEntry]) -> asyncio.Future[list[AuditRecord]]:
+        """``append_detached`` for a caller on an event loop's thread, with a future of that
+        loop: on SQLite the loop writes the batch of the requests it handled meanwhile itself
+        when the write lock is free (``GroupCommit.submit_on_loop``); on PostgreSQL (a
+        network round trip) the writer thread does."""
+        pending = list(entries)
+        loop = asyncio.get_running_loop()
+        if not pending:
+            done: asyncio.Future[list[AuditRecord]] = loop.create_future()
+            done.set_result([])
+            return done
+        self._signing_key()
+        if self._engine.dialect.name == "sqlite":
+            return self._group.submit_on_loop(pending)
+        return asyncio.wrap_future(self._group.submit_detached(pending), loop=loop)
+
     def append_within(self, conn: Connection, entries: Iterable[AccessEntry]) -> list[AuditRecord]:
         """Chain and store accesses inside the caller's open write transaction (a unit of
         work that reads while it writes): they commit or roll back with it."""
@@ -253,12 +311,74 @@ class AuditLog:
         with _logged_as_write_error():
             records = self._in_leader_transaction(flat, key)
         self._index_if_behind(records[-1].sequence)
-        split: list[list[AuditRecord]] = []
-        start = 0
-        for batch in batches:
-            split.append(records[start : start + len(batch)])
-            start += len(batch)
-        return split
+        return _split(records, batches)
+
+    def _write_now(self, batches: Sequence[list[AccessEntry]]) -> list[list[AuditRecord]] | None:
+        """SQLite, on the event loop: ``_write_batches`` on the loop's own connection, or
+        ``None`` (nothing written) when another connection holds the write lock. A patient
+        index that has fallen behind catches up on a thread of its own, off the loop."""
+        key = self._signing_key()
+        flat = [entry for batch in batches for entry in batch]
+        with _logged_as_write_error():
+            records = self._in_line_transaction(flat, key)
+        if records is None:
+            return None
+        if self._after_commit is not None:
+            self._after_commit(len(records))
+        newest = records[-1].sequence
+        if self._indexed_upto is None or newest - self._indexed_upto >= self._index_every:
+            self._catch_up_aside(newest)
+        return _split(records, batches)
+
+    def _in_line_transaction(
+        self, entries: list[AccessEntry], key: Ed25519PrivateKey
+    ) -> list[AuditRecord] | None:
+        """The append in a BEGIN IMMEDIATE that does not wait (``IN_LINE_PRAGMAS``) on a
+        connection of its own, detached from the pool so that its settings never reach
+        another user; ``None`` when the write lock is held."""
+        raw = self._in_line
+        if raw is None:
+            raw = self._engine.raw_connection()
+            raw.detach()
+            cursor = raw.cursor()
+            for pragma in IN_LINE_PRAGMAS:
+                cursor.execute(pragma)
+            cursor.close()
+            self._in_line = raw
+        cursor = raw.cursor()
+        try:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if getattr(error, "sqlite_errorcode", None) == _SQLITE_BUSY:
+                    return None
+                raise
+            records = self._append_on(cursor, "sqlite", entries, key)
+            raw.commit()
+            return records
+        except BaseException:
+            self._in_line = None
+            with contextlib.suppress(Exception):
+                raw.rollback()
+            with contextlib.suppress(Exception):
+                raw.close()
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                cursor.close()
+
+    def _catch_up_aside(self, newest: int) -> None:
+        """``_index_if_behind`` on a short-lived thread (one at a time)."""
+        if not self._catching_up.acquire(blocking=False):
+            return
+
+        def run() -> None:
+            try:
+                self._index_if_behind(newest)
+            finally:
+                self._catching_up.release()
+
+        threading.Thread(target=run, name="hub-audit-index", daemon=True).start()
 
     def _in_leader_transaction(
         self, entries: list[AccessEntry], key: Ed25519PrivateKey
@@ -334,11 +454,12 @@ class AuditLog:
         return head
 
     def close(self) -> None:
-        """Give back the group commit's connection (at shutdown; appends reopen one)."""
-        raw, self._leader = self._leader, None
-        if raw is not None:
-            with contextlib.suppress(Exception):
-                raw.close()
+        """Give back the group commit's connections (at shutdown; appends reopen them)."""
+        for raw in (self._leader, self._in_line):
+            if raw is not None:
+                with contextlib.suppress(Exception):
+                    raw.close()
+        self._leader = self._in_line = None
 
     def _chain_and_insert(
         self, conn: Connection, entries: list[AccessEntry], key: Ed25519PrivateKey
@@ -558,6 +679,18 @@ class AuditLog:
         merged = list(dict.fromkeys([*extra, *report.problems]))
         merged.sort(key=lambda problem: problem.sequence)
         return replace(report, records_checked=len(rows), problems=tuple(merged))
+
+
+def _split(
+    records: list[AuditRecord], batches: Sequence[list[AccessEntry]]
+) -> list[list[AuditRecord]]:
+    """The records of a group commit's transaction, split back per batch."""
+    split: list[list[AuditRecord]] = []
+    start = 0
+    for batch in batches:
+        split.append(records[start : start + len(batch)])
+        start += len(batch)
+    return split
 
 
 def _parse(text: Any) -> AuditRecord | None:

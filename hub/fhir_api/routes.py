@@ -1,7 +1,9 @@
 """FastAPI routes under /fhir: parse HTTP, build a FhirRequest, dispatch, answer.
 
-Route handlers are plain `def` functions: the store is synchronous, and FastAPI runs them in
-its thread pool so the event loop never waits on the database.
+Most route handlers are plain `def` functions: the store is synchronous, and FastAPI runs
+them in its thread pool so the event loop never waits on the database. The two hot paths
+are coroutines: a read by id (on SQLite in line on the loop) and a search (on the read
+executor), both awaiting their audit records on the loop (`answer_audited`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import asyncio
 import functools
 import re
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Annotated
 from urllib.parse import parse_qsl
 
@@ -168,21 +171,49 @@ async def read_by_id(request: Request) -> Response:
     """The hot path, matched first: only a resource type and a FHIR id fit its pattern
     (`_history`, `_search` and `metadata` do not), so route order cannot shadow them.
 
-    Every read, with or without HUB_AUTH, goes the same way: on the app's read executor
-    (decision, guarded read, audit append), a plain thread pool whose hand-off costs less
-    than the one FastAPI uses for `def` routes. The two path values are taken as the
-    pattern matched them (no FastAPI parameter conversion: it only costs time here).
+    Every read, with or without HUB_AUTH, goes the same way (`read_audited`). The two path
+    values are taken as the pattern matched them (no FastAPI parameter conversion: it only
+    costs time here).
     """
     path = request.path_params
-    return await read_on_executor(path["resource_type"], path["resource_id"], request)
+    return await read_audited(path["resource_type"], path["resource_id"], request)
 
 
-async def read_on_executor(resource_type: str, resource_id: str, request: Request) -> Response:
-    """A read by id on the app's read executor (`read_by_id`)."""
+async def read_audited(resource_type: str, resource_id: str, request: Request) -> Response:
+    """A read by id: on SQLite on the event loop itself (an indexed read of an embedded
+    database, shorter than a hand-off to a thread and back), on PostgreSQL on the app's read
+    executor (a network round trip would hold the loop); either way its audit record is
+    written by the group commit's writer and the answer waits for it (`answer_audited`)."""
     ctx = await read_context(request)
-    executor: ThreadPoolExecutor = request.app.state.read_executor
     task = functools.partial(read, resource_type, resource_id, request, ctx)
-    return await asyncio.get_running_loop().run_in_executor(executor, task)
+    inline = ctx.store.dialect == "sqlite"
+    return await answer_audited(ctx, task, None if inline else request.app.state.read_executor)
+
+
+async def answer_audited(
+    ctx: ApiContext, work: Callable[[], Response], executor: Executor | None
+) -> Response:
+    """Run `work` (the request's reads and its answer) in line, or on `executor`, with its
+    audit entries collected (`Access.collect_appends`), then append them from the loop in
+    one batch and answer only once it has committed (`Access.append_collected`): no thread
+    waits on the log, and on SQLite the loop writes the batch of every request it handled
+    meanwhile in line. If the append failed the answer is 503 and nothing of `work`'s
+    answer leaves. Entries collected before `work` failed are appended too (the access was
+    logged before the error is answered, and when the request is cancelled, once `work`
+    has ended)."""
+    access = ctx.access
+    collecting = access.collect_appends()
+    running: asyncio.Future[Response] | None = None
+    try:
+        if executor is None:
+            return work()
+        running = asyncio.get_running_loop().run_in_executor(executor, work)
+        return await asyncio.shield(running)
+    finally:
+        if collecting:
+            if running is not None and not running.done():
+                await asyncio.wait([running])  # cancelled: the work's entries are all in
+            await access.append_collected()
 
 
 @router.get("/metadata", summary="CapabilityStatement (no token needed)")
@@ -234,13 +265,13 @@ def system_history(request: Request, ctx: Context) -> Response:
 
 @router.get("/{resource_type}", summary="Search")
 async def search(request: Request) -> Response:
-    """On the app's read executor, as a read by id (`read_by_id`), without FastAPI's
-    parameter handling."""
+    """On the app's read executor (a search can run long; the loop goes on meanwhile), its
+    audit appends awaited on the loop (`answer_audited`), without FastAPI's parameter
+    handling."""
     ctx = await read_context(request)
     resource_type = request.path_params["resource_type"]
-    executor: ThreadPoolExecutor = request.app.state.read_executor
     task = functools.partial(_answer, request, ctx, _fhir_request(request, [resource_type]))
-    return await asyncio.get_running_loop().run_in_executor(executor, task)
+    return await answer_audited(ctx, task, request.app.state.read_executor)
 
 
 @router.post("/{resource_type}/_search", summary="Search (form body)")

@@ -27,7 +27,7 @@ from hub.access.guard import Access
 from hub.errors import Conflict, InvalidRequest, NotFound, UnknownSearchParameter
 from hub.fhir_api.http import lenient, pretty, render_body, response_media_type
 from hub.fhir_api.interactions import ApiContext, check_id
-from hub.fhir_api.routes import Context, read_on_executor
+from hub.fhir_api.routes import Context, read_audited
 from hub.overview.definitions import definitions
 from hub.overview.document import overview_document, summary_document
 from hub.overview.model import Overview, build_overview
@@ -157,4 +157,4 @@ async def operation_definition(definition_id: str, request: Request) -> Response
             media_type = response_media_type(request)
             content = render_body(orjson.dumps(resource), media_type, pretty(request))
             return Response(content=content, media_type=media_type)
-    return await read_on_executor("OperationDefinition", definition_id, request)
+    return await read_audited("OperationDefinition", definition_id, request)

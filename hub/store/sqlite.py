@@ -25,6 +25,8 @@ log = logging.getLogger("hub.store")
 CHECKPOINT_ROWS = 2_000
 """Committed rows (resources, versions and index rows) between background checkpoints:
 roughly the 1000 pages at which SQLite checkpoints by itself."""
+AUDIT_COMMIT_PAGES = 4
+"""Pages an audit batch writes to the log besides its records' rows (head, index leaves)."""
 BACKSTOP_PAGES = 10_000
 """Log pages (4 KiB) past which a commit checkpoints by itself after all."""
 CONNECTION_PRAGMAS = (
@@ -118,12 +120,13 @@ class WalCheckpointer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def committed(self, rows: int) -> None:
+    def committed(self, rows: int, statistics: bool = True) -> None:
         """Count rows a transaction committed; wake the thread every CHECKPOINT_ROWS (and
-        every STATISTICS_REFRESH_ROWS, for the statistics)."""
+        every STATISTICS_REFRESH_ROWS, for the statistics, unless ``statistics`` is off)."""
         with self._lock:
             self._rows += rows
-            self._statistics_rows += rows
+            if statistics:
+                self._statistics_rows += rows
             if self._statistics_rows >= STATISTICS_REFRESH_ROWS:
                 self._statistics_rows = 0
                 self._statistics_due = True
@@ -136,6 +139,12 @@ class WalCheckpointer:
                 )
                 self._thread.start()
         self._wake.set()
+
+    def logged(self, records: int) -> None:
+        """Count an audit batch that committed without checkpointing the log itself
+        (``hub.audit.log.IN_LINE_PRAGMAS``): its records and the few pages every commit
+        writes (the head, the index leaves). Audit records need no planner statistics."""
+        self.committed(records + AUDIT_COMMIT_PAGES, statistics=False)
 
     def checkpoint(self) -> None:
         """One PASSIVE checkpoint on a pooled connection (outside any transaction)."""

@@ -143,14 +143,23 @@ def test_every_read_of_patient_data_is_logged_and_the_chain_verifies(scenario: H
 def test_when_the_audit_write_fails_no_data_is_returned(
     scenario: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(entries: object) -> None:
+    """The log's write itself fails, whichever way the request hands its records over
+    (in line on the loop, the writer thread, a waiting thread)."""
+
+    def broken(*args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(scenario.client.app.state.audit, "append_many", broken)  # type: ignore[attr-defined]
-    response = scenario.get(scenario.nurse, "CarePlan/sip")
-    assert response.status_code == 503
-    assert response.json()["resourceType"] == "OperationOutcome"
-    assert "sip" not in response.text
+    monkeypatch.setattr(scenario.client.app.state.audit, "_append_on", broken)  # type: ignore[attr-defined]
+    for path, query in [
+        ("CarePlan/sip", {}),
+        ("CarePlan", {"patient": "tolvan"}),
+        ("Patient/tolvan/$everything", {}),
+        ("Patient/tolvan/$overview", {}),
+    ]:
+        response = scenario.get(scenario.nurse, path, **query)
+        assert response.status_code == 503, path
+        assert response.json()["resourceType"] == "OperationOutcome"
+        assert "sip" not in response.text and "Tolvan" not in response.text, path
 
 
 def test_grants_are_read_with_the_facts_only_from_their_own_database(scenario: Hub) -> None:

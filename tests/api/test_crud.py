@@ -334,19 +334,19 @@ def test_directory_resources_with_hsa_ids_round_trip(client: TestClient) -> None
 def test_a_read_by_id_is_served_by_the_read_executor_route(
     any_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """GET /fhir/{type}/{id} matches `read_by_id` first, which reads on the app's read
-    executor; the generic `def` route behind it (FastAPI's thread pool, a costlier
+    """GET /fhir/{type}/{id} matches `read_by_id` first (`read_audited`: in line on
+    SQLite, on the read executor on PostgreSQL); the generic `def` route behind it (FastAPI's thread pool, a costlier
     hand-off) only takes what that pattern does not fit."""
     from hub.fhir_api import routes
 
     served: list[tuple[str, str]] = []
-    original = routes.read_on_executor
+    original = routes.read_audited
 
     async def counted(resource_type: str, resource_id: str, request: Any) -> Any:
         served.append((resource_type, resource_id))
         return await original(resource_type, resource_id, request)
 
-    monkeypatch.setattr(routes, "read_on_executor", counted)
+    monkeypatch.setattr(routes, "read_audited", counted)
     created = create(any_client, patient())
     assert any_client.get(f"/fhir/Patient/{created['id']}").status_code == 200
     assert served == [("Patient", created["id"])]

@@ -1,5 +1,7 @@
-"""An answered read is always in the access log: the real `hub serve` process, reads from
-several connections at once, killed with SIGKILL the moment an answer arrives."""
+"""An answered read is always in the access log: the real `hub serve` process, reads and
+searches from several connections at once (each read path hands its records to the log its
+own way: a read by id in line on SQLite's event loop, a search from the read executor),
+killed with SIGKILL the moment an answer arrives."""
 
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ from tests.serving import HUB, REPO, free_port, server_env, system_token, wait_u
 
 
 def answered_reads_survive_sigkill(database_url: str, keys: Path, workers: int = 1) -> None:
-    """Serve, write one care plan, read it from 8 connections, SIGKILL the server (its
-    whole process group) as soon as the 150th answer arrives; then every request id that
-    got its 200 must be in the log, and the chain must verify."""
+    """Serve, write one care plan, read and search it from 8 connections, SIGKILL the
+    server (its whole process group) as soon as the 150th answer arrives; then every
+    request id that got its 200 must be in the log, and the chain must verify."""
     keys.mkdir(parents=True, exist_ok=True)
     token = system_token(keys)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
@@ -57,9 +59,14 @@ def answered_reads_survive_sigkill(database_url: str, keys: Path, workers: int =
                 while not stop.is_set():
                     request_id = f"kill-{number}-{count}"
                     count += 1
+                    path = (
+                        "CarePlan/durable-plan"
+                        if count % 2
+                        else "CarePlan?subject=Patient/durable-patient"
+                    )
                     try:
                         response = client.get(
-                            f"{base}/CarePlan/durable-plan", headers={"X-Request-Id": request_id}
+                            f"{base}/{path}", headers={"X-Request-Id": request_id}
                         )
                     except httpx.HTTPError:
                         return

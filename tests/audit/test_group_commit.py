@@ -4,6 +4,7 @@ inside its own transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import threading
 import time
@@ -211,3 +212,200 @@ def test_two_processes_on_postgresql_form_one_chain(postgres_url: str) -> None:
         assert report.ok, report.problems
     finally:
         opened.close()
+
+
+# --- callers that do not block a thread: detached and on an event loop --------------------
+
+
+def test_loop_callers_of_one_turn_share_one_batch_written_in_line_on_the_loop() -> None:
+    writers: list[str] = []
+    written: list[list[int]] = []
+
+    def write_now(batches: Sequence[list[int]]) -> list[list[int]]:
+        writers.append(threading.current_thread().name)
+        written.append([item for batch in batches for item in batch])
+        return [[item + 1 for item in batch] for batch in batches]
+
+    def write(batches: Sequence[list[int]]) -> list[list[int]]:
+        raise AssertionError("a free write lock is written in line, not on a thread")
+
+    group: GroupCommit[int, int] = GroupCommit(write, write_now=write_now)
+
+    async def main() -> list[list[int]]:
+        futures = [group.submit_on_loop([n, n + 100]) for n in range(5)]  # one loop turn
+        return list(await asyncio.gather(*futures))
+
+    assert asyncio.run(main()) == [[n + 1, n + 101] for n in range(5)]
+    assert written == [[0, 100, 1, 101, 2, 102, 3, 103, 4, 104]]
+    assert writers == [threading.current_thread().name]
+    assert (group.batches, group.batches_in_line) == (1, 1)
+
+
+def test_a_loop_batch_that_would_wait_is_written_by_the_writer_thread_and_the_loop_goes_on() -> (
+    None
+):
+    release = threading.Event()
+    writers: list[str] = []
+
+    def write_now(batches: Sequence[list[str]]) -> list[list[str]] | None:
+        return None  # the write lock is held elsewhere
+
+    def write(batches: Sequence[list[str]]) -> list[list[str]]:
+        writers.append(threading.current_thread().name)
+        release.wait(5)
+        return [[f"{item}!" for item in batch] for batch in batches]
+
+    group: GroupCommit[str, str] = GroupCommit(write, write_now=write_now)
+
+    async def main() -> tuple[list[str], int]:
+        future = group.submit_on_loop(["a"])
+        ticks = 0
+        while not future.done() and ticks < 20:  # the loop is free while the batch waits
+            await asyncio.sleep(0.005)
+            ticks += 1
+        release.set()
+        return await future, ticks
+
+    result, ticks = asyncio.run(main())
+    assert result == ["a!"]
+    assert ticks == 20, "the loop was held while the batch waited"
+    assert writers == ["hub-audit-writer"]
+    assert (group.batches, group.batches_in_line) == (1, 0)
+
+
+def test_a_failed_loop_batch_fails_each_of_its_callers_and_the_next_goes_on() -> None:
+    calls: list[list[str]] = []
+
+    def write_now(batches: Sequence[list[str]]) -> list[list[str]]:
+        items = [item for batch in batches for item in batch]
+        calls.append(items)
+        if "bad" in items:
+            raise OSError("disk full")
+        return [list(batch) for batch in batches]
+
+    group: GroupCommit[str, str] = GroupCommit(lambda batches: [], write_now=write_now)
+
+    async def main() -> list[object]:
+        first = [group.submit_on_loop(["bad"]), group.submit_on_loop(["x"])]
+        outcomes = await asyncio.gather(*first, return_exceptions=True)
+        later = await group.submit_on_loop(["good"])
+        return [*outcomes, later]
+
+    first, second, later = asyncio.run(main())
+    assert isinstance(first, OSError) and isinstance(second, OSError)
+    assert later == ["good"]
+    assert calls == [["bad", "x"], ["good"]]
+
+
+def test_waiting_detached_and_loop_callers_mixed_each_get_their_own_in_one_order() -> None:
+    written: list[list[int]] = []
+    lock = threading.Lock()
+
+    def write(batches: Sequence[list[int]]) -> list[list[int]]:
+        time.sleep(0.001)
+        with lock:
+            written.append([item for batch in batches for item in batch])
+        return [[item * 2 for item in batch] for batch in batches]
+
+    group: GroupCommit[int, int] = GroupCommit(write, write_now=write)
+
+    def waiting(n: int) -> list[int]:
+        return group.submit([n, -n])
+
+    def detached(n: int) -> list[int]:
+        return group.submit_detached([n, -n]).result(10)
+
+    async def on_loop() -> list[list[int]]:
+        results = []
+        for n in range(2000, 2040):
+            results.append(await group.submit_on_loop([n, -n]))
+        return results
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        threaded = pool.map(waiting, range(1, 80))
+        detached_results = pool.map(detached, range(1000, 1080))
+        looped = asyncio.run(on_loop())
+        assert list(threaded) == [[2 * n, -2 * n] for n in range(1, 80)]
+        assert list(detached_results) == [[2 * n, -2 * n] for n in range(1000, 1080)]
+    assert looped == [[2 * n, -2 * n] for n in range(2000, 2040)]
+    items = [item for batch in written for item in batch]
+    assert sorted(items) == sorted(
+        n
+        for base in (range(1, 80), range(1000, 1080), range(2000, 2040))
+        for m in base
+        for n in (m, -m)
+    )
+    for batch in written:  # a caller's items stay together
+        for index, item in enumerate(batch):
+            if item > 0:
+                assert batch[index + 1] == -item
+
+
+def test_loop_appends_beside_threads_form_one_chain(store: SqlStore) -> None:
+    """The hub's three ways in at once (waiting threads, detached, an event loop) on SQLite
+    and PostgreSQL: one gap-free chain that verifies, each request's records together."""
+    log = AuditLog(store.engine, KEY, checkpoint_interval=5)
+
+    async def on_loop() -> list[list[int]]:
+        futures = [
+            log.append_on_loop([entry(f"loop-{n}", "pat-1"), entry(f"loop-{n}", "pat-2")])
+            for n in range(60)
+        ]
+        return [[r.sequence for r in records] for records in await asyncio.gather(*futures)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        waited = pool.map(
+            lambda n: [r.sequence for r in log.append_many([entry(f"w-{n}")])], range(60)
+        )
+        detached = pool.map(
+            lambda n: [r.sequence for r in log.append_detached([entry(f"d-{n}")]).result(30)],
+            range(60),
+        )
+        looped = asyncio.run(on_loop())
+        sequences = [*waited, *detached, *looped]
+    assert sorted(s for seqs in sequences for s in seqs) == list(range(1, 241))
+    for seqs in looped:
+        assert seqs[1] == seqs[0] + 1
+    report = log.verify(KEY.public_key(), interval=5)
+    assert report.ok, report.problems
+    assert report.records_checked == 240
+    log.close()
+
+
+def test_on_sqlite_a_held_write_lock_never_holds_the_loop(sqlite_store: SqlStore) -> None:
+    """Another connection holds SQLite's write lock (a long write): the loop's batch does not
+    wait for it on the loop, the writer thread stores it once the lock is free, and the
+    in-line connection's no-wait settings never reach the pool's connections."""
+    log = AuditLog(sqlite_store.engine, KEY)
+    holder = sqlite_store.engine.raw_connection()
+
+    async def main() -> tuple[int, int]:
+        first = await log.append_on_loop([entry("before-the-lock")])  # written in line
+        holder.cursor().execute("BEGIN IMMEDIATE")
+        future = log.append_on_loop([entry("under-the-lock")])
+        ticks = 0
+        while not future.done() and ticks < 20:
+            await asyncio.sleep(0.005)
+            ticks += 1
+        holder.rollback()
+        records = await asyncio.wait_for(future, 30)
+        return first[0].sequence, records[0].sequence + 100 * ticks
+
+    try:
+        first, second = asyncio.run(main())
+    finally:
+        holder.close()
+    assert first == 1
+    assert second == 2 + 100 * 20, "the loop waited for the lock, or the record was lost"
+    assert log.batches_in_line == 1  # the second went to the writer thread
+    pooled = [sqlite_store.engine.raw_connection() for _ in range(4)]
+    try:
+        for connection in pooled:
+            cursor = connection.cursor()
+            assert cursor.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+            assert cursor.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10000
+    finally:
+        for connection in pooled:
+            connection.close()
+    assert log.verify(KEY.public_key()).ok
+    log.close()
