@@ -180,13 +180,14 @@ async def read_by_id(request: Request) -> Response:
 
 
 async def read_audited(resource_type: str, resource_id: str, request: Request) -> Response:
-    """A read by id: on SQLite on the event loop itself (an indexed read of an embedded
-    database, shorter than a hand-off to a thread and back), on PostgreSQL on the app's read
-    executor (a network round trip would hold the loop); either way its audit record is
-    written by the group commit's writer and the answer waits for it (`answer_audited`)."""
+    """A read by id: on SQLite on the event loop itself when a pooled connection is idle
+    (`reads_in_line`: an indexed read of an embedded database, shorter than a hand-off to a
+    thread and back), else on the app's read executor (PostgreSQL: a network round trip
+    would hold the loop); either way the answer waits for its audit record
+    (`answer_audited`)."""
     ctx = await read_context(request)
     task = functools.partial(read, resource_type, resource_id, request, ctx)
-    inline = ctx.store.dialect == "sqlite"
+    inline = ctx.store.reads_in_line
     return await answer_audited(ctx, task, None if inline else request.app.state.read_executor)
 
 

@@ -44,6 +44,9 @@ class Store(Protocol):
     @property
     def concurrent_writers(self) -> bool: ...
 
+    @property
+    def reads_in_line(self) -> bool: ...
+
     def unit_of_work(self, base_url: str | None = None) -> AbstractContextManager[UnitOfWork]:
         """One write transaction: create, update, delete, conditional writes, reads."""
         ...

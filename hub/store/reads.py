@@ -78,6 +78,16 @@ class StoreReads:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def reads_in_line(self) -> bool:
+        """Whether a read by id may run on the event loop itself now: an embedded SQLite
+        database (no network round trip) with an idle pooled connection, so that taking
+        one never waits for a thread to give one back."""
+        if self.dialect != "sqlite":
+            return False
+        idle = getattr(self.engine.pool, "checkedin", None)
+        return idle is None or idle() > 0
+
     # -- by id -------------------------------------------------------------------------------
 
     def read(

@@ -335,8 +335,9 @@ def test_a_read_by_id_is_served_by_the_read_executor_route(
     any_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GET /fhir/{type}/{id} matches `read_by_id` first (`read_audited`: in line on
-    SQLite, on the read executor on PostgreSQL); the generic `def` route behind it (FastAPI's thread pool, a costlier
-    hand-off) only takes what that pattern does not fit."""
+    SQLite, on the read executor on PostgreSQL); the generic `def` route behind it
+    (FastAPI's thread pool, a costlier hand-off) only takes what that pattern does not
+    fit."""
     from hub.fhir_api import routes
 
     served: list[tuple[str, str]] = []
@@ -350,3 +351,37 @@ def test_a_read_by_id_is_served_by_the_read_executor_route(
     created = create(any_client, patient())
     assert any_client.get(f"/fhir/Patient/{created['id']}").status_code == 200
     assert served == [("Patient", created["id"])]
+
+
+def test_a_read_by_id_runs_on_the_loop_only_while_a_pooled_connection_is_idle(
+    client: TestClient, sqlite_store: Any
+) -> None:
+    """On SQLite the read takes a pooled connection on the event loop itself; when none is
+    idle (threads hold them all) it goes to the read executor instead of waiting there."""
+    executor = client.app.state.read_executor  # type: ignore[attr-defined]
+    submitted: list[object] = []
+    submit = executor.submit
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        submitted.append(args[0])
+        return submit(*args, **kwargs)
+
+    created = create(client, patient())
+    client.get(f"/fhir/Patient/{created['id']}")  # the pool has made its first connection
+    executor.submit = counted
+    assert sqlite_store.reads_in_line
+    assert client.get(f"/fhir/Patient/{created['id']}").status_code == 200
+    assert submitted == [], "an idle connection was there: the read runs on the loop"
+    held = []
+    pool = sqlite_store.engine.pool
+    while pool.checkedin():
+        held.append(sqlite_store.engine.raw_connection())
+    try:
+        assert not sqlite_store.reads_in_line
+        answer = client.get(f"/fhir/Patient/{created['id']}")
+        assert answer.status_code == 200 and answer.json()["id"] == created["id"]
+        assert len(submitted) == 1, "no idle connection: the read goes to the executor"
+    finally:
+        for connection in held:
+            connection.close()
+    assert sqlite_store.reads_in_line
