@@ -9,7 +9,9 @@ forward) is named by verify; migration 12 fills the index from an existing log.
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -178,6 +180,30 @@ def test_migration_12_indexes_an_existing_log_and_drops_the_old_index(
         assert log.verify(KEY.public_key()).ok
     finally:
         engine.dispose()
+
+
+def test_batches_written_on_the_event_loop_leave_the_catch_up_to_a_thread(
+    sqlite_store: SqlStore,
+) -> None:
+    """The in-line path (`append_on_loop` on SQLite) never catches up on the loop; a thread
+    does, once the index is `index_every` behind, and every record gets its row."""
+    log = AuditLog(sqlite_store.engine, KEY, index_every=5)
+
+    async def append_one_by_one() -> None:
+        for number in range(1, 13):
+            await log.append_on_loop([entry(number, PATIENTS[number % 7])])
+
+    asyncio.run(append_one_by_one())
+    assert log.batches_written == 12
+    assert log.batches_in_line > 0  # those that met a catch-up's lock went to the writer
+    deadline = time.monotonic() + 10
+    while index_head(sqlite_store) < 11 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert index_head(sqlite_store) >= 11
+    for patient in PATIENTS:
+        assert [r.sequence for r in log.extract(patient)] == expected(log, patient)
+    assert log.verify(KEY.public_key()).ok
+    log.close()
 
 
 def test_a_deleted_index_head_is_named_and_the_extract_stays_complete(store: SqlStore) -> None:
