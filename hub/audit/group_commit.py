@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -37,6 +38,7 @@ from typing import Generic, TypeVar
 
 __all__ = ["GroupCommit"]
 
+_log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -54,6 +56,7 @@ class _Waiter(Generic[Item, Result]):
         "loop",
         "loop_future",
         "result",
+        "taken",
         "wake",
     )
 
@@ -70,8 +73,18 @@ class _Waiter(Generic[Item, Result]):
         self.wake = threading.Event() if future is None and loop_future is None else None
         self.lead = False
         self.done = False
+        self.taken = False
+        """Taken into a batch once (a batch put back keeps its waiters taken)."""
         self.result: list[Result] = []
         self.error: BaseException | None = None
+
+    def take(self) -> None:
+        """Mark the waiter as in a batch; a detached future can no longer be cancelled
+        (one cancelled before is written all the same, and left cancelled)."""
+        if not self.taken:
+            self.taken = True
+            if self.future is not None:
+                self.future.set_running_or_notify_cancel()
 
     @property
     def waits_on_thread(self) -> bool:
@@ -83,6 +96,8 @@ class _Waiter(Generic[Item, Result]):
         if self.wake is not None:
             self.wake.set()
         elif self.future is not None:
+            if self.future.cancelled():  # cancelled before its batch: nobody waits
+                return
             if self.error is not None:
                 self.future.set_exception(self.error)
             else:
@@ -126,7 +141,8 @@ class GroupCommit(Generic[Item, Result]):
         self._lock = threading.Lock()
         self._queue: list[_Waiter[Item, Result]] = []
         self._busy = False
-        self._flush_due = False
+        self._flushing: set[asyncio.AbstractEventLoop] = set()
+        """Loops with a flush scheduled (``submit_on_loop``)."""
         self._writer: threading.Thread | None = None
         self._writer_wake = threading.Event()
         self.batches = 0
@@ -145,11 +161,13 @@ class GroupCommit(Generic[Item, Result]):
                 self._busy = True
                 waiter.lead = True
         assert waiter.wake is not None
-        while not waiter.lead and not waiter.done:
-            waiter.wake.wait()
-            waiter.wake.clear()
-        if not waiter.done:
-            self._lead(writer=False)
+        while not waiter.done:
+            while not waiter.lead and not waiter.done:
+                waiter.wake.wait()
+                waiter.wake.clear()
+            if not waiter.done:  # leading: the batch taken may not hold this caller's items
+                waiter.lead = False
+                self._lead(writer=False)
         if waiter.error is not None:
             raise waiter.error
         return waiter.result
@@ -175,19 +193,19 @@ class GroupCommit(Generic[Item, Result]):
         waiter: _Waiter[Item, Result] = _Waiter(list(items), loop_future=future)
         with self._lock:
             self._queue.append(waiter)
-            if self._busy or self._flush_due:
+            if self._busy or loop in self._flushing:
                 return future
-            self._flush_due = True
-        loop.call_soon(self._flush_on_loop)
+            self._flushing.add(loop)
+        loop.call_soon(self._flush_on_loop, loop)
         return future
 
     # --- leading ---------------------------------------------------------------------------
 
-    def _flush_on_loop(self) -> None:
+    def _flush_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop's flush: write what is queued in line if nobody is writing and that
         needs no wait; otherwise leave it to the writer thread."""
         with self._lock:
-            self._flush_due = False
+            self._flushing.discard(loop)
             if self._busy or not self._queue:
                 return
             self._busy = True
@@ -237,8 +255,7 @@ class GroupCommit(Generic[Item, Result]):
                 count += 1
             batch, self._queue = self._queue[:count], self._queue[count:]
         for queued in batch:
-            if queued.future is not None and not queued.future.running():
-                queued.future.set_running_or_notify_cancel()  # a cancel now comes too late
+            queued.take()
         return batch
 
     def _settle(
@@ -248,12 +265,16 @@ class GroupCommit(Generic[Item, Result]):
         error: BaseException | None,
     ) -> None:
         self.batches += 1
-        if results is not None:
-            for queued, result in zip(batch, results, strict=True):
-                queued.result = result
-        for queued in batch:
+        if error is None and (results is None or len(results) != len(batch)):
+            error = RuntimeError("The write returned results for another number of callers")
+        for index, queued in enumerate(batch):
             queued.error = error
-            queued.settle()
+            if error is None and results is not None:
+                queued.result = results[index]
+            try:
+                queued.settle()
+            except Exception as exc:  # one caller's settling never strands the others
+                _log.error("settling a group commit's caller failed: %s", type(exc).__name__)
 
     def _lead(self, writer: bool) -> None:
         """Write batches (the first starting with the leader's own items) and wake their

@@ -93,7 +93,8 @@ _log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HEAD_ID = 1
 _SQLITE_BUSY = 5
-"""sqlite3's result code when a lock is held by another connection."""
+"""sqlite3's primary result code when a lock is held by another connection (the low byte of
+its extended codes, SQLITE_BUSY_RECOVERY and the like)."""
 IN_LINE_PRAGMAS = ("PRAGMA busy_timeout=0", "PRAGMA wal_autocheckpoint=0")
 """The in-line connection (``_write_now``) never waits for the write lock and never
 checkpoints the log itself: both would hold the event loop; the store's checkpointer
@@ -218,6 +219,8 @@ class AuditLog:
         self._in_line: Any = None
         """SQLite: the event loop's own DBAPI connection (``_write_now``), outside the pool."""
         self._catching_up = threading.Lock()
+        self._newest_in_line = 0
+        """The newest sequence an in-line batch wrote (``_catch_up_aside``)."""
         self._indexed_upto: int | None = None
         """The patient index's head as this log last saw it (``_index_if_behind``)."""
 
@@ -292,7 +295,8 @@ class AuditLog:
         self._signing_key()
         if self._engine.dialect.name == "sqlite":
             return self._group.submit_on_loop(pending)
-        return asyncio.wrap_future(self._group.submit_detached(pending), loop=loop)
+        # shielded: a cancelled request leaves its records' batch alone
+        return asyncio.shield(asyncio.wrap_future(self._group.submit_detached(pending), loop=loop))
 
     def append_within(self, conn: Connection, entries: Iterable[AccessEntry]) -> list[AuditRecord]:
         """Chain and store accesses inside the caller's open write transaction (a unit of
@@ -350,7 +354,7 @@ class AuditLog:
             try:
                 cursor.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as error:
-                if getattr(error, "sqlite_errorcode", None) == _SQLITE_BUSY:
+                if getattr(error, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY:
                     return None
                 raise
             records = self._append_on(cursor, "sqlite", entries, key)
@@ -368,15 +372,25 @@ class AuditLog:
                 cursor.close()
 
     def _catch_up_aside(self, newest: int) -> None:
-        """``_index_if_behind`` on a short-lived thread (one at a time)."""
+        """``_index_if_behind`` on a short-lived thread, one at a time. A batch that comes
+        while one runs only moves ``_newest_in_line``: the running thread looks at it again
+        before it ends, so the index is never left ``index_every`` behind."""
+        self._newest_in_line = max(self._newest_in_line, newest)
         if not self._catching_up.acquire(blocking=False):
             return
 
         def run() -> None:
-            try:
-                self._index_if_behind(newest)
-            finally:
-                self._catching_up.release()
+            done = 0
+            while True:
+                try:
+                    while self._newest_in_line > done:
+                        done = self._newest_in_line
+                        self._index_if_behind(done)
+                finally:
+                    self._catching_up.release()
+                # a batch between the last look and the release: look again
+                if self._newest_in_line <= done or not self._catching_up.acquire(blocking=False):
+                    return
 
         threading.Thread(target=run, name="hub-audit-index", daemon=True).start()
 

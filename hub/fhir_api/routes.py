@@ -180,11 +180,10 @@ async def read_by_id(request: Request) -> Response:
 
 
 async def read_audited(resource_type: str, resource_id: str, request: Request) -> Response:
-    """A read by id: on SQLite on the event loop itself when a pooled connection is idle
-    (`reads_in_line`: an indexed read of an embedded database, shorter than a hand-off to a
-    thread and back), else on the app's read executor (PostgreSQL: a network round trip
-    would hold the loop); either way the answer waits for its audit record
-    (`answer_audited`)."""
+    """A read by id: on SQLite on the event loop itself (`reads_in_line`: an indexed read of
+    an embedded database whose pool never waits, shorter than a hand-off to a thread and
+    back), on PostgreSQL on the app's read executor (a network round trip would hold the
+    loop); either way the answer waits for its audit record (`answer_audited`)."""
     ctx = await read_context(request)
     task = functools.partial(read, resource_type, resource_id, request, ctx)
     inline = ctx.store.reads_in_line
@@ -211,10 +210,18 @@ async def answer_audited(
         running = asyncio.get_running_loop().run_in_executor(executor, work)
         return await asyncio.shield(running)
     finally:
-        if collecting:
-            if running is not None and not running.done():
-                await asyncio.wait([running])  # cancelled: the work's entries are all in
+        if collecting and running is not None and not running.done():
+            # cancelled while its work runs on: its entries are appended all the same, once
+            # the work has ended (shielded from a second cancellation)
+            await asyncio.shield(_append_after(access, running))
+        elif collecting:  # submitted before the first pause: a cancellation loses nothing
             await access.append_collected()
+
+
+async def _append_after(access: Access, running: asyncio.Future[Response] | None) -> None:
+    if running is not None and not running.done():
+        await asyncio.wait([running])
+    await access.append_collected()
 
 
 @router.get("/metadata", summary="CapabilityStatement (no token needed)")

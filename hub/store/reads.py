@@ -80,13 +80,10 @@ class StoreReads:
 
     @property
     def reads_in_line(self) -> bool:
-        """Whether a read by id may run on the event loop itself now: an embedded SQLite
-        database (no network round trip) with an idle pooled connection, so that taking
-        one never waits for a thread to give one back."""
-        if self.dialect != "sqlite":
-            return False
-        idle = getattr(self.engine.pool, "checkedin", None)
-        return idle is None or idle() > 0
+        """Whether a read by id may run on the event loop itself: on an embedded SQLite
+        database (no network round trip), whose pool never makes a caller wait for a
+        connection (hub.store.sqlite.NEVER_WAITS)."""
+        return self.dialect == "sqlite"
 
     # -- by id -------------------------------------------------------------------------------
 

@@ -56,6 +56,14 @@ PostgreSQL: hub.store.postgres.StatisticsRefresher),
 which the checkpointer's thread runs off the request path."""
 
 
+NEVER_WAITS = True
+"""The pool keeps `pool_size` connections and opens more when all are out instead of making
+the caller wait for one: a connection to an embedded file costs a file handle and its
+PRAGMAs, and the event loop takes connections for its reads by id (ADR 0019), which must
+never wait for a thread to give one back. SQLite's write lock, not the pool, serialises
+the writers."""
+
+
 def create_sqlite_engine(url: str, pool_size: int = 8) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
@@ -64,7 +72,7 @@ def create_sqlite_engine(url: str, pool_size: int = 8) -> Engine:
         parsed.set(drivername="sqlite+pysqlite"),
         connect_args={"check_same_thread": False, "timeout": 30},
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=-1,  # never wait for a connection (NEVER_WAITS)
     )
 
     @event.listens_for(engine, "connect")

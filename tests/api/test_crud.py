@@ -353,11 +353,12 @@ def test_a_read_by_id_is_served_by_the_read_executor_route(
     assert served == [("Patient", created["id"])]
 
 
-def test_a_read_by_id_runs_on_the_loop_only_while_a_pooled_connection_is_idle(
+def test_on_sqlite_a_read_by_id_runs_on_the_loop_and_never_waits_for_a_connection(
     client: TestClient, sqlite_store: Any
 ) -> None:
-    """On SQLite the read takes a pooled connection on the event loop itself; when none is
-    idle (threads hold them all) it goes to the read executor instead of waiting there."""
+    """On SQLite the read takes its connection on the event loop itself, also when threads
+    hold every pooled connection and more (the pool opens another instead of making the
+    loop wait for one): it answers, and the read executor is never used."""
     executor = client.app.state.read_executor  # type: ignore[attr-defined]
     submitted: list[object] = []
     submit = executor.submit
@@ -367,21 +368,71 @@ def test_a_read_by_id_runs_on_the_loop_only_while_a_pooled_connection_is_idle(
         return submit(*args, **kwargs)
 
     created = create(client, patient())
-    client.get(f"/fhir/Patient/{created['id']}")  # the pool has made its first connection
     executor.submit = counted
     assert sqlite_store.reads_in_line
-    assert client.get(f"/fhir/Patient/{created['id']}").status_code == 200
-    assert submitted == [], "an idle connection was there: the read runs on the loop"
-    held = []
     pool = sqlite_store.engine.pool
-    while pool.checkedin():
-        held.append(sqlite_store.engine.raw_connection())
+    held = [sqlite_store.engine.raw_connection() for _ in range(3 * pool.size())]
     try:
-        assert not sqlite_store.reads_in_line
         answer = client.get(f"/fhir/Patient/{created['id']}")
         assert answer.status_code == 200 and answer.json()["id"] == created["id"]
-        assert len(submitted) == 1, "no idle connection: the read goes to the executor"
     finally:
         for connection in held:
             connection.close()
-    assert sqlite_store.reads_in_line
+    assert submitted == [], "the read ran on the loop"
+    assert pool.checkedin() <= pool.size()  # the extra connections were closed again
+
+
+def test_a_request_cancelled_while_its_work_runs_has_every_entry_appended_once_it_ends() -> None:
+    """`answer_audited` with the work on an executor: the request is cancelled (the client
+    went away) while the work goes on and collects one more entry; the entries are appended
+    once the work has ended, also when a second cancellation comes meanwhile."""
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from hub.fhir_api.routes import answer_audited
+
+    class Recording:
+        def __init__(self) -> None:
+            self.collected: list[str] | None = None
+            self.appended: list[list[str]] = []
+
+        def collect_appends(self) -> bool:
+            self.collected = []
+            return True
+
+        async def append_collected(self) -> None:
+            entries, self.collected = self.collected or [], None
+            await asyncio.sleep(0)
+            self.appended.append(entries)
+
+    access = Recording()
+    release = threading.Event()
+
+    def work() -> Any:
+        assert access.collected is not None
+        access.collected.append("before")
+        release.wait(10)
+        access.collected.append("after")  # the read the work did after the cancel
+        return "answer"
+
+    async def main() -> None:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            ctx: Any = SimpleNamespace(access=access)
+            task = asyncio.ensure_future(answer_audited(ctx, work, executor))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            await asyncio.sleep(0.05)
+            task.cancel()  # a second cancellation, while it waits for the work
+            await asyncio.sleep(0.05)
+            release.set()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            for _ in range(100):
+                if access.appended:
+                    break
+                await asyncio.sleep(0.02)
+
+    asyncio.run(main())
+    assert access.appended == [["before", "after"]]

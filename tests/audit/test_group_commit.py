@@ -409,3 +409,71 @@ def test_on_sqlite_a_held_write_lock_never_holds_the_loop(sqlite_store: SqlStore
             connection.close()
     assert log.verify(KEY.public_key()).ok
     log.close()
+
+
+def test_a_thread_whose_items_do_not_fit_the_batch_it_leads_still_gets_its_own() -> None:
+    """Loop callers are queued (their flush not yet run) when a thread arrives and leads:
+    the batch it takes, at most `max_items`, holds theirs and not its own. It writes that
+    one, then its own; it never returns without its results, and the group goes on."""
+    written: list[list[str]] = []
+
+    def write(batches: Sequence[list[str]]) -> list[list[str]]:
+        written.extend(batches)
+        return [[f"r{item}" for item in batch] for batch in batches]
+
+    group: GroupCommit[str, str] = GroupCommit(write, max_items=3, write_now=write)
+    out: dict[str, list[str]] = {}
+
+    async def main() -> tuple[list[str], list[str]]:
+        first = group.submit_on_loop(["a", "b", "c"])  # its flush is due, not yet run
+        thread = threading.Thread(target=lambda: out.setdefault("thread", group.submit(["d"])))
+        thread.start()
+        thread.join(10)
+        later = group.submit_on_loop(["e"])
+        return await asyncio.wait_for(first, 10), await asyncio.wait_for(later, 10)
+
+    first, later = asyncio.run(main())
+    assert out["thread"] == ["rd"]
+    assert (first, later) == (["ra", "rb", "rc"], ["re"])
+    assert written == [["a", "b", "c"], ["d"], ["e"]]
+
+
+def test_a_detached_caller_cancelled_before_its_batch_strands_nobody() -> None:
+    """A request gone before its batch (its future cancelled): its items are written all
+    the same, the writer thread lives on, and the callers after it are settled."""
+    gate = threading.Event()
+    written: list[int] = []
+
+    def write(batches: Sequence[list[int]]) -> list[list[int]]:
+        gate.wait(10)
+        written.extend(item for batch in batches for item in batch)
+        return [[item * 10 for item in batch] for batch in batches]
+
+    group: GroupCommit[int, int] = GroupCommit(write)
+    first = group.submit_detached([1])
+    time.sleep(0.05)  # the writer holds the first batch
+    cancelled = group.submit_detached([2])
+    third = group.submit_detached([3])
+    assert cancelled.cancel()
+    gate.set()
+    assert first.result(10) == [10]
+    assert third.result(10) == [30]
+    assert group.submit_detached([4]).result(10) == [40]
+    assert sorted(written) == [1, 2, 3, 4]
+    assert cancelled.cancelled()
+
+
+def test_a_batch_answered_with_too_few_results_fails_its_callers_and_the_group_goes_on() -> None:
+    calls: list[int] = []
+
+    def write(batches: Sequence[list[int]]) -> list[list[int]]:
+        calls.append(len(batches))
+        if len(calls) == 1:
+            return []  # a broken writer
+        return [list(batch) for batch in batches]
+
+    group: GroupCommit[int, int] = GroupCommit(write)
+    with pytest.raises(RuntimeError, match="another number"):
+        group.submit([1])
+    assert group.submit([2]) == [2]
+    assert group.submit_detached([3]).result(10) == [3]
