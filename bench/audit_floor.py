@@ -5,9 +5,12 @@ Every guarded read appends one audit record before it answers, and a search page
 patient on it (twenty by default). This measures, for batches of 1 and of 20 records, one
 caller at a time:
 
-- hub: `AuditLog.append_many` of the batch, as a request makes it: the chain (sequence,
-  previous hash, SHA-256 of the canonical JSON), the group commit's hand-over, the head's
-  lock, the inserts, the head's move and the commit;
+- hub: `AuditLog.append_many` of the batch, as a thread of a request makes it: the chain
+  (sequence, previous hash, SHA-256 of the canonical JSON), the group commit's hand-over,
+  the head's lock, the inserts, the head's move and the commit;
+- hub, event loop: `AuditLog.append_on_loop` of the batch, awaited, as a read or search
+  makes it (ADR 0019): on SQLite the loop writes it in line, on PostgreSQL the group
+  commit's writer thread does and the loop awaits it;
 - floor: the same three statements with the same kind of values (made beforehand) on a
   bare DBAPI connection of a second, equally fresh database: one transaction per batch, no
   hashing, no Python between the statements.
@@ -24,6 +27,7 @@ arms take turns in rounds; the JSON goes to bench/results/audit-floor-<time>.jso
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -66,18 +70,36 @@ def _entry(patient: str) -> AccessEntry:
     )
 
 
-def hub_arm(store: SqlStore, folder: Path, patients: list[str]) -> Callable[[int], None]:
-    """One `AuditLog.append_many` of `size` entries per call."""
-    log = AuditLog(store.engine, load_or_create_audit_key(folder / "audit-key.pem"))
-
-    def append(size: int) -> None:
-        log.append_many([_entry(random.choice(patients)) for _ in range(size)])
-
-    return append
+Arm = Callable[[int, int], None]
+"""arm(size, count): `count` appends of `size` records, one after another."""
 
 
-def floor_arm(store: SqlStore, patients: list[str]) -> Callable[[int], None]:
-    """The append's statements on a bare DBAPI connection, one transaction per call."""
+def hub_arm(log: AuditLog, patients: list[str]) -> Arm:
+    """`AuditLog.append_many` of `size` entries per append."""
+
+    def appends(size: int, count: int) -> None:
+        for _ in range(count):
+            log.append_many([_entry(random.choice(patients)) for _ in range(size)])
+
+    return appends
+
+
+def loop_arm(log: AuditLog, patients: list[str]) -> Arm:
+    """`AuditLog.append_on_loop` of `size` entries per append, awaited on an event loop."""
+    loop = asyncio.new_event_loop()
+
+    async def run(size: int, count: int) -> None:
+        for _ in range(count):
+            await log.append_on_loop([_entry(random.choice(patients)) for _ in range(size)])
+
+    def appends(size: int, count: int) -> None:
+        loop.run_until_complete(run(size, count))
+
+    return appends
+
+
+def floor_arm(store: SqlStore, patients: list[str]) -> Arm:
+    """The append's statements on a bare DBAPI connection, one transaction per append."""
     dialect = store.engine.dialect.name
     sql = append_statements(dialect)
     raw: Any = store.engine.raw_connection()
@@ -100,15 +122,17 @@ def floor_arm(store: SqlStore, patients: list[str]) -> Callable[[int], None]:
         cursor.close()
         raw.commit()
 
-    return append
+    def appends(size: int, count: int) -> None:
+        for _ in range(count):
+            append(size)
+
+    return appends
 
 
-def _per_append_us(append: Callable[[int], None], size: int, count: int) -> float:
-    for _ in range(20):  # warm the caches and the connection
-        append(size)
+def _per_append_us(appends: Arm, size: int, count: int) -> float:
+    appends(size, 20)  # warm the caches and the connection
     started = time.perf_counter()
-    for _ in range(count):
-        append(size)
+    appends(size, count)
     return (time.perf_counter() - started) / count * 1e6
 
 
@@ -124,7 +148,12 @@ def measure(kind: str, postgres_url: str, appends: int, rounds: int, patients: i
         hub_store = open_store(hub_db.url)
         floor_store = open_store(floor_db.url)
         try:
-            arms = {"hub": hub_arm(hub_store, folder, ids), "floor": floor_arm(floor_store, ids)}
+            log = AuditLog(hub_store.engine, load_or_create_audit_key(folder / "audit-key.pem"))
+            arms = {
+                "hub": hub_arm(log, ids),
+                "hub, event loop": loop_arm(log, ids),
+                "floor": floor_arm(floor_store, ids),
+            }
             out: dict[str, Any] = {}
             for size in BATCHES:
                 times: dict[str, list[float]] = {name: [] for name in arms}
@@ -132,11 +161,14 @@ def measure(kind: str, postgres_url: str, appends: int, rounds: int, patients: i
                     for name, append in arms.items():
                         times[name].append(_per_append_us(append, size, appends))
                 hub_us = statistics.median(times["hub"])
+                loop_us = statistics.median(times["hub, event loop"])
                 floor_us = statistics.median(times["floor"])
                 out[f"{size} record(s)"] = {
                     "hub_us": round(hub_us, 1),
+                    "hub_event_loop_us": round(loop_us, 1),
                     "floor_us": round(floor_us, 1),
                     "hub_over_floor": round(hub_us / floor_us, 2),
+                    "hub_event_loop_over_floor": round(loop_us / floor_us, 2),
                     "rounds_us": {k: [round(t, 1) for t in v] for k, v in times.items()},
                     "load_average": round(os.getloadavg()[0], 2),
                 }
