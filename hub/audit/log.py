@@ -199,10 +199,12 @@ class AuditLog:
         after_commit: Callable[[int], None] | None = None,
     ) -> None:
         """``signing_key`` ``None`` opens the log read-only: appends then fail.
-        ``index_every``: records the patient index may fall behind before a group commit's
-        leader lets it catch up (``hub.audit.patient_index``). ``after_commit``: told the
-        number of records each in-line batch committed (the SQLite store's checkpointer,
-        which checkpoints the write-ahead log those batches do not checkpoint)."""
+        ``index_every``: records the patient index may fall behind before it catches
+        up (``hub.audit.patient_index``): after a thread's batch in that thread, after an
+        event loop's batch on a thread of its own (``_catch_up_aside``).
+        ``after_commit``: told the number of records each in-line batch committed (the
+        SQLite store's checkpointer, which checkpoints the write-ahead log those batches
+        do not checkpoint)."""
         if checkpoint_interval < 1 or index_every < 1:
             raise ValueError("The checkpoint and index intervals must be positive")
         self._index_every = index_every
@@ -219,8 +221,8 @@ class AuditLog:
         self._in_line: Any = None
         """SQLite: the event loop's own DBAPI connection (``_write_now``), outside the pool."""
         self._catching_up = threading.Lock()
-        self._newest_in_line = 0
-        """The newest sequence an in-line batch wrote (``_catch_up_aside``)."""
+        self._newest_written = 0
+        """The newest sequence a batch of this log wrote (``_catch_up_aside``)."""
         self._indexed_upto: int | None = None
         """The patient index's head as this log last saw it (``_index_if_behind``)."""
 
@@ -329,9 +331,7 @@ class AuditLog:
             return None
         if self._after_commit is not None:
             self._after_commit(len(records))
-        newest = records[-1].sequence
-        if self._indexed_upto is None or newest - self._indexed_upto >= self._index_every:
-            self._catch_up_aside(newest)
+        self._catch_up_if_behind(records[-1].sequence)
         return _split(records, batches)
 
     def _in_line_transaction(
@@ -371,11 +371,18 @@ class AuditLog:
             with contextlib.suppress(Exception):
                 cursor.close()
 
+    def _catch_up_if_behind(self, newest: int) -> None:
+        """After an in-line batch has committed: once the patient index is ``index_every``
+        records behind ``newest`` (or this log has not looked yet), let it catch up aside,
+        off the event loop. (A thread's batch catches up in line, ``_index_if_behind``.)"""
+        if self._indexed_upto is None or newest - self._indexed_upto >= self._index_every:
+            self._catch_up_aside(newest)
+
     def _catch_up_aside(self, newest: int) -> None:
         """``_index_if_behind`` on a short-lived thread, one at a time. A batch that comes
-        while one runs only moves ``_newest_in_line``: the running thread looks at it again
+        while one runs only moves ``_newest_written``: the running thread looks at it again
         before it ends, so the index is never left ``index_every`` behind."""
-        self._newest_in_line = max(self._newest_in_line, newest)
+        self._newest_written = max(self._newest_written, newest)
         if not self._catching_up.acquire(blocking=False):
             return
 
@@ -383,13 +390,13 @@ class AuditLog:
             done = 0
             while True:
                 try:
-                    while self._newest_in_line > done:
-                        done = self._newest_in_line
+                    while self._newest_written > done:
+                        done = self._newest_written
                         self._index_if_behind(done)
                 finally:
                     self._catching_up.release()
                 # a batch between the last look and the release: look again
-                if self._newest_in_line <= done or not self._catching_up.acquire(blocking=False):
+                if self._newest_written <= done or not self._catching_up.acquire(blocking=False):
                     return
 
         threading.Thread(target=run, name="hub-audit-index", daemon=True).start()
@@ -467,8 +474,18 @@ class AuditLog:
         self._indexed_upto = head
         return head
 
+    def index_settled(self, timeout: float = 30.0) -> bool:
+        """Wait until no catch-up of the patient index runs aside (False after ``timeout``
+        seconds): at shutdown, and for tests that look at the index."""
+        if not self._catching_up.acquire(timeout=timeout):
+            return False
+        self._catching_up.release()
+        return True
+
     def close(self) -> None:
-        """Give back the group commit's connections (at shutdown; appends reopen them)."""
+        """Give back the group commit's connections (at shutdown; appends reopen them),
+        once a running catch-up of the patient index has ended."""
+        self.index_settled()
         for raw in (self._leader, self._in_line):
             if raw is not None:
                 with contextlib.suppress(Exception):
