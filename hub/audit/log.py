@@ -362,10 +362,7 @@ class AuditLog:
             return records
         except BaseException:
             self._in_line = None
-            with contextlib.suppress(Exception):
-                raw.rollback()
-            with contextlib.suppress(Exception):
-                raw.close()
+            _abandon(raw, detached=True)
             raise
         finally:
             with contextlib.suppress(Exception):
@@ -440,10 +437,7 @@ class AuditLog:
             return records
         except BaseException:
             self._leader = None
-            with contextlib.suppress(Exception):
-                raw.rollback()
-            with contextlib.suppress(Exception):
-                raw.invalidate()  # a connection in an unknown state never returns to the pool
+            _abandon(raw, detached=False)
             raise
 
     def _index_if_behind(self, newest: int) -> None:
@@ -710,6 +704,18 @@ class AuditLog:
         merged = list(dict.fromkeys([*extra, *report.problems]))
         merged.sort(key=lambda problem: problem.sequence)
         return replace(report, records_checked=len(rows), problems=tuple(merged))
+
+
+def _abandon(raw: Any, detached: bool) -> None:
+    """A failed append's connection, in an unknown state: rolled back and closed (one
+    detached from the pool) or invalidated (a pooled one never goes back to the pool)."""
+    with contextlib.suppress(Exception):
+        raw.rollback()
+    with contextlib.suppress(Exception):
+        if detached:
+            raw.close()
+        else:
+            raw.invalidate()
 
 
 def _split(

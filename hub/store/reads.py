@@ -82,7 +82,7 @@ class StoreReads:
     def reads_in_line(self) -> bool:
         """Whether a read by id may run on the event loop itself: on an embedded SQLite
         database (no network round trip), whose pool never makes a caller wait for a
-        connection (hub.store.sqlite.NEVER_WAITS)."""
+        connection (hub.store.sqlite.UNBOUNDED_OVERFLOW)."""
         return self.dialect == "sqlite"
 
     # -- by id -------------------------------------------------------------------------------

@@ -56,12 +56,12 @@ PostgreSQL: hub.store.postgres.StatisticsRefresher),
 which the checkpointer's thread runs off the request path."""
 
 
-NEVER_WAITS = True
-"""The pool keeps `pool_size` connections and opens more when all are out instead of making
-the caller wait for one: a connection to an embedded file costs a file handle and its
-PRAGMAs, and the event loop takes connections for its reads by id (ADR 0019), which must
-never wait for a thread to give one back. SQLite's write lock, not the pool, serialises
-the writers."""
+UNBOUNDED_OVERFLOW = -1
+"""SQLAlchemy's `max_overflow` for the pool: it keeps `pool_size` connections and opens
+more when all are out instead of making the caller wait for one. A connection to an
+embedded file costs a file handle and its PRAGMAs, and the event loop takes connections
+for its reads by id (ADR 0019), which must never wait for a thread to give one back.
+SQLite's write lock, not the pool, serialises the writers."""
 
 
 def create_sqlite_engine(url: str, pool_size: int = 8) -> Engine:
@@ -72,7 +72,7 @@ def create_sqlite_engine(url: str, pool_size: int = 8) -> Engine:
         parsed.set(drivername="sqlite+pysqlite"),
         connect_args={"check_same_thread": False, "timeout": 30},
         pool_size=pool_size,
-        max_overflow=-1,  # never wait for a connection (NEVER_WAITS)
+        max_overflow=UNBOUNDED_OVERFLOW,
     )
 
     @event.listens_for(engine, "connect")
